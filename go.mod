@@ -1,0 +1,8 @@
+module github.com/reprieve/reprieve
+
+go 1.26.8
+
+require (
+	github.com/beanstalkd/go-beanstalk v0.2.0 // indirect
+	github.com/goccy/go-yaml v1.19.2 // indirect
+)

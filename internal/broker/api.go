@@ -1,0 +1,153 @@
+package broker
+
+// This file is the contract between the engine and its callers (the server,
+// the admin API, tests). The engine's implementation lives in the other files
+// of this package.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/job"
+)
+
+// Errors returned by the engine. The server maps each to its wire reply.
+var (
+	ErrNotFound     = errors.New("broker: not found")     // NOT_FOUND
+	ErrTimedOut     = errors.New("broker: timed out")     // TIMED_OUT
+	ErrDeadlineSoon = errors.New("broker: deadline soon") // DEADLINE_SOON
+	ErrNotIgnored   = errors.New("broker: not ignored")   // NOT_IGNORED
+	ErrDraining     = errors.New("broker: draining")      // DRAINING
+	ErrOutOfMemory  = errors.New("broker: out of memory") // OUT_OF_MEMORY (also: log cannot be written)
+	ErrClosed       = errors.New("broker: closed")        // the broker or session is closed
+)
+
+// MaxTubeNameLen is the longest tube name beanstalkd accepts, in bytes.
+const MaxTubeNameLen = 200
+
+// DeadlineSafetyMargin is how long before a reserved job's TTR expires the
+// engine starts answering DEADLINE_SOON, as beanstalkd does.
+const DeadlineSafetyMargin = time.Second
+
+// Config configures a Broker. The zero value of each field means its default.
+type Config struct {
+	// Clock drives delays, TTRs, pauses and reserve timeouts; default clock.Real().
+	Clock clock.Clock
+	// MaxJobSize is the largest body accepted, in bytes (reported in stats);
+	// default 65535. The server enforces it while reading.
+	MaxJobSize int
+	// Journal, if set, is told of every change to every job; nil keeps
+	// jobs in memory only.
+	Journal Journal
+}
+
+// Journal observes every change of a job, in the order the changes happen:
+// the engine calls it while holding its lock, then waits on the returned
+// Commit after releasing the lock and before answering the client. The
+// durable log implements it.
+type Journal interface {
+	// Put records a new job with all its fields, body included. An error
+	// means the job cannot be logged now (disk full): the put is refused
+	// with ErrOutOfMemory and nothing is kept.
+	Put(j *job.Job) (Commit, error)
+	// Update records a new state, priority, deadline, counters or failure
+	// history of a job already put; the body is not written again.
+	Update(j *job.Job) (Commit, error)
+	// Delete records that a job is gone for good.
+	Delete(id job.ID) (Commit, error)
+}
+
+// Commit is a journal write in flight.
+type Commit interface {
+	// Wait blocks until the write is as durable as the log's fsync policy
+	// promises, and returns the error that prevented it, if any.
+	Wait() error
+}
+
+// ServerStats holds the engine's part of the `stats` reply. Per-command
+// counters (cmd-*) are kept by the server; connection-level counts by both.
+type ServerStats struct {
+	CurrentJobsUrgent, CurrentJobsReady, CurrentJobsReserved int
+	CurrentJobsDelayed, CurrentJobsBuried                    int
+	JobTimeouts, TotalJobs                                   uint64
+	CurrentTubes, CurrentConnections, CurrentProducers       int
+	CurrentWorkers, CurrentWaiting                           int
+	TotalConnections                                         uint64
+	Draining                                                 bool
+}
+
+// TubeStats is the `stats-tube` reply for one tube.
+type TubeStats struct {
+	Name                                                     string
+	CurrentJobsUrgent, CurrentJobsReady, CurrentJobsReserved int
+	CurrentJobsDelayed, CurrentJobsBuried                    int
+	TotalJobs                                                uint64
+	CurrentUsing, CurrentWatching, CurrentWaiting            int
+	CmdDelete, CmdPauseTube                                  uint64
+	Pause, PauseTimeLeft                                     time.Duration
+}
+
+// JobStats is the `stats-job` reply for one job.
+type JobStats struct {
+	ID                                          job.ID
+	Tube                                        string
+	State                                       job.State
+	Priority                                    uint32
+	Age, Delay, TTR, TimeLeft                   time.Duration
+	File                                        int
+	Reserves, Timeouts, Releases, Buries, Kicks uint32
+	Failure                                     job.Failure
+}
+
+// Reserved is a job handed to a worker by a reserve command.
+type Reserved struct {
+	ID   job.ID
+	Body []byte
+}
+
+// Peeked is a job returned by the peek commands.
+type Peeked = Reserved
+
+// Broker is the job engine: tubes, their heaps, reservations, timers. It is
+// safe for concurrent use; callers speak to it through Sessions.
+//
+//	func New(cfg Config) *Broker
+//	func (b *Broker) Close()                                  // wakes blocked reservers with ErrClosed
+//	func (b *Broker) Open() *Session                          // one per client connection
+//	func (b *Broker) Stats() ServerStats
+//	func (b *Broker) StatsTube(name string) (TubeStats, error) // ErrNotFound
+//	func (b *Broker) StatsJob(id job.ID) (JobStats, error)     // ErrNotFound
+//	func (b *Broker) ListTubes() []string                      // in creation order, "default" first
+//	func (b *Broker) Peek(id job.ID) (Peeked, error)
+//	func (b *Broker) PeekReady(tube string) (Peeked, error)    // ErrNotFound when none
+//	func (b *Broker) PeekDelayed(tube string) (Peeked, error)
+//	func (b *Broker) PeekBuried(tube string) (Peeked, error)
+//	func (b *Broker) KickJob(id job.ID) error                  // buried or delayed job only; else ErrNotFound
+//	func (b *Broker) PauseTube(name string, d time.Duration) error // ErrNotFound for a tube that does not exist
+//	func (b *Broker) SetDraining(on bool)                      // puts then answer ErrDraining
+//	func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) // before serving: jobs recovered from the log; Reserved ones become Ready
+//
+// Session is one client's view: the tube it uses, the tubes it watches, the
+// jobs it has reserved. A Session must be used by one goroutine at a time,
+// except Close, which may be called from anywhere.
+//
+//	func (s *Session) Close()                                  // reserved jobs return to ready; blocked Reserve returns ErrClosed
+//	func (s *Session) Use(tube string)                         // creates the tube
+//	func (s *Session) Used() string
+//	func (s *Session) Watch(tube string) int                   // count watched after
+//	func (s *Session) Ignore(tube string) (int, error)         // ErrNotIgnored if it is the last one
+//	func (s *Session) Watched() []string
+//	func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID, error) // ErrDraining, ErrOutOfMemory
+//	func (s *Session) Reserve(ctx context.Context, timeout time.Duration) (Reserved, error)
+//	     // timeout < 0 waits forever; ErrTimedOut, ErrDeadlineSoon, ctx.Err(), ErrClosed
+//	func (s *Session) ReserveJob(id job.ID) (Reserved, error)  // ErrNotFound
+//	func (s *Session) Delete(id job.ID) error                  // reserved by this session, or ready/delayed/buried; else ErrNotFound
+//	func (s *Session) Release(id job.ID, pri uint32, delay time.Duration) error // reserved by this session; else ErrNotFound
+//	func (s *Session) Bury(id job.ID, pri uint32) error        // reserved by this session; else ErrNotFound
+//	func (s *Session) Touch(id job.ID) error                   // reserved by this session; else ErrNotFound
+//	func (s *Session) Kick(bound int) int                      // in the used tube: buried first, else delayed
+//
+// A TTR of zero is raised to one second, as beanstalkd does.
+var _ = context.Background

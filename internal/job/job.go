@@ -1,0 +1,75 @@
+// Package job defines a job as the engine, the log and the wire see it.
+// It is pure data: no locks, no I/O.
+package job
+
+import "time"
+
+// ID identifies a job. IDs start at 1, grow by one per put and are never
+// reused, also across restarts.
+type ID uint64
+
+// State is where a job is in its life.
+type State uint8
+
+// The states of a job, as named by beanstalkd's stats-job "state" key.
+const (
+	Ready State = iota + 1
+	Delayed
+	Reserved
+	Buried
+)
+
+// String returns beanstalkd's name for the state.
+func (s State) String() string {
+	switch s {
+	case Ready:
+		return "ready"
+	case Delayed:
+		return "delayed"
+	case Reserved:
+		return "reserved"
+	case Buried:
+		return "buried"
+	}
+	return "invalid"
+}
+
+// Job is one job with everything needed to restore it after a restart.
+// Times are absolute so that delays and TTRs survive restarts.
+type Job struct {
+	ID       ID
+	Tube     string
+	Priority uint32
+	// Delay is the delay given by the last put or release, for stats-job.
+	Delay time.Duration
+	TTR   time.Duration
+	Body  []byte
+	State State
+	// Created is when the job was put.
+	Created time.Time
+	// Deadline is when a Delayed job becomes ready or when a Reserved
+	// job's TTR expires; zero otherwise.
+	Deadline time.Time
+
+	Reserves, Timeouts, Releases, Buries, Kicks uint32
+
+	// Failure is the history of failures kept by failure policies.
+	Failure Failure
+}
+
+// Failure is the failure history that travels with a job: how often it
+// failed, the first and last error, and where it came from.
+type Failure struct {
+	Attempts   uint32
+	FirstError string
+	LastError  string
+	FirstAt    time.Time
+	LastAt     time.Time
+	// Origin is the tube the job was first put in, kept when a job is
+	// moved to a dead-letter tube.
+	Origin string
+	// GaveUp tells how the policy gave up ("" while still retrying).
+	GaveUp string
+	// KickedAt is when the job was last revived by a kick.
+	KickedAt time.Time
+}
