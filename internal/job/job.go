@@ -36,30 +36,38 @@ func (s State) String() string {
 
 // Job is one job with everything needed to restore it after a restart.
 // Times are absolute so that delays and TTRs survive restarts.
+//
+// The fields are ordered to keep the record small (the engine holds one per
+// queued job); the failure history is a pointer because most jobs never
+// fail.
 type Job struct {
-	ID       ID
-	Tube     string
-	Priority uint32
+	ID   ID
+	Tube string
+	Body []byte
 	// Delay is the delay given by the last put or release, for stats-job.
 	Delay time.Duration
 	TTR   time.Duration
-	Body  []byte
-	State State
 	// Created is when the job was put.
 	Created time.Time
-	// Deadline is when a Delayed job becomes ready or when a Reserved
-	// job's TTR expires; zero otherwise.
+	// Deadline depends on the state: when a Delayed job becomes ready, when
+	// a Reserved job's TTR expires, when a Buried job was buried (its
+	// retention age counts from there); zero for a Ready job.
 	Deadline time.Time
 
+	Priority                                    uint32
 	Reserves, Timeouts, Releases, Buries, Kicks uint32
+	State                                       State
 
-	// Failure is the history of failures kept by failure policies.
-	Failure Failure
+	// Failure is the history of failures kept by failure policies; nil
+	// until the job first fails.
+	Failure *Failure
 }
 
 // Failure is the failure history that travels with a job: how often it
 // failed, the first and last error, and where it came from.
 type Failure struct {
+	// Attempts counts failures since the job was put or since a kick that
+	// reset it (see Kicks).
 	Attempts   uint32
 	FirstError string
 	LastError  string
@@ -68,8 +76,12 @@ type Failure struct {
 	// Origin is the tube the job was first put in, kept when a job is
 	// moved to a dead-letter tube.
 	Origin string
-	// GaveUp tells how the policy gave up ("" while still retrying).
+	// GaveUp tells how the policy gave up ("" while still retrying):
+	// "bury", "dead-letter", "delete" or "expired" forms documented by the
+	// broker.
 	GaveUp string
+	// Kicks counts revivals by kick after a give-up.
+	Kicks uint32
 	// KickedAt is when the job was last revived by a kick.
 	KickedAt time.Time
 }
