@@ -76,6 +76,12 @@ type ServerStats struct {
 	CurrentWorkers, CurrentWaiting                           int
 	TotalConnections                                         uint64
 	Draining                                                 bool
+	// Uptime is how long the broker has run, by its clock.
+	Uptime time.Duration
+	// Failures counts failures (fail commands and TTR expiries on tubes
+	// with a retry policy); GaveUp the jobs a policy gave up on; Expired
+	// the jobs dropped by retention or ready-expiry (extension keys).
+	Failures, GaveUp, Expired uint64
 }
 
 // TubeStats is the `stats-tube` reply for one tube.
@@ -87,6 +93,10 @@ type TubeStats struct {
 	CurrentUsing, CurrentWatching, CurrentWaiting            int
 	CmdDelete, CmdPauseTube                                  uint64
 	Pause, PauseTimeLeft                                     time.Duration
+	// Expired counts this tube's jobs dropped by retention or ready-expiry;
+	// BuriedBytes is the body size of its buried jobs (extension keys).
+	Expired     uint64
+	BuriedBytes int
 }
 
 // JobStats is the `stats-job` reply for one job.
@@ -98,7 +108,10 @@ type JobStats struct {
 	Age, Delay, TTR, TimeLeft                   time.Duration
 	File                                        int
 	Reserves, Timeouts, Releases, Buries, Kicks uint32
-	Failure                                     job.Failure
+	// Size is the body length in bytes.
+	Size int
+	// Failure is the failure history (zero if the job never failed).
+	Failure job.Failure
 }
 
 // Reserved is a job handed to a worker by a reserve command.

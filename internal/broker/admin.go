@@ -1,0 +1,263 @@
+package broker
+
+import (
+	"sort"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/job"
+)
+
+// Stats returns the engine's part of the stats reply.
+func (b *Broker) Stats() ServerStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return ServerStats{
+		CurrentJobsUrgent:   b.nUrgent,
+		CurrentJobsReady:    b.nReady,
+		CurrentJobsReserved: b.nReserved,
+		CurrentJobsDelayed:  b.nDelayed,
+		CurrentJobsBuried:   b.nBuried,
+		JobTimeouts:         b.jobTimeouts,
+		TotalJobs:           b.totalJobs,
+		CurrentTubes:        len(b.tubes),
+		CurrentConnections:  b.nConns,
+		CurrentProducers:    b.nProducers,
+		CurrentWorkers:      b.nWorkers,
+		CurrentWaiting:      b.nWaiting,
+		TotalConnections:    b.totalConns,
+		Draining:            b.draining,
+		Uptime:              b.now().Sub(b.started),
+		Failures:            b.failures,
+		GaveUp:              b.gaveUp,
+		Expired:             b.expired,
+	}
+}
+
+// StatsTube returns the stats-tube reply for the tube called name, or
+// ErrNotFound if it does not exist.
+func (b *Broker) StatsTube(name string) (TubeStats, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.tubes[name]
+	if t == nil {
+		return TubeStats{}, ErrNotFound
+	}
+	now := b.now()
+	ts := TubeStats{
+		Name:                t.name,
+		CurrentJobsUrgent:   t.urgent,
+		CurrentJobsReady:    t.ready.len(),
+		CurrentJobsReserved: t.nReserv,
+		CurrentJobsDelayed:  t.delay.len(),
+		CurrentJobsBuried:   t.buried.len(),
+		TotalJobs:           t.totalJobs,
+		CurrentUsing:        t.using,
+		CurrentWatching:     t.watching,
+		CurrentWaiting:      t.nWait,
+		CmdDelete:           t.cmdDelete,
+		CmdPauseTube:        t.cmdPause,
+		Expired:             t.expired,
+		BuriedBytes:         t.buriedBytes,
+	}
+	if t.paused(now) {
+		ts.Pause = t.pause
+		ts.PauseTimeLeft = t.pauseEnd.Sub(now)
+	}
+	return ts, nil
+}
+
+// StatsJob returns the stats-job reply for job id, or ErrNotFound.
+func (b *Broker) StatsJob(id job.ID) (JobStats, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.jobs[id]
+	if r == nil {
+		return JobStats{}, ErrNotFound
+	}
+	return b.jobStats(r, b.now()), nil
+}
+
+func (b *Broker) jobStats(r *rec, now time.Time) JobStats {
+	js := JobStats{
+		ID:       r.ID,
+		Tube:     r.Tube,
+		State:    r.State,
+		Priority: r.Priority,
+		Age:      now.Sub(r.Created),
+		Delay:    r.Delay,
+		TTR:      r.TTR,
+		Reserves: r.Reserves,
+		Timeouts: r.Timeouts,
+		Releases: r.Releases,
+		Buries:   r.Buries,
+		Kicks:    r.Kicks,
+		Size:     len(r.Body),
+	}
+	if r.State == job.Reserved || r.State == job.Delayed {
+		if left := r.Deadline.Sub(now); left > 0 {
+			js.TimeLeft = left
+		}
+	}
+	if js.Age < 0 {
+		js.Age = 0
+	}
+	if r.Failure != nil {
+		js.Failure = *r.Failure
+	}
+	return js
+}
+
+// ListTubes returns the names of the existing tubes in creation order,
+// "default" first.
+func (b *Broker) ListTubes() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	names := make([]string, 0, len(b.tubes))
+	for t := b.firstTube; t != nil; t = t.next {
+		names = append(names, t.name)
+	}
+	return names
+}
+
+// Peek returns job id in whatever state it is, or ErrNotFound.
+func (b *Broker) Peek(id job.ID) (Peeked, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.jobs[id]
+	if r == nil {
+		return Peeked{}, ErrNotFound
+	}
+	return Peeked{ID: r.ID, Body: r.Body}, nil
+}
+
+// PeekReady returns the ready job of tube that Reserve would take next
+// (ignoring a pause), or ErrNotFound if there is none or no such tube.
+func (b *Broker) PeekReady(tube string) (Peeked, error) { return b.peekTop(tube, job.Ready) }
+
+// PeekDelayed returns the delayed job of tube whose delay ends first, or
+// ErrNotFound.
+func (b *Broker) PeekDelayed(tube string) (Peeked, error) { return b.peekTop(tube, job.Delayed) }
+
+// PeekBuried returns the job of tube buried longest ago (the next one kick
+// revives), or ErrNotFound.
+func (b *Broker) PeekBuried(tube string) (Peeked, error) { return b.peekTop(tube, job.Buried) }
+
+func (b *Broker) peekTop(name string, st job.State) (Peeked, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.tubes[name]
+	if t == nil {
+		return Peeked{}, ErrNotFound
+	}
+	var r *rec
+	switch st {
+	case job.Ready:
+		r = t.ready.top()
+	case job.Delayed:
+		r = t.delay.top()
+	case job.Buried:
+		r = t.buried.top()
+	}
+	if r == nil {
+		return Peeked{}, ErrNotFound
+	}
+	return Peeked{ID: r.ID, Body: r.Body}, nil
+}
+
+// KickJob moves job id to ready if it is buried or delayed; ErrNotFound
+// otherwise. ErrOutOfMemory if the change cannot be logged.
+func (b *Broker) KickJob(id job.ID) error {
+	b.mu.Lock()
+	r := b.jobs[id]
+	if r == nil || (r.State != job.Buried && r.State != job.Delayed) {
+		b.mu.Unlock()
+		return ErrNotFound
+	}
+	var cs []Commit
+	err := b.kick(&cs, r, b.now())
+	b.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return waitCommits(cs)
+}
+
+// PauseTube stops the tube called name from giving jobs to Reserve for d
+// (a pause of 0 ends at once, as beanstalkd's 1 ns pause does); ErrNotFound
+// if it does not exist. Sessions blocked on it keep waiting and are served
+// when the pause ends.
+func (b *Broker) PauseTube(name string, d time.Duration) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.tubes[name]
+	if t == nil {
+		return ErrNotFound
+	}
+	if d <= 0 {
+		d = time.Nanosecond
+	}
+	t.pause = d
+	t.pauseEnd = b.now().Add(d)
+	t.cmdPause++
+	b.retickTube(t)
+	return nil
+}
+
+// Restore rebuilds the engine's state from jobs recovered from the log,
+// before serving: each job goes to its tube (created as needed) in its
+// state, except that Reserved jobs become Ready and delayed jobs whose
+// deadline passed become ready at once. Buried jobs keep their burial
+// order (by Deadline). Later ids start after nextID and after every
+// restored id. Nothing is journaled. Jobs with an id already present are
+// ignored.
+func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	sorted := make([]*job.Job, len(jobs))
+	copy(sorted, jobs)
+	sort.Slice(sorted, func(i, k int) bool {
+		x, y := sorted[i], sorted[k]
+		if x.State == job.Buried && y.State == job.Buried && !x.Deadline.Equal(y.Deadline) {
+			return x.Deadline.Before(y.Deadline)
+		}
+		return x.ID < y.ID
+	})
+	now := b.now()
+	for _, j := range sorted {
+		if j == nil || b.jobs[j.ID] != nil {
+			continue
+		}
+		r := &rec{Job: *j, idx: -1}
+		r.Created = r.Created.Round(0)
+		r.Deadline = r.Deadline.Round(0)
+		if r.TTR < time.Second {
+			r.TTR = time.Second
+		}
+		switch r.State {
+		case job.Reserved:
+			r.State = job.Ready
+			r.Deadline = time.Time{}
+		case job.Delayed, job.Buried:
+		default:
+			r.State = job.Ready
+			r.Deadline = time.Time{}
+		}
+		r.tube = b.tube(r.Tube, true)
+		r.Tube = r.tube.name
+		b.jobs[r.ID] = r
+		b.place(r, now)
+		if r.ID > b.nextID {
+			b.nextID = r.ID
+		}
+	}
+	if nextID > b.nextID {
+		b.nextID = nextID
+	}
+}
+
+// NextID returns the last job id given out (the log stores it).
+func (b *Broker) NextID() job.ID {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.nextID
+}

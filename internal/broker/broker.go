@@ -1,0 +1,295 @@
+package broker
+
+import (
+	"sync"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/job"
+)
+
+// rec is the engine's record of one job: the job itself plus where the
+// engine keeps it. Kept small: one is held per queued job.
+type rec struct {
+	job.Job
+	tube  *tube
+	owner *Session // the session that reserved it, while Reserved
+	idx   int      // position in the heap of its state
+	seq   uint64   // burial order, while Buried
+}
+
+// Broker is the job engine: tubes, their heaps, reservations, timers. It is
+// safe for concurrent use; callers speak to it through Sessions.
+//
+// Locking: one mutex, Broker.mu, protects all engine state — the job table,
+// every tube, the engine-side fields of every Session, the timer heaps and
+// the counters. Nothing else is locked inside the engine, so there is no
+// lock order to respect. The Journal is called while mu is held (so the
+// log sees changes in the order they happen); its Commits are waited on
+// after mu is released. The clock's timer callback takes mu itself.
+type Broker struct {
+	clock      clock.Clock
+	journal    Journal
+	maxJobSize int
+	started    time.Time
+
+	// mu protects everything below.
+	mu sync.Mutex
+
+	jobs   map[job.ID]*rec
+	nextID job.ID // the last id given out
+
+	tubes               map[string]*tube
+	firstTube, lastTube *tube // creation order
+	dflt                *tube
+
+	firstSess, lastSess *Session // open sessions
+
+	// tubeTicks and sessTicks order tubes and sessions by when the timer
+	// must next look at them; timer is armed for the earliest (timerAt).
+	tubeTicks tickHeap[*tube]
+	sessTicks tickHeap[*Session]
+	timer     clock.Timer
+	timerAt   int64
+	timerGen  uint64
+
+	burySeq  uint64
+	closed   bool
+	draining bool
+
+	policies *policySet // failure policies; nil: none
+
+	// Counters for ServerStats.
+	nUrgent, nReady, nReserved, nDelayed, nBuried int
+	jobTimeouts, totalJobs                        uint64
+	nConns, nProducers, nWorkers, nWaiting        int
+	totalConns                                    uint64
+	failures, gaveUp, expired                     uint64
+}
+
+// New returns a Broker configured by cfg, with the "default" tube.
+func New(cfg Config) *Broker {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
+	}
+	if cfg.MaxJobSize <= 0 {
+		cfg.MaxJobSize = 65535
+	}
+	b := &Broker{
+		clock:      cfg.Clock,
+		journal:    cfg.Journal,
+		maxJobSize: cfg.MaxJobSize,
+		jobs:       make(map[job.ID]*rec),
+		tubes:      make(map[string]*tube),
+	}
+	b.started = b.clock.Now()
+	b.dflt = b.tube("default", true)
+	b.initPolicies(cfg)
+	return b
+}
+
+// MaxJobSize returns the largest body accepted, in bytes.
+func (b *Broker) MaxJobSize() int { return b.maxJobSize }
+
+// Close stops the engine's timer and wakes every blocked Reserve with
+// ErrClosed; later Puts and Reserves return ErrClosed. Jobs stay in memory
+// (and in the journal).
+func (b *Broker) Close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.closed = true
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	for s := b.firstSess; s != nil; s = s.next {
+		if s.waiting {
+			b.wake(s, nil, ErrClosed)
+		}
+	}
+}
+
+// SetDraining turns drain mode on or off: while on, Put answers
+// ErrDraining; everything else works.
+func (b *Broker) SetDraining(on bool) {
+	b.mu.Lock()
+	b.draining = on
+	b.mu.Unlock()
+}
+
+// journalOp names a change told to the Journal.
+type journalOp uint8
+
+const (
+	opPut journalOp = iota
+	opUpdate
+	opDelete
+)
+
+// record is the one place where the engine tells the Journal of a change
+// of a job. It is called with mu held, in the order the changes happen; the
+// Commit is appended to cs for the caller to wait on after unlocking. An
+// error means the change could not be logged; the caller undoes it and
+// answers ErrOutOfMemory.
+//
+// Reserving a job and touching it are not recorded: a job that was
+// reserved comes back ready after a restart, whatever its deadline was, so
+// the log need not follow reservations (beanstalkd does the same).
+func (b *Broker) record(cs *[]Commit, op journalOp, r *rec) error {
+	if b.journal == nil {
+		return nil
+	}
+	var c Commit
+	var err error
+	switch op {
+	case opPut:
+		c, err = b.journal.Put(&r.Job)
+	case opUpdate:
+		c, err = b.journal.Update(&r.Job)
+	case opDelete:
+		c, err = b.journal.Delete(r.ID)
+	}
+	if err != nil {
+		return err
+	}
+	if c != nil {
+		*cs = append(*cs, c)
+	}
+	return nil
+}
+
+// waitCommits waits for the journal writes of one operation; it is called
+// without mu. It returns ErrOutOfMemory if any of them failed.
+func waitCommits(cs []Commit) error {
+	var failed bool
+	for i, c := range cs {
+		if c.Wait() != nil {
+			failed = true
+		}
+		cs[i] = nil
+	}
+	if failed {
+		return ErrOutOfMemory
+	}
+	return nil
+}
+
+// place puts r into the structure of its state and counts it there. A
+// ready job may be handed at once to a session blocked in reserve.
+func (b *Broker) place(r *rec, now time.Time) {
+	t := r.tube
+	switch r.State {
+	case job.Ready:
+		t.ready.push(r)
+		b.nReady++
+		if isUrgent(r) {
+			t.urgent++
+			b.nUrgent++
+		}
+		b.noteReady(t, r, now)
+		if t.waitHead != nil {
+			b.dispatch(t, now)
+		}
+	case job.Delayed:
+		t.delay.push(r)
+		b.nDelayed++
+		if r.idx == 0 {
+			b.retickTube(t)
+		}
+	case job.Buried:
+		b.burySeq++
+		r.seq = b.burySeq
+		t.buried.push(r)
+		t.buriedBytes += len(r.Body)
+		b.nBuried++
+		b.noteBuried(t, r, now)
+	case job.Reserved:
+		s := r.owner
+		s.reserved.push(r)
+		t.nReserv++
+		b.nReserved++
+		if r.idx == 0 {
+			b.retickSession(s)
+		}
+	}
+}
+
+// unplace takes r out of the structure of its state and its counts.
+func (b *Broker) unplace(r *rec) {
+	t := r.tube
+	switch r.State {
+	case job.Ready:
+		t.ready.remove(r)
+		b.nReady--
+		if isUrgent(r) {
+			t.urgent--
+			b.nUrgent--
+		}
+	case job.Delayed:
+		first := r.idx == 0
+		t.delay.remove(r)
+		b.nDelayed--
+		if first {
+			b.retickTube(t)
+		}
+	case job.Buried:
+		first := r.idx == 0
+		t.buried.remove(r)
+		t.buriedBytes -= len(r.Body)
+		b.nBuried--
+		if first {
+			b.retickTube(t)
+		}
+	case job.Reserved:
+		s := r.owner
+		first := r.idx == 0
+		s.reserved.remove(r)
+		t.nReserv--
+		b.nReserved--
+		r.owner = nil
+		if first {
+			b.retickSession(s)
+		}
+	}
+}
+
+// dispatch hands t's ready jobs to the sessions blocked on it, earliest
+// waiter first, while both last and t is not paused.
+func (b *Broker) dispatch(t *tube, now time.Time) {
+	for t.waitHead != nil && t.ready.len() > 0 {
+		if t.paused(now) {
+			return
+		}
+		s := t.waitHead.s
+		r := t.ready.top()
+		b.reserve(s, r, now)
+		b.wake(s, r, nil)
+	}
+}
+
+// reserve gives r, which is Ready, Delayed or Buried, to s.
+func (b *Broker) reserve(s *Session, r *rec, now time.Time) {
+	b.unplace(r)
+	if !s.worker {
+		s.worker = true
+		b.nWorkers++
+	}
+	r.State = job.Reserved
+	r.Deadline = now.Add(r.TTR)
+	r.Reserves++
+	r.owner = s
+	b.place(r, now)
+}
+
+// lookup returns job id, or nil.
+func (b *Broker) lookup(id job.ID) *rec { return b.jobs[id] }
+
+// drop forgets r after it was unplaced.
+func (b *Broker) drop(r *rec) {
+	delete(b.jobs, r.ID)
+	r.State = 0
+	b.maybeDrop(r.tube)
+}

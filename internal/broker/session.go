@@ -1,0 +1,501 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/reprieve/reprieve/internal/job"
+)
+
+// Session is one client's view: the tube it uses, the tubes it watches, the
+// jobs it has reserved. A Session must be used by one goroutine at a time,
+// except Close, which may be called from anywhere.
+type Session struct {
+	b *Broker
+
+	// The fields below up to signal are protected by b.mu.
+	use      *tube
+	watch    []*tube
+	reserved jobHeap // its reserved jobs, byDeadline
+	producer bool    // has put a job (stats current-producers)
+	worker   bool    // has reserved (stats current-workers)
+	closed   bool
+
+	// A blocked Reserve: waiting is set while the session is in the wait
+	// lists (nodes, one per watched tube); whoever answers sets res or
+	// resErr, clears waiting and signals.
+	waiting    bool
+	nodes      []waitNode
+	hasTimeout bool
+	timeoutAt  time.Time
+	res        Reserved
+	resErr     error
+
+	tick       int64 // when the timer must next look at it (unix ns)
+	tidx       int   // position in Broker.sessTicks, -1 if not in it
+	prev, next *Session
+
+	// signal (capacity 1) tells a blocked Reserve that its answer is in.
+	signal chan struct{}
+
+	// commits holds the journal writes of the call in progress. Only the
+	// goroutine using the session touches it (Close never journals).
+	commits []Commit
+}
+
+func (s *Session) tickTime() int64 { return s.tick }
+func (s *Session) tickIndex() *int { return &s.tidx }
+
+// Open returns a new Session using and watching "default"; one per client
+// connection. The caller must Close it.
+func (b *Broker) Open() *Session {
+	s := &Session{
+		b:        b,
+		reserved: jobHeap{kind: byDeadline},
+		tidx:     -1,
+		signal:   make(chan struct{}, 1),
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s.use = b.dflt
+	b.dflt.using++
+	s.watch = []*tube{b.dflt}
+	b.dflt.watching++
+	s.prev = b.lastSess
+	if b.lastSess != nil {
+		b.lastSess.next = s
+	} else {
+		b.firstSess = s
+	}
+	b.lastSess = s
+	b.nConns++
+	b.totalConns++
+	return s
+}
+
+// Close ends the session: a blocked Reserve returns ErrClosed, its reserved
+// jobs return to ready (as when a beanstalkd client hangs up), and the tubes
+// it used or watched may disappear. It is idempotent and may be called from
+// any goroutine.
+func (s *Session) Close() {
+	b := s.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if s.waiting {
+		b.wake(s, nil, ErrClosed)
+	}
+	now := b.now()
+	for r := s.reserved.top(); r != nil; r = s.reserved.top() {
+		b.unplace(r)
+		r.State = job.Ready
+		r.Deadline = time.Time{}
+		b.place(r, now)
+	}
+	s.use.using--
+	b.maybeDrop(s.use)
+	for _, t := range s.watch {
+		t.watching--
+		b.maybeDrop(t)
+	}
+	s.watch = nil
+	if s.producer {
+		b.nProducers--
+	}
+	if s.worker {
+		b.nWorkers--
+	}
+	b.nConns--
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else {
+		b.firstSess = s.next
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	} else {
+		b.lastSess = s.prev
+	}
+	s.prev, s.next = nil, nil
+	b.sessTicks.remove(s)
+}
+
+// Use makes tube the one Put puts into, creating it if needed.
+func (s *Session) Use(tube string) {
+	b := s.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s.closed || s.use.name == tube {
+		return
+	}
+	t := b.tube(tube, true)
+	old := s.use
+	s.use = t
+	t.using++
+	old.using--
+	b.maybeDrop(old)
+}
+
+// Used returns the name of the tube Put puts into.
+func (s *Session) Used() string {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	return s.use.name
+}
+
+// Watch adds tube (created if needed) to the tubes Reserve takes jobs from
+// and returns how many are watched after.
+func (s *Session) Watch(tube string) int {
+	b := s.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s.closed {
+		return len(s.watch)
+	}
+	for _, t := range s.watch {
+		if t.name == tube {
+			return len(s.watch)
+		}
+	}
+	t := b.tube(tube, true)
+	t.watching++
+	s.watch = append(s.watch, t)
+	return len(s.watch)
+}
+
+// Ignore removes tube from the watched tubes and returns how many are
+// watched after; ignoring a tube not watched changes nothing. It returns
+// ErrNotIgnored if tube is the only one watched.
+func (s *Session) Ignore(tube string) (int, error) {
+	b := s.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, t := range s.watch {
+		if t.name != tube {
+			continue
+		}
+		if len(s.watch) < 2 {
+			return len(s.watch), ErrNotIgnored
+		}
+		s.watch = append(s.watch[:i], s.watch[i+1:]...)
+		t.watching--
+		b.maybeDrop(t)
+		break
+	}
+	return len(s.watch), nil
+}
+
+// Watched returns the names of the watched tubes, in the order they were
+// first watched.
+func (s *Session) Watched() []string {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	names := make([]string, len(s.watch))
+	for i, t := range s.watch {
+		names[i] = t.name
+	}
+	return names
+}
+
+// Put inserts a job into the used tube and returns its id. A ttr below one
+// second is raised to one second, as beanstalkd does. The body is kept, not
+// copied: the caller must not change it afterwards. With a Journal the job
+// becomes visible only once its record is durable; ErrOutOfMemory means it
+// could not be logged and nothing was kept. ErrDraining in drain mode,
+// ErrClosed after Close.
+func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID, error) {
+	b := s.b
+	if ttr < time.Second {
+		ttr = time.Second
+	}
+	if delay < 0 {
+		delay = 0
+	}
+	b.mu.Lock()
+	if b.closed || s.closed {
+		b.mu.Unlock()
+		return 0, ErrClosed
+	}
+	if b.draining {
+		b.mu.Unlock()
+		return 0, ErrDraining
+	}
+	if !s.producer {
+		s.producer = true
+		b.nProducers++
+	}
+	now := b.now()
+	t := s.use
+	b.nextID++
+	r := &rec{
+		Job: job.Job{
+			ID: b.nextID, Tube: t.name, Body: body, Priority: pri,
+			Delay: delay, TTR: ttr, Created: now, State: job.Ready,
+		},
+		tube: t,
+		idx:  -1,
+	}
+	if delay > 0 {
+		r.State = job.Delayed
+		r.Deadline = now.Add(delay)
+	}
+	if b.journal == nil {
+		b.insert(r, now)
+		b.mu.Unlock()
+		return r.ID, nil
+	}
+	cs := s.commits[:0]
+	if err := b.record(&cs, opPut, r); err != nil {
+		b.mu.Unlock()
+		return 0, ErrOutOfMemory
+	}
+	t.pending++ // keeps the tube alive until the job is in it
+	b.mu.Unlock()
+
+	err := waitCommits(cs)
+	s.commits = cs[:0]
+
+	b.mu.Lock()
+	t.pending--
+	if err != nil {
+		// The record may be partly on disk: tell the log it is void.
+		var dc []Commit
+		_ = b.record(&dc, opDelete, r)
+		b.maybeDrop(t)
+		b.mu.Unlock()
+		_ = waitCommits(dc)
+		return 0, ErrOutOfMemory
+	}
+	b.insert(r, b.now())
+	b.mu.Unlock()
+	return r.ID, nil
+}
+
+// insert adds a new job to the table and its tube.
+func (b *Broker) insert(r *rec, now time.Time) {
+	b.jobs[r.ID] = r
+	r.tube.totalJobs++
+	b.totalJobs++
+	b.place(r, now)
+}
+
+// wait waits for the journal writes of the call that just released mu.
+func (s *Session) wait(cs []Commit) error {
+	if len(cs) == 0 {
+		s.commits = cs
+		return nil
+	}
+	err := waitCommits(cs)
+	s.commits = cs[:0]
+	return err
+}
+
+// owned returns job id if s has it reserved, else nil.
+func (s *Session) owned(id job.ID) *rec {
+	r := s.b.jobs[id]
+	if r == nil || r.State != job.Reserved || r.owner != s {
+		return nil
+	}
+	return r
+}
+
+// Delete removes a job reserved by this session, or a ready, delayed or
+// buried job of any tube; ErrNotFound otherwise (a job reserved by another
+// session included).
+func (s *Session) Delete(id job.ID) error {
+	b := s.b
+	b.mu.Lock()
+	r := b.jobs[id]
+	if r == nil || (r.State == job.Reserved && r.owner != s) {
+		b.mu.Unlock()
+		return ErrNotFound
+	}
+	cs := s.commits[:0]
+	if err := b.record(&cs, opDelete, r); err != nil {
+		b.mu.Unlock()
+		return ErrOutOfMemory
+	}
+	b.unplace(r)
+	r.tube.cmdDelete++
+	b.drop(r)
+	b.mu.Unlock()
+	return s.wait(cs)
+}
+
+// Release puts a job reserved by this session back: ready, or delayed by
+// delay, with priority pri. ErrNotFound if this session has not reserved
+// it.
+func (s *Session) Release(id job.ID, pri uint32, delay time.Duration) error {
+	b := s.b
+	b.mu.Lock()
+	r := s.owned(id)
+	if r == nil {
+		b.mu.Unlock()
+		return ErrNotFound
+	}
+	now := b.now()
+	old := r.Job
+	b.unplace(r)
+	r.Priority = pri
+	r.Delay = delay
+	r.Releases++
+	if delay > 0 {
+		r.State = job.Delayed
+		r.Deadline = now.Add(delay)
+	} else {
+		r.State = job.Ready
+		r.Deadline = time.Time{}
+	}
+	err := b.commitMove(&s.commits, r, old, s, now)
+	b.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.wait(s.commits)
+}
+
+// commitMove journals r's new state and places it there, or, if the
+// journal refuses, puts r back as old (reserved by owner, if it was) and
+// returns ErrOutOfMemory. r must be unplaced.
+func (b *Broker) commitMove(cs *[]Commit, r *rec, old job.Job, owner *Session, now time.Time) error {
+	*cs = (*cs)[:0]
+	if err := b.record(cs, opUpdate, r); err != nil {
+		r.Job = old
+		if r.State == job.Reserved {
+			r.owner = owner
+		}
+		b.place(r, now)
+		return ErrOutOfMemory
+	}
+	b.place(r, now)
+	return nil
+}
+
+// Bury buries a job reserved by this session with priority pri.
+// ErrNotFound if this session has not reserved it.
+func (s *Session) Bury(id job.ID, pri uint32) error {
+	b := s.b
+	b.mu.Lock()
+	r := s.owned(id)
+	if r == nil {
+		b.mu.Unlock()
+		return ErrNotFound
+	}
+	now := b.now()
+	old := r.Job
+	b.unplace(r)
+	r.Priority = pri
+	r.Buries++
+	r.State = job.Buried
+	r.Deadline = now
+	err := b.commitMove(&s.commits, r, old, s, now)
+	b.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.wait(s.commits)
+}
+
+// Touch gives a job reserved by this session a full TTR again.
+// ErrNotFound if this session has not reserved it.
+func (s *Session) Touch(id job.ID) error {
+	b := s.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := s.owned(id)
+	if r == nil {
+		return ErrNotFound
+	}
+	r.Deadline = b.now().Add(r.TTR)
+	s.reserved.fix(r)
+	b.retickSession(s)
+	return nil
+}
+
+// Kick moves up to bound jobs of the used tube to ready: its buried jobs,
+// oldest burial first, if it has any, else its delayed jobs, soonest
+// first. It returns how many it moved.
+func (s *Session) Kick(bound int) int {
+	b := s.b
+	b.mu.Lock()
+	t := s.use
+	now := b.now()
+	cs := s.commits[:0]
+	n := 0
+	h := &t.buried
+	if h.len() == 0 {
+		h = &t.delay
+	}
+	for n < bound && h.len() > 0 {
+		if b.kick(&cs, h.top(), now) != nil {
+			break
+		}
+		n++
+	}
+	b.mu.Unlock()
+	_ = s.wait(cs)
+	return n
+}
+
+// kick moves a buried or delayed job to ready, journaled.
+func (b *Broker) kick(cs *[]Commit, r *rec, now time.Time) error {
+	old := r.Job
+	wasBuried := r.State == job.Buried
+	b.unplace(r)
+	r.Kicks++
+	r.State = job.Ready
+	r.Deadline = time.Time{}
+	if wasBuried {
+		b.noteKick(r, now)
+	}
+	n := len(*cs)
+	if err := b.record(cs, opUpdate, r); err != nil {
+		*cs = (*cs)[:n]
+		r.Job = old
+		b.place(r, now)
+		return ErrOutOfMemory
+	}
+	b.place(r, now)
+	return nil
+}
+
+// ReserveJob reserves job id, which must be ready, delayed or buried, for
+// this session, whatever tube it is in and whether or not that tube is
+// paused. ErrNotFound otherwise.
+func (s *Session) ReserveJob(id job.ID) (Reserved, error) {
+	b := s.b
+	b.mu.Lock()
+	if b.closed || s.closed {
+		b.mu.Unlock()
+		return Reserved{}, ErrClosed
+	}
+	r := b.jobs[id]
+	if r == nil || r.State == job.Reserved {
+		b.mu.Unlock()
+		return Reserved{}, ErrNotFound
+	}
+	now := b.now()
+	logged := r.State != job.Ready
+	old := r.Job
+	b.reserve(s, r, now)
+	cs := s.commits[:0]
+	if logged {
+		// The log must not keep it buried or delayed: once this
+		// reservation ends it is ready.
+		if err := b.record(&cs, opUpdate, r); err != nil {
+			b.unplace(r)
+			r.Job = old
+			b.place(r, now)
+			b.mu.Unlock()
+			return Reserved{}, ErrOutOfMemory
+		}
+	}
+	res := Reserved{ID: r.ID, Body: r.Body}
+	b.mu.Unlock()
+	if err := s.wait(cs); err != nil {
+		return Reserved{}, err
+	}
+	return res, nil
+}
