@@ -1,0 +1,247 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Defaults for the bootstrap file's top-level settings.
+const (
+	DefaultQueueSize = 100
+	DefaultHopBudget = 64
+)
+
+// Config is a validated bootstrap file.
+type Config struct {
+	// File is the path the config was read from, for messages.
+	File string
+	// QueueSize bounds every input queue unless a module sets its own.
+	QueueSize int
+	// HopBudget is how many queue transfers a message may make before it is
+	// sent to the terminal failed path (breaks routing cycles).
+	HopBudget int
+	// DeadLetter is the queue ("module.queue") that receives messages whose
+	// hop budget is exhausted; empty means log and count them as dropped.
+	DeadLetter QueueRef
+	// Supervisor is the restart policy for every module's run loop.
+	Supervisor SupervisorConfig
+	// Modules in file order.
+	Modules []ModuleConfig
+	// Routes in file order.
+	Routes []Route
+}
+
+// SupervisorConfig is the "supervisor:" section.
+type SupervisorConfig struct {
+	// Backoff is the first restart delay; it doubles per recent failure.
+	Backoff time.Duration
+	// MaxBackoff caps the delay.
+	MaxBackoff time.Duration
+	// FailureThreshold is the restart intensity: more decayed failures than
+	// this stops the pipeline (or, for modules with on_failure: backoff,
+	// keeps them backing off at MaxBackoff).
+	FailureThreshold float64
+	// FailureDecay is the half-life of a failure's weight.
+	FailureDecay time.Duration
+}
+
+// DefaultSupervisor returns the supervisor settings used when the file has
+// no "supervisor:" section.
+func DefaultSupervisor() SupervisorConfig {
+	return SupervisorConfig{Backoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, FailureThreshold: 5, FailureDecay: 30 * time.Second}
+}
+
+// ModuleConfig is one entry of "modules:".
+type ModuleConfig struct {
+	Name string
+	Kind *Kind
+	Args Args
+	// QueueSize bounds this module's input queues.
+	QueueSize int
+	// Drop makes a full input queue drop (and count) instead of block.
+	Drop bool
+	// KeepBackingOff exempts the module from the restart intensity limit.
+	KeepBackingOff bool
+	// Line is where the module is defined.
+	Line int
+}
+
+// QueueRef names one queue of one module.
+type QueueRef struct{ Module, Queue string }
+
+func (q QueueRef) String() string { return q.Module + "." + q.Queue }
+
+// Route is one routing table entry.
+type Route struct {
+	From, To QueueRef
+	Line     int
+}
+
+// Diagnostic is one problem found in a bootstrap file.
+type Diagnostic struct {
+	File    string
+	Line    int
+	Warning bool
+	Msg     string
+}
+
+func (d Diagnostic) String() string {
+	w := ""
+	if d.Warning {
+		w = "warning: "
+	}
+	return fmt.Sprintf("%s:%d: %s%s", d.File, d.Line, w, d.Msg)
+}
+
+// ErrInvalid is wrapped by the error LoadFile and Parse return for a file
+// with errors; the *InvalidError lists them.
+var ErrInvalid = errors.New("pipeline: invalid bootstrap file")
+
+// InvalidError lists every error found in a bootstrap file.
+type InvalidError struct{ Diags []Diagnostic }
+
+func (e *InvalidError) Error() string {
+	lines := make([]string, len(e.Diags))
+	for i, d := range e.Diags {
+		lines[i] = d.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (e *InvalidError) Unwrap() error { return ErrInvalid }
+
+// LoadFile reads and validates a bootstrap file. It returns the config and
+// its warnings, or an *InvalidError listing every error with file and line.
+func LoadFile(path string) (*Config, []Diagnostic, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pipeline: read bootstrap file: %w", err)
+	}
+	return Parse(path, src)
+}
+
+// Parse validates bootstrap source; file is used in messages only.
+func Parse(file string, src []byte) (*Config, []Diagnostic, error) {
+	l := &loader{file: file}
+	cfg := l.load(src)
+	sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Line < l.errs[j].Line })
+	if len(l.errs) > 0 {
+		return nil, l.warns, &InvalidError{Diags: l.errs}
+	}
+	return cfg, l.warns, nil
+}
+
+type loader struct {
+	file  string
+	errs  []Diagnostic
+	warns []Diagnostic
+}
+
+func (l *loader) errorf(line int, format string, a ...any) {
+	l.errs = append(l.errs, Diagnostic{File: l.file, Line: line, Msg: fmt.Sprintf(format, a...)})
+}
+
+func (l *loader) warnf(line int, format string, a ...any) {
+	l.warns = append(l.warns, Diagnostic{File: l.file, Line: line, Warning: true, Msg: fmt.Sprintf(format, a...)})
+}
+
+var topKeys = []string{"modules", "routingtable", "queue_size", "hop_budget", "deadletter", "supervisor"}
+
+func (l *loader) load(src []byte) *Config {
+	root, err := parseYAML(src)
+	if err != nil {
+		var le *lineError
+		if errors.As(err, &le) {
+			l.errorf(le.line, "%s", le.msg)
+		} else {
+			l.errorf(1, "%v", err)
+		}
+		return nil
+	}
+	cfg := &Config{File: l.file, QueueSize: DefaultQueueSize, HopBudget: DefaultHopBudget, Supervisor: DefaultSupervisor()}
+	if root.kind != mapNode {
+		l.errorf(root.line, "the bootstrap file must be a mapping with \"modules:\" and \"routingtable:\", got %s", root.describe())
+		return cfg
+	}
+	var modules, routes, dead *ynode
+	for i, k := range root.keys {
+		v := root.vals[i]
+		switch root.key(i) {
+		case "modules":
+			modules = v
+		case "routingtable":
+			routes = v
+		case "queue_size":
+			cfg.QueueSize = l.positive(v, "queue_size")
+		case "hop_budget":
+			cfg.HopBudget = l.positive(v, "hop_budget")
+		case "deadletter":
+			dead = v
+		case "supervisor":
+			l.supervisor(v, &cfg.Supervisor)
+		default:
+			l.errorf(k.line, "unknown top-level key %q (want one of %s)", root.key(i), strings.Join(topKeys, ", "))
+		}
+	}
+	if modules == nil {
+		l.errorf(root.line, "no \"modules:\" section")
+		return cfg
+	}
+	l.modules(modules, cfg)
+	if routes != nil {
+		l.routes(routes, cfg)
+	}
+	if dead != nil {
+		l.deadletter(dead, cfg)
+	}
+	l.unconnectedFailed(cfg)
+	return cfg
+}
+
+func (l *loader) positive(n *ynode, what string) int {
+	v, ok := n.value.(int64)
+	if n.kind != scalarNode || !ok || v < 1 || v > 1<<24 {
+		l.errorf(n.line, "%s: want an integer from 1 to %d, got %s", what, 1<<24, n.describe())
+		return 1
+	}
+	return int(v)
+}
+
+func (l *loader) supervisor(n *ynode, s *SupervisorConfig) {
+	if n.kind != mapNode {
+		l.errorf(n.line, "supervisor: want a mapping, got %s", n.describe())
+		return
+	}
+	for i, k := range n.keys {
+		v := n.vals[i]
+		dur := func(dst *time.Duration) {
+			d, err := decodeArg(Arg{Type: Duration}, v)
+			if err != nil {
+				l.errorf(v.line, "supervisor.%s: %v", n.key(i), err)
+				return
+			}
+			*dst = d.(time.Duration)
+		}
+		switch n.key(i) {
+		case "backoff":
+			dur(&s.Backoff)
+		case "max_backoff":
+			dur(&s.MaxBackoff)
+		case "failure_decay":
+			dur(&s.FailureDecay)
+		case "failure_threshold":
+			f, err := decodeArg(Arg{Type: Float}, v)
+			if err != nil || f.(float64) < 1 {
+				l.errorf(v.line, "supervisor.failure_threshold: want a number >= 1, got %s", v.describe())
+				continue
+			}
+			s.FailureThreshold = f.(float64)
+		default:
+			l.errorf(k.line, "supervisor: unknown key %q (want backoff, max_backoff, failure_threshold, failure_decay)", n.key(i))
+		}
+	}
+}
