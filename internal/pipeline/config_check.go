@@ -103,6 +103,7 @@ func (l *loader) args(name string, kind *Kind, n *ynode, line int) (Args, bool) 
 				ok = false
 				continue
 			}
+			argLine[key] = k.line
 			v, err := decodeArg(spec, n.vals[i])
 			if err != nil {
 				l.errorf(n.vals[i].line, "module %q: argument %q: %v", name, key, err)
@@ -110,7 +111,6 @@ func (l *loader) args(name string, kind *Kind, n *ynode, line int) (Args, bool) 
 				continue
 			}
 			args[key] = v
-			argLine[key] = k.line
 		}
 	}
 	for _, a := range kind.Args {

@@ -40,13 +40,13 @@ type Options struct {
 
 // Pipeline is a built pipeline, ready to Run once.
 type Pipeline struct {
-	cfg   *Config
-	clock clock.Clock
-	log   *slog.Logger
-	drain time.Duration
-	nodes []*node
+	cfg    *Config
+	clock  clock.Clock
+	log    *slog.Logger
+	drain  time.Duration
+	nodes  []*node
 	byName map[string]*node
-	dead  *queue // the deadletter queue, or nil
+	dead   *queue // the deadletter queue, or nil
 
 	inflight atomic.Int64  // messages enqueued and not yet fully handled
 	idle     chan struct{} // signalled when inflight drops to zero
