@@ -203,7 +203,7 @@ func (l *loader) load(src []byte) *Config {
 }
 
 func (l *loader) positive(n *ynode, what string) int {
-	v, ok := n.value.(int64)
+	v, ok := intValue(n)
 	if n.kind != scalarNode || !ok || v < 1 || v > 1<<24 {
 		l.errorf(n.line, "%s: want an integer from 1 to %d, got %s", what, 1<<24, n.describe())
 		return 1
@@ -244,4 +244,17 @@ func (l *loader) supervisor(n *ynode, s *SupervisorConfig) {
 			l.errorf(k.line, "supervisor: unknown key %q (want backoff, max_backoff, failure_threshold, failure_decay)", n.key(i))
 		}
 	}
+}
+
+// intValue returns an integer scalar's value.
+func intValue(n *ynode) (int64, bool) {
+	switch v := n.value.(type) {
+	case int64:
+		return v, true
+	case uint64:
+		if v <= 1<<62 {
+			return int64(v), true
+		}
+	}
+	return 0, false
 }

@@ -109,7 +109,12 @@ func (n *node) handle(ctx context.Context, h Handler, name string, m *Message) {
 	}
 	n.failed.Add(1)
 	m.annotate(Failure{Module: n.cfg.Name, Error: err.Error(), Hop: m.Hops, Attempt: m.Attempt, Time: n.p.clock.Now()})
-	n.env.Log.Warn("message failed", "id", m.ID, "queue", name, "hops", m.Hops, "attempt", m.Attempt, "error", err)
+	var pe *panicError
+	if errors.As(err, &pe) {
+		n.env.Log.Error("module panicked", "id", m.ID, "queue", name, "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
+	} else {
+		n.env.Log.Warn("message failed", "id", m.ID, "queue", name, "hops", m.Hops, "attempt", m.Attempt, "error", err)
+	}
 	if e := n.emit(ctx, "failed", m); e != nil {
 		n.env.Log.Error("message lost at shutdown", "id", m.ID, "error", e)
 	}
@@ -118,11 +123,22 @@ func (n *node) handle(ctx context.Context, h Handler, name string, m *Message) {
 func callHandle(ctx context.Context, h Handler, q string, m *Message) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v\n%s", ErrPanic, r, debug.Stack())
+			err = &panicError{value: r, stack: debug.Stack()}
 		}
 	}()
 	return h.Handle(ctx, q, m)
 }
+
+// panicError is a recovered panic; its text (which goes into the error
+// chain) leaves the stack out, the log has it.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("%v: %v", ErrPanic, e.value) }
+
+func (e *panicError) Unwrap() error { return ErrPanic }
 
 func lastErrorText(m *Message) string {
 	if f := m.LastError(); f != nil {
