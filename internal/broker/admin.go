@@ -56,6 +56,8 @@ func (b *Broker) StatsTube(name string) (TubeStats, error) {
 		CurrentWaiting:      t.nWait,
 		CmdDelete:           t.cmdDelete,
 		CmdPauseTube:        t.cmdPause,
+		Failures:            t.failures,
+		GaveUp:              t.gaveUp,
 		Expired:             t.expired,
 		BuriedBytes:         t.buriedBytes,
 	}
@@ -223,6 +225,8 @@ func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
 		return x.ID < y.ID
 	})
 	now := b.now()
+	b.restoring = true
+	defer func() { b.restoring = false }()
 	for _, j := range sorted {
 		if j == nil || b.jobs[j.ID] != nil {
 			continue

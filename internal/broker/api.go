@@ -6,6 +6,7 @@ package broker
 
 import (
 	"context"
+	"log/slog"
 	"errors"
 	"time"
 
@@ -41,6 +42,12 @@ type Config struct {
 	// Journal, if set, is told of every change to every job; nil keeps
 	// jobs in memory only.
 	Journal Journal
+	// Logger receives the engine's few log lines (retention and
+	// ready-expiry, policy give-ups that delete); default slog.Default().
+	Logger *slog.Logger
+	// Policies gives each tube's failure policy; nil: every tube behaves
+	// like beanstalkd. Replace at run time with Broker.SetPolicies.
+	Policies Policies
 }
 
 // Journal observes every change of a job, in the order the changes happen:
@@ -93,10 +100,12 @@ type TubeStats struct {
 	CurrentUsing, CurrentWatching, CurrentWaiting            int
 	CmdDelete, CmdPauseTube                                  uint64
 	Pause, PauseTimeLeft                                     time.Duration
-	// Expired counts this tube's jobs dropped by retention or ready-expiry;
-	// BuriedBytes is the body size of its buried jobs (extension keys).
-	Expired     uint64
-	BuriedBytes int
+	// Failures counts failures of this tube's jobs, GaveUp the jobs its
+	// policy gave up on, Expired its jobs dropped by retention or
+	// ready-expiry; BuriedBytes is the body size of its buried jobs
+	// (extension keys).
+	Failures, GaveUp, Expired uint64
+	BuriedBytes               int
 }
 
 // JobStats is the `stats-job` reply for one job.

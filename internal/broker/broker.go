@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"log/slog"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ type rec struct {
 type Broker struct {
 	clock      clock.Clock
 	journal    Journal
+	log        *slog.Logger
 	maxJobSize int
 	started    time.Time
 
@@ -53,9 +55,10 @@ type Broker struct {
 	timerAt   int64
 	timerGen  uint64
 
-	burySeq  uint64
-	closed   bool
-	draining bool
+	burySeq   uint64
+	closed    bool
+	draining  bool
+	restoring bool // inside Restore: retention waits for the first tick
 
 	policies *policySet // failure policies; nil: none
 
@@ -78,9 +81,13 @@ func New(cfg Config) *Broker {
 	b := &Broker{
 		clock:      cfg.Clock,
 		journal:    cfg.Journal,
+		log:        cfg.Logger,
 		maxJobSize: cfg.MaxJobSize,
 		jobs:       make(map[job.ID]*rec),
 		tubes:      make(map[string]*tube),
+	}
+	if b.log == nil {
+		b.log = defaultLogger()
 	}
 	b.started = b.clock.Now()
 	b.dflt = b.tube("default", true)
@@ -131,7 +138,8 @@ const (
 
 // record is the one place where the engine tells the Journal of a change
 // of a job. It is called with mu held, in the order the changes happen; the
-// Commit is appended to cs for the caller to wait on after unlocking. An
+// Commit is appended to cs for the caller to wait on after unlocking (cs
+// nil: a change nobody is answered for, such as a retention expiry). An
 // error means the change could not be logged; the caller undoes it and
 // answers ErrOutOfMemory.
 //
@@ -155,7 +163,7 @@ func (b *Broker) record(cs *[]Commit, op journalOp, r *rec) error {
 	if err != nil {
 		return err
 	}
-	if c != nil {
+	if c != nil && cs != nil {
 		*cs = append(*cs, c)
 	}
 	return nil

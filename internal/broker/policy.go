@@ -1,14 +1,219 @@
 package broker
 
-import "time"
+import (
+	"time"
 
-// policySet is a placeholder until failure policies land.
-type policySet struct{}
+	"github.com/reprieve/reprieve/internal/job"
+)
 
-func (b *Broker) initPolicies(cfg Config)                                {}
-func (b *Broker) policyTick(t *tube) (time.Time, bool)                   { return time.Time{}, false }
-func (b *Broker) policyDue(t *tube, now time.Time, cs *[]Commit)         {}
-func (b *Broker) noteReady(t *tube, r *rec, now time.Time)               {}
-func (b *Broker) noteBuried(t *tube, r *rec, now time.Time)              {}
-func (b *Broker) noteKick(r *rec, now time.Time)                         {}
-func (b *Broker) failOnTimeout(cs *[]Commit, r *rec, now time.Time) bool { return false }
+// GiveUp is what a policy does with a job it stops retrying.
+type GiveUp uint8
+
+// The give-up actions.
+const (
+	GiveUpBury       GiveUp = iota // bury it in its tube (the default)
+	GiveUpDeadLetter               // move it, buried, to TubePolicy.DeadLetterTube
+	GiveUpDelete                   // delete it (logged)
+)
+
+// RetryFunc decides the delay before the next attempt of a job that has
+// failed attempts times, the series having begun at since; ok false means
+// give up. It must be a pure function of its arguments (it is called with
+// the engine's lock held).
+type RetryFunc func(attempts uint32, since, now time.Time) (delay time.Duration, ok bool)
+
+// TubePolicy is the engine's view of one tube's failure policy.
+type TubePolicy struct {
+	// Retry is nil when the tube has no retry schedule: a failure gives up
+	// at once and a TTR expiry is not a failure (beanstalkd's behaviour).
+	Retry          RetryFunc
+	GiveUp         GiveUp
+	DeadLetterTube string
+	// KeepAge, KeepCount and KeepBytes bound the buried jobs of the tube
+	// (0: no bound); the oldest burials beyond them are deleted, logged and
+	// counted (stats "expired").
+	KeepAge   time.Duration
+	KeepCount int
+	KeepBytes int
+	// ReadyWithin sends a job not reserved within this long of becoming
+	// ready to the give-up path (0: never).
+	ReadyWithin time.Duration
+	// KickResets starts a new series of attempts (attempts 0, give-up age
+	// from the next failure) when a buried job is kicked.
+	KickResets bool
+}
+
+// Policies returns the failure policy of the tube called name, nil for a
+// tube that behaves exactly like beanstalkd. It is called with the engine's
+// lock held, once when a tube is created and for every tube when the
+// policies change; it must not call the Broker.
+type Policies func(tube string) *TubePolicy
+
+// policySet resolves tube names to policies.
+type policySet struct {
+	lookup Policies
+}
+
+func (ps *policySet) forTube(name string) *TubePolicy {
+	if ps == nil || ps.lookup == nil {
+		return nil
+	}
+	return ps.lookup(name)
+}
+
+// initPolicies installs cfg.Policies at start.
+func (b *Broker) initPolicies(cfg Config) {
+	if cfg.Policies != nil {
+		b.setPolicySet(&policySet{lookup: cfg.Policies}, nil)
+	}
+}
+
+// SetPolicies replaces the failure policies at run time (a SIGHUP reload):
+// every tube gets its new policy at once. No job is moved, copied or lost;
+// new retention bounds apply at once (and may expire buried jobs), a new
+// ready-expiry window counts from now for jobs already ready, and delayed
+// retries keep their times. nil removes all policies.
+func (b *Broker) SetPolicies(p Policies) {
+	b.mu.Lock()
+	var cs []Commit
+	ps := &policySet{lookup: p}
+	if p == nil {
+		ps = nil
+	}
+	b.setPolicySet(ps, &cs)
+	b.mu.Unlock()
+	_ = waitCommits(cs)
+}
+
+// setPolicySet installs ps and applies it to every tube: new retention
+// bounds take effect at once, ready-expiry starts counting now for the jobs
+// already ready. Jobs are never moved or copied by a change of policy.
+func (b *Broker) setPolicySet(ps *policySet, cs *[]Commit) {
+	b.policies = ps
+	now := b.now()
+	for t := b.firstTube; t != nil; {
+		next := t.next // t may go if retention empties it
+		b.applyPolicy(t, ps.forTube(t.name), now, cs)
+		t = next
+	}
+}
+
+// applyPolicy gives t the policy p.
+func (b *Broker) applyPolicy(t *tube, p *TubePolicy, now time.Time, cs *[]Commit) {
+	hadExpiry := t.pol != nil && t.pol.ReadyWithin > 0
+	t.pol = p
+	switch {
+	case p == nil || p.ReadyWithin == 0:
+		t.expq, t.expHead = nil, 0
+	case !hadExpiry:
+		t.expq, t.expHead = t.expq[:0], 0
+		for _, r := range t.ready.a {
+			t.expq = append(t.expq, expEntry{r: r, at: now, reserves: r.Reserves})
+		}
+	}
+	if p != nil {
+		b.enforceRetention(t, now, cs)
+	}
+	b.retickTube(t)
+	b.maybeDrop(t)
+}
+
+// policyTick returns the earliest retention or ready-expiry deadline of t.
+func (b *Broker) policyTick(t *tube) (time.Time, bool) {
+	p := t.pol
+	if p == nil {
+		return time.Time{}, false
+	}
+	var at time.Time
+	ok := false
+	if p.KeepAge > 0 {
+		if r := t.buried.top(); r != nil {
+			at, ok = r.Deadline.Add(p.KeepAge), true
+		}
+	}
+	if p.ReadyWithin > 0 {
+		t.skipStaleExpiries()
+		if t.expHead < len(t.expq) {
+			x := t.expq[t.expHead].at.Add(p.ReadyWithin)
+			if !ok || x.Before(at) {
+				at, ok = x, true
+			}
+		}
+	}
+	return at, ok
+}
+
+// policyDue applies t's retention age and ready-expiry at now.
+func (b *Broker) policyDue(t *tube, now time.Time, cs *[]Commit) {
+	p := t.pol
+	if p == nil {
+		return
+	}
+	if p.ReadyWithin > 0 {
+		batch := expiryBatch{tube: t.name, what: "ready job expired (not reserved within " + p.ReadyWithin.String() + ")"}
+		defer b.logExpiries(&batch)
+		for {
+			t.skipStaleExpiries()
+			if t.expHead >= len(t.expq) {
+				break
+			}
+			e := t.expq[t.expHead]
+			if e.at.Add(p.ReadyWithin).After(now) {
+				break
+			}
+			t.expHead++
+			b.expireReady(cs, e.r, p, now, &batch)
+			if t.pol != p { // the job moved and the tube went away
+				return
+			}
+		}
+	}
+	b.enforceRetention(t, now, cs)
+}
+
+// skipStaleExpiries drops, from the front of the ready-expiry queue, the
+// entries of jobs that are no longer in the ready period they were queued
+// for, and compacts the queue now and then.
+func (t *tube) skipStaleExpiries() {
+	for t.expHead < len(t.expq) {
+		e := t.expq[t.expHead]
+		if e.r.State == job.Ready && e.r.Reserves == e.reserves && e.r.tube == t {
+			break
+		}
+		t.expq[t.expHead] = expEntry{}
+		t.expHead++
+	}
+	if t.expHead == len(t.expq) {
+		t.expq, t.expHead = t.expq[:0], 0
+	} else if t.expHead > 64 && t.expHead > len(t.expq)/2 {
+		n := copy(t.expq, t.expq[t.expHead:])
+		clear(t.expq[n:])
+		t.expq, t.expHead = t.expq[:n], 0
+	}
+}
+
+// noteReady queues a job that just became ready for ready-expiry.
+func (b *Broker) noteReady(t *tube, r *rec, now time.Time) {
+	if t.pol == nil || t.pol.ReadyWithin == 0 {
+		return
+	}
+	t.expq = append(t.expq, expEntry{r: r, at: now, reserves: r.Reserves})
+	if len(t.expq)-t.expHead == 1 {
+		b.retickTube(t)
+	}
+}
+
+// noteBuried applies count and byte retention after a job was buried.
+func (b *Broker) noteBuried(t *tube, r *rec, now time.Time) {
+	if t.pol == nil {
+		return
+	}
+	if r.idx == 0 && t.pol.KeepAge > 0 {
+		b.retickTube(t)
+	}
+	if !b.restoring {
+		// Nobody is answered for these deletions: their commits are not
+		// waited on.
+		b.enforceRetention(t, now, nil)
+	}
+}

@@ -348,7 +348,8 @@ func (s *Session) Release(id job.ID, pri uint32, delay time.Duration) error {
 		r.State = job.Ready
 		r.Deadline = time.Time{}
 	}
-	err := b.commitMove(&s.commits, r, old, s, now)
+	s.commits = s.commits[:0]
+	err := b.commitMove(&s.commits, r, old, r.tube, s, now)
 	b.mu.Unlock()
 	if err != nil {
 		return err
@@ -357,16 +358,13 @@ func (s *Session) Release(id job.ID, pri uint32, delay time.Duration) error {
 }
 
 // commitMove journals r's new state and places it there, or, if the
-// journal refuses, puts r back as old (reserved by owner, if it was) and
-// returns ErrOutOfMemory. r must be unplaced.
-func (b *Broker) commitMove(cs *[]Commit, r *rec, old job.Job, owner *Session, now time.Time) error {
-	*cs = (*cs)[:0]
+// journal refuses, puts r back as old in tube from (see undo) and returns
+// ErrOutOfMemory. r must be unplaced.
+func (b *Broker) commitMove(cs *[]Commit, r *rec, old job.Job, from *tube, owner *Session, now time.Time) error {
+	n := len(*cs)
 	if err := b.record(cs, opUpdate, r); err != nil {
-		r.Job = old
-		if r.State == job.Reserved {
-			r.owner = owner
-		}
-		b.place(r, now)
+		*cs = (*cs)[:n]
+		b.undo(r, old, from, owner, now)
 		return ErrOutOfMemory
 	}
 	b.place(r, now)
@@ -390,7 +388,8 @@ func (s *Session) Bury(id job.ID, pri uint32) error {
 	r.Buries++
 	r.State = job.Buried
 	r.Deadline = now
-	err := b.commitMove(&s.commits, r, old, s, now)
+	s.commits = s.commits[:0]
+	err := b.commitMove(&s.commits, r, old, r.tube, s, now)
 	b.mu.Unlock()
 	if err != nil {
 		return err
@@ -447,9 +446,7 @@ func (b *Broker) kick(cs *[]Commit, r *rec, now time.Time) error {
 	r.Kicks++
 	r.State = job.Ready
 	r.Deadline = time.Time{}
-	if wasBuried {
-		b.noteKick(r, now)
-	}
+	b.noteKick(r, wasBuried, now)
 	n := len(*cs)
 	if err := b.record(cs, opUpdate, r); err != nil {
 		*cs = (*cs)[:n]

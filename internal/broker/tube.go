@@ -31,6 +31,7 @@ type tube struct {
 
 	totalJobs, cmdDelete, cmdPause uint64
 	expired                        uint64 // jobs dropped by retention or ready-expiry
+	failures, gaveUp               uint64
 
 	// pause is the duration of the current pause (0 when not paused) and
 	// pauseEnd when it ends.
@@ -40,10 +41,16 @@ type tube struct {
 	// expq lists ready jobs in the order they became ready, for tubes with
 	// a ready-expiry window; entries of jobs that left the ready state
 	// since are skipped lazily.
-	expq []expEntry
+	expq    []expEntry
+	expHead int
+
+	// pol is the tube's failure policy; nil: plain beanstalkd behaviour.
+	pol *TubePolicy
 
 	// prev and next link all tubes in creation order.
 	prev, next *tube
+
+	dropped bool // removed from the broker; kept only by stale pointers
 
 	tick int64 // when the timer must next look at this tube (unix ns)
 	tidx int   // position in Broker.tubeTicks, -1 if not in it
@@ -126,6 +133,7 @@ func (b *Broker) tube(name string, create bool) *tube {
 		return nil
 	}
 	t := newTube(name)
+	t.pol = b.policies.forTube(name)
 	b.tubes[name] = t
 	if b.lastTube != nil {
 		b.lastTube.next = t
@@ -144,6 +152,7 @@ func (b *Broker) maybeDrop(t *tube) {
 		return
 	}
 	delete(b.tubes, t.name)
+	t.dropped = true
 	if t.prev != nil {
 		t.prev.next = t.next
 	} else {
@@ -163,6 +172,9 @@ func (b *Broker) maybeDrop(t *tube) {
 // ready-expiry deadlines) and re-arms the timer if that is earlier than
 // what it is armed for.
 func (b *Broker) retickTube(t *tube) {
+	if t.dropped {
+		return
+	}
 	var at int64
 	ok := false
 	earliest := func(x time.Time) {

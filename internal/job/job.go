@@ -66,19 +66,22 @@ type Job struct {
 // Failure is the failure history that travels with a job: how often it
 // failed, the first and last error, and where it came from.
 type Failure struct {
-	// Attempts counts failures since the job was put or since a kick that
-	// reset it (see Kicks).
+	// Attempts counts the failures of the current series: since the job was
+	// put, or since a kick that reset the count.
 	Attempts   uint32
 	FirstError string
 	LastError  string
 	FirstAt    time.Time
 	LastAt     time.Time
+	// RetryFrom is when the current series of attempts began (the first
+	// failure, or the first failure after a kick that reset the count); a
+	// retry schedule's give-up age counts from here.
+	RetryFrom time.Time
 	// Origin is the tube the job was first put in, kept when a job is
 	// moved to a dead-letter tube.
 	Origin string
-	// GaveUp tells how the policy gave up ("" while still retrying):
-	// "bury", "dead-letter", "delete" or "expired" forms documented by the
-	// broker.
+	// GaveUp tells how the policy last gave up on the job ("" if it never
+	// did): "buried", "dead-letter <tube>" or "deleted".
 	GaveUp string
 	// Kicks counts revivals by kick after a give-up.
 	Kicks uint32
