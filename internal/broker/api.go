@@ -6,8 +6,8 @@ package broker
 
 import (
 	"context"
-	"log/slog"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/clock"
