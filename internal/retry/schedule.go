@@ -45,10 +45,11 @@ type Schedule struct {
 // the first failure, with ±10% jitter.
 //
 // The factor 1.5 is chosen because it lands on the seed's own figure: 11
-// growing delays (1m, 1m30s, 2m15s, … 57m40s) reach the cap in 3h10m, and
-// the hourly retries that fill the rest of the 72 hours bring the total to
-// exactly 80 retries (see TestDefaultSchedulePlan and docs/policies.md).
-// Factor 2 would give 76, factor 1.2 would give 89.
+// growing delays (1m, 1m30s, 2m15s, … 57m40s) take 2h51m, then 69 hourly
+// retries fill the rest of the 72 hours, 80 retries in all (see
+// TestDefaultSchedulePlan and docs/policies.md). It also matches the
+// seed's "second in slightly over a minute". Factor 2 would give 76
+// retries, 1.2 would give 89, 1.1 would give 105.
 func DefaultSchedule() Schedule {
 	return Schedule{
 		Initial:     time.Minute,
@@ -131,8 +132,8 @@ func (s Schedule) Base(attempts int) time.Duration {
 // 1, this failure included) of a job that first failed at firstFailure
 // and failed again at now. It returns the delay until the retry, or
 // giveUp true when the schedule is exhausted (delay is then zero). The
-// delay is Base(attempts) spread by ±Jitter with rnd, never below one
-// second.
+// delay is Base(attempts) spread by ±Jitter with rnd, rounded to the
+// second and never below one second.
 func (s Schedule) Next(attempts int, firstFailure, now time.Time, rnd Source) (delay time.Duration, giveUp bool) {
 	if s.MaxAttempts > 0 && attempts >= s.MaxAttempts {
 		return 0, true
@@ -147,6 +148,7 @@ func (s Schedule) Next(attempts int, firstFailure, now time.Time, rnd Source) (d
 		}
 		delay += time.Duration((2*r - 1) * s.Jitter * float64(delay))
 	}
+	delay = delay.Round(time.Second)
 	if delay < time.Second {
 		delay = time.Second
 	}
