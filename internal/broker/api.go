@@ -12,6 +12,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/policy"
 )
 
 // Errors returned by the engine. The server maps each to its wire reply.
@@ -45,9 +46,10 @@ type Config struct {
 	// Logger receives the engine's few log lines (retention and
 	// ready-expiry, policy give-ups that delete); default slog.Default().
 	Logger *slog.Logger
-	// Policies gives each tube's failure policy; nil: every tube behaves
-	// like beanstalkd. Replace at run time with Broker.SetPolicies.
-	Policies Policies
+	// Policies gives each tube's failure policy (see policy.Set for how a
+	// tube's name picks one); nil: every tube behaves like beanstalkd.
+	// Replace at run time with Broker.SetPolicies.
+	Policies *policy.Set
 }
 
 // Journal observes every change of a job, in the order the changes happen:

@@ -161,19 +161,19 @@ func withFailure(f *job.Failure, tube, errText string, now time.Time) *job.Failu
 
 // giveUp applies the policy's give-up action to r (unplaced). Without a
 // policy it buries.
-func (b *Broker) giveUp(cs *[]Commit, r *rec, old job.Job, owner *Session, p *TubePolicy, now time.Time) (FailResult, error) {
-	action := GiveUpBury
+func (b *Broker) giveUp(cs *[]Commit, r *rec, old job.Job, owner *Session, p *tubePolicy, now time.Time) (FailResult, error) {
+	action := giveUpBury
 	if p != nil {
 		action = p.GiveUp
-		if action == GiveUpDeadLetter && (p.DeadLetterTube == "" || p.DeadLetterTube == r.Tube) {
-			action = GiveUpBury
+		if action == giveUpDeadLetter && (p.DeadLetterTube == "" || p.DeadLetterTube == r.Tube) {
+			action = giveUpBury
 		}
 	}
 	f := *r.Failure
 	r.Failure = &f
 	from := r.tube
 	switch action {
-	case GiveUpDelete:
+	case giveUpDelete:
 		f.GaveUp = "deleted"
 		n := len(*cs)
 		if err := b.record(cs, opDelete, r); err != nil {
@@ -185,7 +185,7 @@ func (b *Broker) giveUp(cs *[]Commit, r *rec, old job.Job, owner *Session, p *Tu
 			"attempts", f.Attempts, "last_error", f.LastError)
 		b.drop(r)
 		return FailResult{Action: FailDeleted}, nil
-	case GiveUpDeadLetter:
+	case giveUpDeadLetter:
 		dt := b.tube(p.DeadLetterTube, true)
 		f.GaveUp = "dead-letter " + dt.name
 		r.tube, r.Tube = dt, dt.name
@@ -225,7 +225,7 @@ func (b *Broker) failOnTimeout(cs *[]Commit, r *rec, now time.Time) bool {
 
 // expireReady sends r, ready for longer than its tube's window, to the
 // give-up path.
-func (b *Broker) expireReady(cs *[]Commit, r *rec, p *TubePolicy, now time.Time, batch *expiryBatch) {
+func (b *Broker) expireReady(cs *[]Commit, r *rec, p *tubePolicy, now time.Time, batch *expiryBatch) {
 	t := r.tube
 	b.unplace(r)
 	old := r.Job

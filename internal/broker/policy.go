@@ -4,30 +4,31 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/policy"
 )
 
-// GiveUp is what a policy does with a job it stops retrying.
-type GiveUp uint8
+// giveUp is what a policy does with a job it stops retrying.
+type giveUp uint8
 
 // The give-up actions.
 const (
-	GiveUpBury       GiveUp = iota // bury it in its tube (the default)
-	GiveUpDeadLetter               // move it, buried, to TubePolicy.DeadLetterTube
-	GiveUpDelete                   // delete it (logged)
+	giveUpBury       giveUp = iota // bury it in its tube (the default)
+	giveUpDeadLetter               // move it, buried, to tubePolicy.DeadLetterTube
+	giveUpDelete                   // delete it (logged)
 )
 
-// RetryFunc decides the delay before the next attempt of a job that has
+// retryFunc decides the delay before the next attempt of a job that has
 // failed attempts times, the series having begun at since; ok false means
 // give up. It must be a pure function of its arguments (it is called with
 // the engine's lock held).
-type RetryFunc func(attempts uint32, since, now time.Time) (delay time.Duration, ok bool)
+type retryFunc func(attempts uint32, since, now time.Time) (delay time.Duration, ok bool)
 
-// TubePolicy is the engine's view of one tube's failure policy.
-type TubePolicy struct {
+// tubePolicy is the engine's view of one tube's failure policy.
+type tubePolicy struct {
 	// Retry is nil when the tube has no retry schedule: a failure gives up
 	// at once and a TTR expiry is not a failure (beanstalkd's behaviour).
-	Retry          RetryFunc
-	GiveUp         GiveUp
+	Retry          retryFunc
+	GiveUp         giveUp
 	DeadLetterTube string
 	// KeepAge, KeepCount and KeepBytes bound the buried jobs of the tube
 	// (0: no bound); the oldest burials beyond them are deleted, logged and
@@ -43,18 +44,18 @@ type TubePolicy struct {
 	KickResets bool
 }
 
-// Policies returns the failure policy of the tube called name, nil for a
-// tube that behaves exactly like beanstalkd. It is called with the engine's
-// lock held, once when a tube is created and for every tube when the
-// policies change; it must not call the Broker.
-type Policies func(tube string) *TubePolicy
+// policyLookup returns the failure policy of the tube called name, nil
+// for a tube that behaves exactly like beanstalkd. It is called with the
+// engine's lock held, once when a tube is created and for every tube when
+// the policies change.
+type policyLookup func(tube string) *tubePolicy
 
 // policySet resolves tube names to policies.
 type policySet struct {
-	lookup Policies
+	lookup policyLookup
 }
 
-func (ps *policySet) forTube(name string) *TubePolicy {
+func (ps *policySet) forTube(name string) *tubePolicy {
 	if ps == nil || ps.lookup == nil {
 		return nil
 	}
@@ -64,21 +65,31 @@ func (ps *policySet) forTube(name string) *TubePolicy {
 // initPolicies installs cfg.Policies at start.
 func (b *Broker) initPolicies(cfg Config) {
 	if cfg.Policies != nil {
-		b.setPolicySet(&policySet{lookup: cfg.Policies}, nil)
+		b.setPolicySet(&policySet{lookup: lookupIn(cfg.Policies)}, nil)
 	}
 }
 
 // SetPolicies replaces the failure policies at run time (a SIGHUP reload):
 // every tube gets its new policy at once. No job is moved, copied or lost;
 // new retention bounds apply at once (and may expire buried jobs), a new
-// ready-expiry window counts from now for jobs already ready, and delayed
-// retries keep their times. nil removes all policies.
-func (b *Broker) SetPolicies(p Policies) {
+// ready-expiry window counts from now for jobs already ready, delayed
+// retries keep their times, and reserved jobs fail by the new policy. nil
+// removes all policies: every tube behaves like beanstalkd.
+func (b *Broker) SetPolicies(set *policy.Set) {
+	var lookup policyLookup
+	if set != nil {
+		lookup = lookupIn(set)
+	}
+	b.setLookup(lookup)
+}
+
+// setLookup installs a lookup (nil: none).
+func (b *Broker) setLookup(lookup policyLookup) {
 	b.mu.Lock()
 	var cs []Commit
-	ps := &policySet{lookup: p}
-	if p == nil {
-		ps = nil
+	var ps *policySet
+	if lookup != nil {
+		ps = &policySet{lookup: lookup}
 	}
 	b.setPolicySet(ps, &cs)
 	b.mu.Unlock()
@@ -99,7 +110,7 @@ func (b *Broker) setPolicySet(ps *policySet, cs *[]Commit) {
 }
 
 // applyPolicy gives t the policy p.
-func (b *Broker) applyPolicy(t *tube, p *TubePolicy, now time.Time, cs *[]Commit) {
+func (b *Broker) applyPolicy(t *tube, p *tubePolicy, now time.Time, cs *[]Commit) {
 	hadExpiry := t.pol != nil && t.pol.ReadyWithin > 0
 	t.pol = p
 	switch {

@@ -9,12 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/policy"
+	"github.com/reprieve/reprieve/internal/retry"
 )
 
 // doubling retries after 10 s, 20 s, 40 s ... and gives up after max
 // attempts.
-func doubling(max uint32) RetryFunc {
+func doubling(max uint32) retryFunc {
 	return func(attempts uint32, since, now time.Time) (time.Duration, bool) {
 		if attempts >= max {
 			return 0, false
@@ -24,8 +27,8 @@ func doubling(max uint32) RetryFunc {
 }
 
 // policyFor returns a Policies giving p to the tubes named, none to others.
-func policyFor(p *TubePolicy, tubes ...string) Policies {
-	return func(name string) *TubePolicy {
+func policyFor(p *tubePolicy, tubes ...string) policyLookup {
+	return func(name string) *tubePolicy {
 		for _, t := range tubes {
 			if t == name {
 				return p
@@ -57,7 +60,7 @@ func (s *syncBuffer) lines() []string {
 	return out
 }
 
-func newPolicyTest(t *testing.T, p Policies, j Journal) (*Broker, *Session, *syncBuffer, func(time.Duration)) {
+func newPolicyTest(t *testing.T, p policyLookup, j Journal) (*Broker, *Session, *syncBuffer, func(time.Duration)) {
 	t.Helper()
 	logs := &syncBuffer{}
 	b, clk := newTest(t, j)
@@ -69,7 +72,7 @@ func newPolicyTest(t *testing.T, p Policies, j Journal) (*Broker, *Session, *syn
 			return a
 		},
 	}))
-	b.SetPolicies(p)
+	b.setLookup(p)
 	s := open(t, b)
 	s.Use("work")
 	s.Watch("work")
@@ -99,13 +102,13 @@ func TestFailWithoutPolicyBuries(t *testing.T) {
 func TestFailRetriesThenGivesUp(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		policy   TubePolicy
+		policy   tubePolicy
 		want     FailAction
 		wantTube string
 	}{
-		{"bury", TubePolicy{Retry: doubling(3), GiveUp: GiveUpBury}, FailBuried, "work"},
-		{"dead letter", TubePolicy{Retry: doubling(3), GiveUp: GiveUpDeadLetter, DeadLetterTube: "dead"}, FailDeadLettered, "dead"},
-		{"delete", TubePolicy{Retry: doubling(3), GiveUp: GiveUpDelete}, FailDeleted, ""},
+		{"bury", tubePolicy{Retry: doubling(3), GiveUp: giveUpBury}, FailBuried, "work"},
+		{"dead letter", tubePolicy{Retry: doubling(3), GiveUp: giveUpDeadLetter, DeadLetterTube: "dead"}, FailDeadLettered, "dead"},
+		{"delete", tubePolicy{Retry: doubling(3), GiveUp: giveUpDelete}, FailDeleted, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMemJournal()
@@ -161,7 +164,7 @@ func TestFailRetriesThenGivesUp(t *testing.T) {
 }
 
 func TestTTRExpiryIsAFailureWithRetryPolicy(t *testing.T) {
-	p := &TubePolicy{Retry: doubling(5)}
+	p := &tubePolicy{Retry: doubling(5)}
 	b, s, _, advance := newPolicyTest(t, policyFor(p, "work"), nil)
 	id := mustPut(t, s, 0, 0, 5*time.Second, "x")
 	mustReserve(t, s, id)
@@ -175,7 +178,7 @@ func TestTTRExpiryIsAFailureWithRetryPolicy(t *testing.T) {
 	}
 
 	// a tube with a policy but no retry schedule keeps beanstalkd's TTR
-	b.SetPolicies(policyFor(&TubePolicy{KeepCount: 10}, "work"))
+	b.setLookup(policyFor(&tubePolicy{KeepCount: 10}, "work"))
 	advance(10 * time.Second)
 	mustReserve(t, s, id)
 	advance(5 * time.Second)
@@ -185,7 +188,7 @@ func TestTTRExpiryIsAFailureWithRetryPolicy(t *testing.T) {
 }
 
 func TestReleaseKeepsClientDelayWithPolicy(t *testing.T) {
-	p := &TubePolicy{Retry: doubling(5)}
+	p := &tubePolicy{Retry: doubling(5)}
 	b, s, _, _ := newPolicyTest(t, policyFor(p, "work"), nil)
 	id := mustPut(t, s, 0, 0, time.Minute, "x")
 	mustReserve(t, s, id)
@@ -200,16 +203,16 @@ func TestReleaseKeepsClientDelayWithPolicy(t *testing.T) {
 func TestRetention(t *testing.T) {
 	tests := []struct {
 		name    string
-		policy  TubePolicy
+		policy  tubePolicy
 		bury    int
 		advance time.Duration
 		left    int
 		logged  string
 	}{
-		{"count", TubePolicy{KeepCount: 2}, 3, 0, 2, "buried job expired by retention count"},
-		{"bytes", TubePolicy{KeepBytes: 6}, 3, 0, 2, "buried job expired by retention size"},
-		{"age", TubePolicy{KeepAge: time.Hour}, 3, time.Hour, 0, "buried job expired by retention age 1h0m0s"},
-		{"age not yet", TubePolicy{KeepAge: time.Hour}, 2, time.Hour - 1, 2, ""},
+		{"count", tubePolicy{KeepCount: 2}, 3, 0, 2, "buried job expired by retention count"},
+		{"bytes", tubePolicy{KeepBytes: 6}, 3, 0, 2, "buried job expired by retention size"},
+		{"age", tubePolicy{KeepAge: time.Hour}, 3, time.Hour, 0, "buried job expired by retention age 1h0m0s"},
+		{"age not yet", tubePolicy{KeepAge: time.Hour}, 2, time.Hour - 1, 2, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -253,7 +256,7 @@ func TestRetention(t *testing.T) {
 }
 
 func TestRetentionFloodLogsOneSummary(t *testing.T) {
-	p := &TubePolicy{KeepAge: time.Minute}
+	p := &tubePolicy{KeepAge: time.Minute}
 	b, s, logs, advance := newPolicyTest(t, policyFor(p, "work"), nil)
 	for i := 0; i < 50; i++ {
 		id := mustPut(t, s, 0, 0, time.Minute, "x")
@@ -271,7 +274,7 @@ func TestRetentionFloodLogsOneSummary(t *testing.T) {
 }
 
 func TestReadyExpiry(t *testing.T) {
-	p := &TubePolicy{ReadyWithin: time.Minute, GiveUp: GiveUpDeadLetter, DeadLetterTube: "late"}
+	p := &tubePolicy{ReadyWithin: time.Minute, GiveUp: giveUpDeadLetter, DeadLetterTube: "late"}
 	b, s, logs, advance := newPolicyTest(t, policyFor(p, "work"), nil)
 	stale := mustPut(t, s, 0, 0, time.Minute, "stale")
 	fresh := mustPut(t, s, 0, 30*time.Second, time.Minute, "fresh") // ready at 30 s
@@ -310,7 +313,7 @@ func TestReadyExpiry(t *testing.T) {
 
 func TestKickBuriedByErrorAndReset(t *testing.T) {
 	for _, resets := range []bool{true, false} {
-		p := &TubePolicy{Retry: doubling(2), KickResets: resets}
+		p := &tubePolicy{Retry: doubling(2), KickResets: resets}
 		b, s, _, advance := newPolicyTest(t, policyFor(p, "work"), nil)
 		fail := func(id job.ID, text string) {
 			t.Helper()
@@ -457,7 +460,7 @@ func TestSetPoliciesKeepsEveryJob(t *testing.T) {
 	s.Bury(1, 0)
 	mustReserve(t, s, 2)
 	before := b.Stats()
-	b.SetPolicies(policyFor(&TubePolicy{Retry: doubling(9), ReadyWithin: time.Hour}, "work"))
+	b.setLookup(policyFor(&tubePolicy{Retry: doubling(9), ReadyWithin: time.Hour}, "work"))
 	after := b.Stats()
 	if before.CurrentJobsReady != after.CurrentJobsReady || before.CurrentJobsBuried != after.CurrentJobsBuried ||
 		before.CurrentJobsReserved != after.CurrentJobsReserved || before.CurrentJobsDelayed != after.CurrentJobsDelayed {
@@ -478,10 +481,82 @@ func TestSetPoliciesKeepsEveryJob(t *testing.T) {
 	if ts, _ := b.StatsTube("work"); ts.CurrentJobsReady != 0 || ts.Expired != 4 {
 		t.Fatalf("after window: %+v", ts)
 	}
-	b.SetPolicies(nil)
+	b.setLookup(nil)
 	id := mustPut(t, s, 0, 0, time.Minute, "y")
 	mustReserve(t, s, id)
 	if res, _ := s.Fail(id, "z"); res.Action != FailBuried {
 		t.Fatalf("no policy: %v", res.Action)
+	}
+}
+
+func TestDeadLetterKickGoesBackToOrigin(t *testing.T) {
+	p := &tubePolicy{GiveUp: giveUpDeadLetter, DeadLetterTube: "dead"}
+	b, s, _, _ := newPolicyTest(t, policyFor(p, "work"), nil)
+	id := mustPut(t, s, 0, 0, time.Minute, "x")
+	mustReserve(t, s, id)
+	if res, _ := s.Fail(id, "bad"); res.Action != FailDeadLettered || res.Tube != "dead" {
+		t.Fatalf("fail = %+v", res)
+	}
+	if n, err := b.KickBuried("dead", "bad", 5); n != 1 || err != nil {
+		t.Fatalf("kick = %d %v", n, err)
+	}
+	js, _ := b.StatsJob(id)
+	if js.Tube != "work" || js.State != job.Ready || js.Failure.Origin != "work" || js.Failure.Kicks != 1 {
+		t.Fatalf("kicked dead letter: %+v", js)
+	}
+	if _, err := b.StatsTube("dead"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("empty dead-letter tube kept: %v", err)
+	}
+	mustReserve(t, s, id)
+}
+
+// TestPolicySet runs the engine with a policy.Set as the server builds it.
+func TestPolicySet(t *testing.T) {
+	sched := retry.Schedule{Initial: 10 * time.Second, Factor: 2, Cap: time.Minute, MaxAttempts: 3}
+	set := policy.NewSet(map[string]*policy.Policy{
+		"work": {Retry: &sched, GiveUp: policy.GiveUp{Action: policy.DeadLetter, Tube: "dead"},
+			Retention: policy.Retention{MaxCount: 5}},
+		"dead": {Retention: policy.Retention{MaxCount: 1}},
+	}, nil)
+	clk := clock.NewFake(epoch)
+	b := New(Config{Clock: clk, Policies: set})
+	defer b.Close()
+	s := b.Open()
+	defer s.Close()
+	s.Use("work")
+	s.Watch("work")
+	var ids []job.ID
+	for i := 0; i < 2; i++ {
+		ids = append(ids, mustPut(t, s, 0, 0, time.Minute, "x"))
+	}
+	for _, id := range ids {
+		var got []string
+		for _, wait := range []time.Duration{10 * time.Second, 20 * time.Second, 0} {
+			mustReserve(t, s, id)
+			res, err := s.Fail(id, "e")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, res.Action.String())
+			clk.Advance(wait)
+		}
+		if want := []string{"retry", "retry", "dead-letter"}; !equalStrings(got, want) {
+			t.Fatalf("job %d: %v, want %v", id, got, want)
+		}
+	}
+	// the dead-letter tube keeps one: the first dead letter expired
+	ts, _ := b.StatsTube("dead")
+	if ts.CurrentJobsBuried != 1 || ts.Expired != 1 {
+		t.Fatalf("dead tube %+v", ts)
+	}
+	if _, err := b.StatsJob(ids[0]); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("oldest dead letter kept: %v", err)
+	}
+	b.SetPolicies(nil)
+	id := mustPut(t, s, 0, 0, time.Second, "y")
+	mustReserve(t, s, id)
+	clk.Advance(time.Second)
+	if js, _ := b.StatsJob(id); js.State != job.Ready || js.Failure.Attempts != 0 {
+		t.Fatalf("no policy after reload: %+v", js)
 	}
 }

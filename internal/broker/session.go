@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"strings"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
@@ -438,23 +439,29 @@ func (s *Session) Kick(bound int) int {
 	return n
 }
 
-// kick moves a buried or delayed job to ready, journaled.
+// kick moves a buried or delayed job to ready, journaled. A dead letter
+// (a job its policy moved to a dead-letter tube) goes back, ready, to the
+// tube it came from.
 func (b *Broker) kick(cs *[]Commit, r *rec, now time.Time) error {
 	old := r.Job
+	from := r.tube
 	wasBuried := r.State == job.Buried
 	b.unplace(r)
 	r.Kicks++
 	r.State = job.Ready
 	r.Deadline = time.Time{}
-	b.noteKick(r, wasBuried, now)
-	n := len(*cs)
-	if err := b.record(cs, opUpdate, r); err != nil {
-		*cs = (*cs)[:n]
-		r.Job = old
-		b.place(r, now)
-		return ErrOutOfMemory
+	if wasBuried && r.Failure != nil && r.Failure.Origin != "" && r.Failure.Origin != r.Tube &&
+		strings.HasPrefix(r.Failure.GaveUp, "dead-letter ") {
+		r.tube = b.tube(r.Failure.Origin, true)
+		r.Tube = r.tube.name
 	}
-	b.place(r, now)
+	b.noteKick(r, wasBuried, now)
+	if err := b.commitMove(cs, r, old, from, nil, now); err != nil {
+		return err
+	}
+	if r.tube != from {
+		b.maybeDrop(from)
+	}
 	return nil
 }
 

@@ -45,7 +45,7 @@ type tube struct {
 	expHead int
 
 	// pol is the tube's failure policy; nil: plain beanstalkd behaviour.
-	pol *TubePolicy
+	pol *tubePolicy
 
 	// prev and next link all tubes in creation order.
 	prev, next *tube
