@@ -56,6 +56,18 @@ type Config struct {
 // the engine calls it while holding its lock, then waits on the returned
 // Commit after releasing the lock and before answering the client. The
 // durable log implements it.
+//
+// What is recorded: put, delete, release, bury, kick, fail (retry or
+// give-up, with the failure history), reserve-job of a buried or delayed
+// job, moves to a dead-letter tube, and deletions by retention, ready-expiry
+// and flush. Not recorded, because a restart makes them moot: a plain
+// reserve and touch (a reserved job comes back ready), a delayed job
+// becoming ready (its deadline is in the record), a TTR expiry on a tube
+// without a retry policy and a job returned to ready by a closing session.
+// A job passed to Put or Update must not be retained or changed by the
+// Journal after the call returns (copy what is needed); its Failure, if
+// any, is never changed in place by the engine. Commits of changes no
+// client waits for (retention expiries) may never be waited on.
 type Journal interface {
 	// Put records a new job with all its fields, body included. An error
 	// means the job cannot be logged now (disk full): the put is refused
