@@ -21,7 +21,9 @@ func (l *loader) modules(n *ynode, cfg *Config) {
 			l.errorf(k.line, "module name %q: use letters, digits, '_' and '-' (no dots)", name)
 			continue
 		}
-		if m, ok := l.module(name, k.line, n.vals[i], cfg); ok {
+		// Keep a module whose arguments are wrong so that routes naming
+		// it are still checked; the errors already fail the file.
+		if m, _ := l.module(name, k.line, n.vals[i], cfg); m.Kind != nil {
 			cfg.Modules = append(cfg.Modules, m)
 		}
 	}
