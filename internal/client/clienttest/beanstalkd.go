@@ -1,0 +1,109 @@
+// Package clienttest starts real beanstalkd processes on loopback for the
+// tests of the client and the command line, and can kill them with SIGKILL
+// and start them again on the same port and log directory.
+package clienttest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Beanstalkd is a beanstalkd process started for a test. Its methods must
+// be called from the test's goroutine.
+type Beanstalkd struct {
+	// Addr is the host:port it listens on; it stays the same across Restart.
+	Addr string
+
+	t    testing.TB
+	bin  string
+	dir  string // its write-ahead log directory
+	port int
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has been waited for
+}
+
+// StartBeanstalkd starts beanstalkd on 127.0.0.1 with a free port and a
+// write-ahead log in a temporary directory (so that jobs it acknowledged
+// survive Kill and Restart), and kills it when the test ends. Without a
+// beanstalkd binary the test is skipped, unless the environment variable CI
+// is set, when it fails.
+func StartBeanstalkd(t testing.TB) *Beanstalkd {
+	t.Helper()
+	bin, err := exec.LookPath("beanstalkd")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("beanstalkd not installed (scripts/test installs it): %v", err)
+		}
+		t.Skipf("beanstalkd not installed: %v", err)
+	}
+	b := &Beanstalkd{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
+	b.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port))
+	b.start()
+	t.Cleanup(b.Kill)
+	return b
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func (b *Beanstalkd) start() {
+	b.t.Helper()
+	b.cmd = exec.Command(b.bin, "-l", "127.0.0.1", "-p", strconv.Itoa(b.port), "-b", b.dir)
+	if err := b.cmd.Start(); err != nil {
+		b.t.Fatalf("start beanstalkd: %v", err)
+	}
+	b.done = make(chan struct{})
+	cmd, done := b.cmd, b.done
+	go func() { cmd.Wait(); close(done) }() // owned by b: Kill waits for done
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", b.Addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-done:
+			b.t.Fatalf("beanstalkd on %s exited at start: %v", b.Addr, cmd.ProcessState)
+		default:
+		}
+		if i == 500 {
+			b.t.Fatalf("beanstalkd on %s not accepting after 5s: %v", b.Addr, err)
+		}
+		time.Sleep(10 * time.Millisecond) // waiting for another process, not for our own timer
+	}
+}
+
+// Kill stops the process with SIGKILL and waits for it; killing a stopped
+// server does nothing.
+func (b *Beanstalkd) Kill() {
+	if b.cmd == nil {
+		return
+	}
+	b.cmd.Process.Signal(syscall.SIGKILL)
+	<-b.done
+	b.cmd = nil
+}
+
+// Restart starts the server again on the same address and log directory,
+// killing it first if it runs.
+func (b *Beanstalkd) Restart() {
+	b.t.Helper()
+	b.Kill()
+	b.start()
+}
+
+// String names the server in test messages.
+func (b *Beanstalkd) String() string { return fmt.Sprintf("beanstalkd@%s", b.Addr) }
