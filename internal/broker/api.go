@@ -166,6 +166,7 @@ type Peeked = Reserved
 //	func (b *Broker) SetDraining(on bool)                      // puts then answer ErrDraining
 //	func (b *Broker) Restore(jobs []*job.Job, nextID job.ID)   // before serving; Reserved jobs become Ready
 //	func (b *Broker) NextID() job.ID                           // last id given out
+//	func (b *Broker) DiscardID()                               // a put refused with EXPECTED_CRLF uses up an id, as in beanstalkd
 //
 // Failure policies (issue 4; see fail.go, inspect.go, policy.go):
 //

@@ -220,6 +220,7 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 		return 0, ErrClosed
 	}
 	if b.draining {
+		b.nextID++ // beanstalkd gives the refused job an id all the same
 		b.mu.Unlock()
 		return 0, ErrDraining
 	}
@@ -272,6 +273,15 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 	b.insert(r, b.now())
 	b.mu.Unlock()
 	return r.ID, nil
+}
+
+// DiscardID uses up one job id without a job, as beanstalkd does for a put
+// whose body it rejects after reading the command (EXPECTED_CRLF), so that
+// the ids of later puts match beanstalkd's.
+func (b *Broker) DiscardID() {
+	b.mu.Lock()
+	b.nextID++
+	b.mu.Unlock()
 }
 
 // insert adds a new job to the table and its tube.

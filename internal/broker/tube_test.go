@@ -106,7 +106,12 @@ func TestDrain(t *testing.T) {
 	}
 	mustReserve(t, s, id) // everything but put still works
 	b.SetDraining(false)
-	mustPut(t, s, 0, 0, time.Minute, "y")
+	// like beanstalkd, the refused put used up an id, and so does a body
+	// refused with EXPECTED_CRLF
+	b.DiscardID()
+	if got := mustPut(t, s, 0, 0, time.Minute, "y"); got != 4 {
+		t.Fatalf("id after a drained put and a discarded one = %d, want 4", got)
+	}
 }
 
 func TestCounters(t *testing.T) {
