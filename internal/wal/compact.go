@@ -1,0 +1,133 @@
+package wal
+
+import (
+	"fmt"
+)
+
+// victim returns the segment of s to compact next, or nil (see doc.go,
+// "Compaction"). Only sealed segments whose records are all written are
+// candidates. Log.mu is held; it is called from the writer goroutine.
+func (s *store) victim() *segment {
+	sealed := s.segs[:len(s.segs)-1]
+	var total int64
+	var best *segment
+	for _, g := range sealed {
+		if g.written != g.used {
+			return nil
+		}
+		if g.live == 0 {
+			return g
+		}
+		total += g.size
+		// g.live/g.used < best.live/best.used, without division.
+		if best == nil || g.live*best.used < best.live*g.used {
+			best = g
+		}
+	}
+	if best != nil && total > 2*s.live {
+		return best
+	}
+	return nil
+}
+
+// compactGroup is how many records compaction examines per hold of the
+// log's lock, so that appends wait at most a few microseconds.
+const compactGroup = 256
+
+// compact copies v's live records, and the tombstones still needed, into
+// st's head, makes the copies durable and removes v. It runs in the writer
+// goroutine; appends continue meanwhile.
+func (l *Log) compact(st *store, v *segment, lastWritten *[2]*segment, afterWrite func(*batch)) error {
+	buf := make([]byte, v.written)
+	if _, err := v.f.ReadAt(buf, 0); err != nil {
+		return fmt.Errorf("read %s: %w", v.path, err)
+	}
+	type item struct {
+		typ    byte
+		id     uint64
+		putSeg uint64
+		off, n int
+	}
+	var items []item
+	for off := segmentHeaderSize; off < len(buf); {
+		r, n, err := readFrame(buf, off)
+		if err != nil {
+			return fmt.Errorf("%w: %s offset %d: %v", ErrCorrupt, v.path, off, err)
+		}
+		if n == 0 {
+			break
+		}
+		items = append(items, item{typ: r.typ, id: uint64(r.id), putSeg: r.putSeg, off: off, n: n})
+		off += n
+	}
+	for i := 0; i < len(items); i += compactGroup {
+		l.mu.Lock()
+		for _, it := range items[i:min(i+compactGroup, len(items))] {
+			old := loc{seg: v.num, off: uint32(it.off), n: uint32(it.n)}
+			rec := buf[it.off : it.off+it.n]
+			switch it.typ {
+			case recPut, recUpdate:
+				id := jobID(it.id)
+				e, ok := l.index[id]
+				if !ok || e.st != st.kind || (e.put != old && e.last != old) {
+					continue
+				}
+				nl, err := l.place(st, rec, false)
+				if err != nil {
+					l.mu.Unlock()
+					return err
+				}
+				l.subLive(st.kind, old)
+				l.addLive(st.kind, nl)
+				if e.put == old {
+					e.put = nl
+				}
+				if e.last == old {
+					e.last = nl
+				}
+				l.index[id] = e
+			case recDelete, recGone:
+				if it.putSeg == v.num || st.byNum[it.putSeg] == nil {
+					continue
+				}
+				if _, err := l.place(st, rec, false); err != nil {
+					l.mu.Unlock()
+					return err
+				}
+			}
+		}
+		l.mu.Unlock()
+	}
+	l.flush(lastWritten, afterWrite)
+	l.syncDirty()
+	l.mu.Lock()
+	if l.failed != nil {
+		l.mu.Unlock()
+		return l.failed
+	}
+	if v.live != 0 {
+		l.mu.Unlock()
+		return fmt.Errorf("%s still holds %d live bytes after copying", v.path, v.live)
+	}
+	for i, g := range st.segs {
+		if g == v {
+			st.segs = append(st.segs[:i:i], st.segs[i+1:]...)
+			break
+		}
+	}
+	delete(st.byNum, v.num)
+	l.mu.Unlock()
+	if lastWritten[st.kind] == v {
+		lastWritten[st.kind] = nil
+	}
+	v.f.Close()
+	if err := l.fs.Remove(v.path); err != nil {
+		return fmt.Errorf("remove compacted segment: %w", err)
+	}
+	if err := l.fs.SyncDir(st.dir); err != nil {
+		return fmt.Errorf("fsync %s: %w", st.dir, err)
+	}
+	l.compactions.Add(1)
+	l.compactedBytes.Add(uint64(v.size))
+	return nil
+}

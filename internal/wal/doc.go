@@ -1,0 +1,149 @@
+// Package wal is Reprieve's durable log: the write-ahead log that makes
+// every acknowledged change to a job survive kill -9 and, under the
+// "always" policy, power loss. It implements broker.Journal.
+//
+// # Directory
+//
+// A data directory holds:
+//
+//	LOCK                 flock(2)ed by the one server using the directory
+//	hot/<seq>.wal        the hot log: every job that is not buried
+//	buried/<seq>.wal     the buried store: buried jobs, apart from the hot log
+//
+// <seq> is the segment's sequence number, 16 lowercase hex digits; a
+// store's segments are numbered 1, 2, 3… and never reuse a number. The
+// highest-numbered segment of a store is its head, the only one appended
+// to. A new segment is built as <seq>.wal.tmp, preallocated to its full
+// size with fallocate(2), given its header, fsync'd, renamed into place
+// and the directory fsync'd; leftover *.tmp files are removed at start.
+//
+// # Segment
+//
+// A segment starts with a 48-byte header, then records, then zeros up to
+// the preallocated size:
+//
+//	offset size  field
+//	 0     8     magic "RPRVWAL\n"
+//	 8     2     format version, little endian (1)
+//	10     1     store: 1 hot, 2 buried
+//	11     5     zero
+//	16     8     segment sequence number, little endian
+//	24     20    zero
+//	44     4     CRC-32C (Castagnoli) of bytes 0..43, little endian
+//
+// # Record framing
+//
+// Every record is framed as
+//
+//	length  uint32 little endian: the payload's length in bytes (> 0)
+//	crc     uint32 little endian: CRC-32C (Castagnoli) of the payload
+//	payload length bytes
+//	padding zeros up to the next multiple of 8 bytes
+//
+// so records start at offsets that are multiples of 8. A length of zero
+// marks the end of the segment's records (the preallocated zeros).
+//
+// # Payload
+//
+// Integers are unsigned varints (encoding/binary.AppendUvarint) unless
+// said otherwise; durations are signed varints of nanoseconds; a time is a
+// signed varint of Unix nanoseconds, 0 for the zero time; a string is a
+// length (uvarint) followed by its bytes. Every payload starts with
+//
+//	type  1 byte
+//	seq   uvarint: the record's sequence number, unique and increasing
+//	      across both stores in the order the changes happened
+//	id    uvarint: the job id (for a mark: the next job id)
+//
+// followed by, per type:
+//
+//	1 put     the whole job: tube, priority, delay, ttr, state (1 byte),
+//	          created, deadline, reserves, timeouts, releases, buries,
+//	          kicks, failure, body
+//	2 update  tube, priority, delay, ttr, state (1 byte), deadline,
+//	          reserves, timeouts, releases, buries, kicks, failure
+//
+// where failure is one byte 0 (no failure history) or 1 followed by
+// attempts, first error, last error, first at, last at, retry from,
+// origin, gave up, kicks, kicked at;
+//
+//	3 delete  the sequence number of the segment in this store that held
+//	          the job's put record when it was deleted
+//	4 gone    as delete: the job moved to the other store (bury, kick)
+//	5 mark    nothing more: id is the next job id to be handed out. A mark
+//	          is the first record of every segment that becomes a head.
+//
+// # Replay
+//
+// Replay reads every segment of each store and keeps, per job id, the put,
+// the update and the delete/gone with the highest seq. A job is live in a
+// store when it has a put and the highest seq among its put and update is
+// above that of its delete/gone; its fields are the put's, overlaid by the
+// update's when the update is newer. Replay depends on seq, not on the
+// order of records in files, which is what lets compaction copy records
+// verbatim into the head. A job live in both stores (a crash between the
+// two halves of a move) is taken from the store where its seq is higher
+// and a gone record is appended to the other. The next job id is the
+// highest of every mark's id and every put's id + 1, so ids are never
+// reused even when every job has been deleted.
+//
+// # Moves between stores
+//
+// Burying a job writes a put record with the whole job into the buried
+// store; the gone record for the hot log is written only after that put is
+// on disk (in the next write batch), so a crash leaves the job in one store
+// or both, never in neither. Kicking moves it back the same way. When the
+// buried store cannot take the job (no space), it stays in the hot log.
+//
+// # Integrity
+//
+// On start, the first record whose frame is wrong (length past the end,
+// checksum mismatch, undecodable payload, or a zero length followed by
+// non-zero bytes) ends the readable part of a segment. If no valid record
+// follows it anywhere in the segment, it is a torn tail: the bytes are
+// zeroed, the fact is logged (slog, level WARN) and start continues. If a
+// valid record follows, the damage is in the middle: Open fails with
+// ErrCorrupt naming the file and offset, and `reprieve repair --data DIR`
+// rewrites damaged segments with every readable record, reporting what it
+// dropped (a copy of each damaged file is kept).
+//
+// # Compaction
+//
+// Each segment's bytes are either live (the put record of a job living in
+// the store, and the job's latest update) or dead. After each write batch
+// the writer compacts at most one sealed (non-head) segment of a store:
+//
+//   - a segment with no live bytes, or
+//   - when the sealed segments of the store add up to more than twice the
+//     store's live bytes, the sealed segment with the lowest share of live
+//     bytes.
+//
+// Compacting copies the segment's live records, and the delete/gone
+// records whose put segment still exists, verbatim into the head, fsyncs
+// the head, then removes the segment and fsyncs the directory. The server
+// keeps serving meanwhile: copying takes the log's lock a few hundred
+// records at a time. Disk use is thus bounded by about three times the
+// live bytes plus two segments (the head and a preallocated spare).
+//
+// # Durability policies
+//
+// Appends encode the record into memory and return; one writer goroutine
+// writes the records of all appends since its last write with one pwrite
+// per segment (group commit) and then:
+//
+//   - always: fsyncs, then completes the batch's commits (Wait returns);
+//   - interval: completes the commits after the write (a kill -9 loses
+//     nothing acknowledged; power loss may lose the last interval) and
+//     fsyncs at most once per interval;
+//   - never: completes the commits after the write; never fsyncs records.
+//
+// # Full disk
+//
+// A put is refused (ErrNoSpace, which the engine answers OUT_OF_MEMORY)
+// when its record does not fit in the head before the head's last eighth,
+// which is kept for updates and deletes, and no new segment can be
+// allocated. Nothing of a refused put is written. Reserve, release, bury
+// and delete keep working out of the reserved space, and compaction frees
+// segments whose jobs are gone. The writer retries allocating a segment
+// at least once a second, so puts resume by themselves when space returns.
+package wal

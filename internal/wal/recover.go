@@ -1,0 +1,361 @@
+package wal
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/job"
+)
+
+// Recovery is what Open found in the data directory.
+type Recovery struct {
+	// Jobs are the live jobs in id order, as last logged; Reserved ones
+	// are for the engine to make Ready (broker.Restore does).
+	Jobs []*job.Job
+	// NextID is the id the next put must get: ids are never reused.
+	NextID job.ID
+	// TornTails describes each torn tail that was truncated.
+	TornTails []string
+	// Segments and Records count what was read; Took is how long it took.
+	Segments, Records int
+	Took              time.Duration
+}
+
+// Open locks the data directory, replays it and starts the writer. The
+// caller hands Recovery.Jobs and NextID to broker.Restore before serving
+// and calls Close when done. A directory damaged before its end gives
+// ErrCorrupt; one in use by another process gives ErrLocked.
+func Open(opts Options) (*Log, *Recovery, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, nil, err
+	}
+	opts = opts.withDefaults()
+	l := &Log{
+		opts:    opts,
+		fs:      opts.fs,
+		logger:  opts.Logger,
+		clock:   opts.Clock,
+		index:   make(map[job.ID]entry),
+		nextID:  1,
+		cur:     newBatch(),
+		kick:    make(chan struct{}, 1),
+		syncDue: make(chan struct{}, 1),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	sizes := [2]int64{opts.SegmentSize, opts.BuriedSegmentSize}
+	for k := range l.stores {
+		kind := storeKind(k)
+		dir := filepath.Join(opts.Dir, kind.String())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("wal: create data directory: %w", err)
+		}
+		l.stores[k] = &store{kind: kind, dir: dir, segSize: sizes[k], byNum: make(map[uint64]*segment), nextNum: 1}
+	}
+	lock, err := lockDir(opts.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.lock = lock
+	rec, err := l.recover()
+	if err != nil {
+		l.closeFiles()
+		unlockDir(lock)
+		return nil, nil, err
+	}
+	go l.run()
+	return l, rec, nil
+}
+
+// closeFiles closes every open segment (Open failing half-way).
+func (l *Log) closeFiles() {
+	for _, st := range l.stores {
+		for _, s := range append(st.segs, st.spare) {
+			if s != nil && s.f != nil {
+				s.f.Close()
+			}
+		}
+	}
+}
+
+// cand is one record of a job found by replay.
+type cand struct {
+	seq uint64
+	lc  loc
+	j   *job.Job
+}
+
+// hist is what replay keeps of a job in one store: the newest put, update
+// and tombstone (see doc.go, "Replay").
+type hist struct {
+	put, upd cand
+	del      uint64
+	delTyp   byte
+}
+
+// localLast is the seq of the job's newest put or update in the store, 0
+// if the store holds no put of it or a newer tombstone.
+func (h *hist) localLast() uint64 {
+	if h == nil || h.put.j == nil {
+		return 0
+	}
+	s := max(h.put.seq, h.upd.seq)
+	if s <= h.del {
+		return 0
+	}
+	return s
+}
+
+// recover replays both stores into l and returns what it found.
+func (l *Log) recover() (*Recovery, error) {
+	start := time.Now()
+	rec := &Recovery{}
+	var hs [2]map[job.ID]*hist
+	for k, st := range l.stores {
+		hs[k] = make(map[job.ID]*hist)
+		if err := l.replayStore(st, hs[k], rec); err != nil {
+			return nil, err
+		}
+	}
+	// Decide each job across the two stores.
+	type fix struct {
+		st  storeKind
+		typ byte
+		id  job.ID
+		seg uint64
+	}
+	var fixes []fix
+	ids := make(map[job.ID]struct{}, len(hs[hot])+len(hs[buried]))
+	for k := range hs {
+		for id := range hs[k] {
+			ids[id] = struct{}{}
+		}
+	}
+	for id := range ids {
+		best, bestSeq := -1, uint64(0)
+		var lastDelete uint64
+		for k := range hs {
+			h := hs[k][id]
+			if s := h.localLast(); s > bestSeq {
+				best, bestSeq = k, s
+			}
+			if h != nil && h.delTyp == recDelete {
+				lastDelete = max(lastDelete, h.del)
+			}
+		}
+		if best >= 0 && lastDelete > bestSeq {
+			best = -1
+		}
+		for k := range hs {
+			h := hs[k][id]
+			if k == best || h.localLast() == 0 {
+				continue
+			}
+			typ := recGone
+			if best < 0 {
+				typ = recDelete
+			}
+			fixes = append(fixes, fix{st: storeKind(k), typ: typ, id: id, seg: h.put.lc.seg})
+		}
+		if best < 0 {
+			continue
+		}
+		h := hs[best][id]
+		j := h.put.j
+		e := entry{st: storeKind(best), put: h.put.lc, last: h.put.lc}
+		if h.upd.j != nil && h.upd.seq > h.put.seq {
+			applyUpdate(j, h.upd.j)
+			e.last = h.upd.lc
+		}
+		j.Body = append([]byte(nil), j.Body...)
+		l.index[id] = e
+		l.addLive(e.st, e.put)
+		if e.last != e.put {
+			l.addLive(e.st, e.last)
+		}
+		rec.Jobs = append(rec.Jobs, j)
+	}
+	sort.Slice(rec.Jobs, func(a, b int) bool { return rec.Jobs[a].ID < rec.Jobs[b].ID })
+
+	// Every store gets a head to append to; conflicting copies left by a
+	// crash in the middle of a move are closed with a tombstone.
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, st := range l.stores {
+		if len(st.segs) == 0 {
+			if err := l.allocate(st); err != nil {
+				return nil, err
+			}
+			if err := l.rotate(st); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// A mark in every head keeps the id sequence even if all the older
+	// segments are compacted away (the head may be an empty spare).
+	for _, st := range l.stores {
+		l.seq++
+		m := appendMark(nil, l.seq, l.nextID)
+		if _, err := l.place(st, m, false); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range fixes {
+		l.seq++
+		l.scratch = appendTomb(l.scratch[:0], f.typ, l.seq, f.id, f.seg)
+		if _, err := l.place(l.stores[f.st], l.scratch, false); err != nil {
+			return nil, err
+		}
+	}
+	rec.NextID = l.nextID
+	rec.Took = time.Since(start)
+	return rec, nil
+}
+
+// replayStore reads st's segments into hs, truncating a torn tail, and
+// sets up st's segments, l.seq and l.nextID.
+func (l *Log) replayStore(st *store, hs map[job.ID]*hist, rec *Recovery) error {
+	nums, err := listSegments(st.dir)
+	if err != nil {
+		return err
+	}
+	for i, num := range nums {
+		path := filepath.Join(st.dir, segmentName(num))
+		f, err := l.fs.Open(path)
+		if err != nil {
+			return fmt.Errorf("wal: open segment: %w", err)
+		}
+		s := &segment{num: num, path: path, f: f}
+		st.segs = append(st.segs, s)
+		st.byNum[num] = s
+		st.nextNum = num + 1
+		size, err := f.Size()
+		if err != nil {
+			return fmt.Errorf("wal: stat %s: %w", path, err)
+		}
+		buf := make([]byte, size)
+		if _, err := f.ReadAt(buf, 0); err != nil {
+			return fmt.Errorf("wal: read %s: %w", path, err)
+		}
+		if err := checkHeader(buf, st.kind, num); err != nil {
+			return fmt.Errorf("%w: %s offset 0: %v; run `reprieve repair --data %s`", ErrCorrupt, path, err, l.opts.Dir)
+		}
+		end, n, err := l.replaySegment(st, s, buf, hs, rec)
+		if err != nil {
+			return err
+		}
+		rec.Records += n
+		rec.Segments++
+		s.size, s.used, s.written = size, int64(end), int64(end)
+		if i == len(nums)-1 && size < st.segSize {
+			// The head was cut short (by hand, or a copy): give it back
+			// its preallocated room.
+			if err := l.fs.Allocate(f, st.segSize); err != nil {
+				return fmt.Errorf("wal: preallocate %s: %w", path, err)
+			}
+			s.size = st.segSize
+		}
+	}
+	return nil
+}
+
+// replaySegment replays one segment's records into hs and returns the
+// offset after the last good record and the number of records.
+func (l *Log) replaySegment(st *store, s *segment, buf []byte, hs map[job.ID]*hist, rec *Recovery) (int, int, error) {
+	off, count := segmentHeaderSize, 0
+	for {
+		r, n, err := readFrame(buf, off)
+		if err == nil && n == 0 {
+			if off >= len(buf) || lastNonZero(buf, off) < 0 {
+				return off, count, nil
+			}
+			err = frameError("non-zero bytes after the end of the records")
+		}
+		if err != nil {
+			return off, count, l.damaged(s, buf, off, err, rec)
+		}
+		count++
+		l.seq = max(l.seq, r.seq)
+		lc := loc{seg: s.num, off: uint32(off), n: uint32(n)}
+		switch r.typ {
+		case recMark:
+			l.nextID = max(l.nextID, r.id)
+		case recPut, recUpdate:
+			l.nextID = max(l.nextID, r.id+1)
+			h := hs[r.id]
+			if h == nil {
+				h = &hist{}
+				hs[r.id] = h
+			}
+			c := &h.put
+			if r.typ == recUpdate {
+				c = &h.upd
+			}
+			// Equal seqs are verbatim copies: the later one is where the
+			// record lives now.
+			if c.j == nil || r.seq >= c.seq {
+				*c = cand{seq: r.seq, lc: lc, j: r.job}
+			}
+		case recDelete, recGone:
+			h := hs[r.id]
+			if h == nil {
+				h = &hist{}
+				hs[r.id] = h
+			}
+			if r.seq > h.del {
+				h.del, h.delTyp = r.seq, r.typ
+			}
+		}
+		off += n
+	}
+}
+
+// damaged handles the bad frame at off: a torn tail when no valid record
+// follows (zeroed and reported), ErrCorrupt otherwise.
+func (l *Log) damaged(s *segment, buf []byte, off int, why error, rec *Recovery) error {
+	if next := nextValid(buf, off+frameHeaderSize); next >= 0 {
+		return fmt.Errorf("%w: %s offset %d: %v, yet a valid record follows at offset %d: the log is damaged, not torn; back up %s and run `reprieve repair --data %s`",
+			ErrCorrupt, s.path, off, why, next, l.opts.Dir, l.opts.Dir)
+	}
+	last := lastNonZero(buf, off)
+	if last < 0 {
+		return nil
+	}
+	zeros := make([]byte, last+1-off)
+	if _, err := s.f.WriteAt(zeros, int64(off)); err != nil {
+		return fmt.Errorf("wal: truncate torn tail of %s: %w", s.path, err)
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("wal: fsync %s: %w", s.path, err)
+	}
+	copy(buf[off:], zeros)
+	msg := fmt.Sprintf("%s at offset %d (%d bytes: %v)", s.path, off, len(zeros), why)
+	rec.TornTails = append(rec.TornTails, msg)
+	l.logger.Warn("wal: torn tail truncated", "file", s.path, "offset", off, "bytes", len(zeros), "reason", why.Error())
+	return nil
+}
+
+// lastNonZero returns the index of the last non-zero byte of b at or
+// after from, or -1.
+func lastNonZero(b []byte, from int) int {
+	for i := len(b) - 1; i >= from; i-- {
+		if b[i] != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// nextValid returns the first 8-aligned offset at or after from holding a
+// valid record, or -1.
+func nextValid(b []byte, from int) int {
+	for off := padded(from); off+frameHeaderSize <= len(b); off += 8 {
+		if _, n, err := readFrame(b, off); err == nil && n > 0 {
+			return off
+		}
+	}
+	return -1
+}

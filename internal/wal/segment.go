@@ -1,0 +1,167 @@
+package wal
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// segmentHeaderSize is the fixed header in front of a segment's records.
+const segmentHeaderSize = 48
+
+const (
+	segmentMagic   = "RPRVWAL\n"
+	formatVersion  = 1
+	segmentSuffix  = ".wal"
+	tmpSuffix      = ".tmp"
+	storeHotByte   = 1
+	storeBuriedByt = 2
+)
+
+// storeKind names one of the two stores of a data directory.
+type storeKind uint8
+
+const (
+	hot storeKind = iota
+	buried
+)
+
+func (k storeKind) String() string {
+	if k == buried {
+		return "buried"
+	}
+	return "hot"
+}
+
+func (k storeKind) headerByte() byte {
+	if k == buried {
+		return storeBuriedByt
+	}
+	return storeHotByte
+}
+
+// segment is one file of a store. Its fields are guarded by Log.mu except
+// f, which is set once, and written, which only the writer goroutine
+// touches.
+type segment struct {
+	num  uint64
+	path string
+	f    file
+	// size is the preallocated size of the file.
+	size int64
+	// used is the offset after the last record placed (written or pending).
+	used int64
+	// written is the offset up to which records are in the file; only the
+	// writer goroutine reads or sets it.
+	written int64
+	// live counts the bytes of live records (see doc.go).
+	live int64
+	// dirty tells the writer the file has writes not yet fsync'd.
+	dirty bool
+}
+
+func segmentName(num uint64) string { return fmt.Sprintf("%016x%s", num, segmentSuffix) }
+
+// parseSegmentName returns the sequence number of a segment file name.
+func parseSegmentName(name string) (uint64, bool) {
+	hex, ok := strings.CutSuffix(name, segmentSuffix)
+	if !ok || len(hex) != 16 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(hex, 16, 64)
+	return n, err == nil && n > 0
+}
+
+func encodeHeader(kind storeKind, num uint64) []byte {
+	h := make([]byte, segmentHeaderSize)
+	copy(h, segmentMagic)
+	binary.LittleEndian.PutUint16(h[8:], formatVersion)
+	h[10] = kind.headerByte()
+	binary.LittleEndian.PutUint64(h[16:], num)
+	binary.LittleEndian.PutUint32(h[44:], crc32.Checksum(h[:44], castagnoli))
+	return h
+}
+
+// checkHeader validates a segment's header against its store and name.
+func checkHeader(h []byte, kind storeKind, num uint64) error {
+	if len(h) < segmentHeaderSize {
+		return fmt.Errorf("file is %d bytes, shorter than a segment header", len(h))
+	}
+	if string(h[:8]) != segmentMagic {
+		return fmt.Errorf("not a reprieve log segment (bad magic)")
+	}
+	if crc32.Checksum(h[:44], castagnoli) != binary.LittleEndian.Uint32(h[44:]) {
+		return fmt.Errorf("segment header checksum mismatch")
+	}
+	if v := binary.LittleEndian.Uint16(h[8:]); v != formatVersion {
+		return fmt.Errorf("segment format version %d, this reprieve reads version %d", v, formatVersion)
+	}
+	if h[10] != kind.headerByte() {
+		return fmt.Errorf("segment belongs to another store (store byte %d)", h[10])
+	}
+	if n := binary.LittleEndian.Uint64(h[16:]); n != num {
+		return fmt.Errorf("header says segment %d but the file is named for %d", n, num)
+	}
+	return nil
+}
+
+// createSegment builds a preallocated segment atomically: a .tmp file is
+// allocated, given its header and fsync'd, then renamed into place and
+// the directory fsync'd.
+func createSegment(fs fileSystem, dir string, kind storeKind, num uint64, size int64) (*segment, error) {
+	path := filepath.Join(dir, segmentName(num))
+	tmp := path + tmpSuffix
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("wal: create segment: %w", err)
+	}
+	fail := func(err error) (*segment, error) {
+		f.Close()
+		fs.Remove(tmp)
+		return nil, err
+	}
+	if err := fs.Allocate(f, size); err != nil {
+		return fail(fmt.Errorf("wal: preallocate %s (%d bytes): %w", path, size, err))
+	}
+	if _, err := f.WriteAt(encodeHeader(kind, num), 0); err != nil {
+		return fail(fmt.Errorf("wal: write segment header: %w", err))
+	}
+	if err := f.Sync(); err != nil {
+		return fail(fmt.Errorf("wal: fsync new segment: %w", err))
+	}
+	if err := fs.Rename(tmp, path); err != nil {
+		return fail(fmt.Errorf("wal: rename new segment: %w", err))
+	}
+	if err := fs.SyncDir(dir); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("wal: fsync directory %s: %w", dir, err)
+	}
+	return &segment{num: num, path: path, f: f, size: size, used: segmentHeaderSize, written: segmentHeaderSize}, nil
+}
+
+// listSegments returns the sequence numbers of dir's segments in order and
+// removes leftover .tmp files of interrupted segment creations.
+func listSegments(dir string) ([]uint64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("wal: list segments: %w", err)
+	}
+	var nums []uint64
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasSuffix(name, segmentSuffix+tmpSuffix) {
+			os.Remove(filepath.Join(dir, name))
+			continue
+		}
+		if n, ok := parseSegmentName(name); ok {
+			nums = append(nums, n)
+		}
+	}
+	sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
+	return nums, nil
+}
