@@ -1,0 +1,164 @@
+package beanstalk
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+)
+
+// Reader reads commands from a client's byte stream with beanstalkd's
+// framing rules. It is not safe for concurrent use.
+type Reader struct {
+	br         *bufio.Reader
+	maxJobSize uint32
+}
+
+// NewReader returns a Reader on br, which must have a buffer of at least
+// MaxLineLen+1 bytes (bufio's default has 4096), refusing put bodies
+// longer than maxJobSize bytes (DefaultMaxJobSize if maxJobSize <= 0).
+func NewReader(br *bufio.Reader, maxJobSize int) *Reader {
+	if maxJobSize <= 0 {
+		maxJobSize = DefaultMaxJobSize
+	}
+	if int64(maxJobSize) > int64(^uint32(0)) {
+		maxJobSize = int(^uint32(0))
+	}
+	return &Reader{br: br, maxJobSize: uint32(maxJobSize)}
+}
+
+// Buffered returns the number of bytes received and not yet read: a
+// server flushes its replies only when it is zero (pipelining).
+func (r *Reader) Buffered() int { return r.br.Buffered() }
+
+// ReadCommand reads the next command, and a put's body, into c.
+//
+// It returns nil for a command to execute; ErrBadFormat, ErrUnknownCommand,
+// ErrJobTooBig or ErrExpectedCRLF for a protocol error to answer, after
+// which the next command can be read; or the error of the underlying
+// reader (io.EOF when the client hung up between commands,
+// io.ErrUnexpectedEOF within one), after which the connection is over.
+// Even with a protocol error, c.Op is set when beanstalkd counts the
+// command in its cmd-* statistics.
+func (r *Reader) ReadCommand(c *Command) error {
+	line, err := r.readLine()
+	if err != nil {
+		c.reset()
+		return err
+	}
+	perr := ParseCommand(line, c)
+	if c.Op != OpPut {
+		return perr
+	}
+	if c.Size > r.maxJobSize {
+		if _, err := r.br.Discard(int(c.Size) + 2); err != nil {
+			return unexpected(err)
+		}
+		return ErrJobTooBig
+	}
+	if perr != nil {
+		return perr
+	}
+	body := make([]byte, int(c.Size)+2)
+	if _, err := io.ReadFull(r.br, body); err != nil {
+		return unexpected(err)
+	}
+	if body[c.Size] != '\r' || body[c.Size+1] != '\n' {
+		return ErrExpectedCRLF
+	}
+	c.Body = body[:c.Size:c.Size]
+	return nil
+}
+
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// lineStatus is the outcome of scanning a window of input.
+type lineStatus uint8
+
+const (
+	lineNeedMore lineStatus = iota
+	lineDone
+	lineTooLong
+)
+
+// scanLine is beanstalkd's scan_line_end on a window of at most
+// MaxLineLen bytes: the line ends at the first '\r' among all but the last
+// byte, if '\n' follows it. A full window without an end is too long.
+func scanLine(b []byte) (int, lineStatus) {
+	if len(b) >= 2 {
+		if i := bytes.IndexByte(b[:len(b)-1], '\r'); i >= 0 && b[i+1] == '\n' {
+			return i + 2, lineDone
+		}
+	}
+	if len(b) >= MaxLineLen {
+		return 0, lineTooLong
+	}
+	return 0, lineNeedMore
+}
+
+// window returns the next scan of the input: the buffered bytes, at most
+// MaxLineLen, reading more when fewer than need are buffered.
+func (r *Reader) window(need int) ([]byte, error) {
+	if r.br.Buffered() < need {
+		if _, err := r.br.Peek(need); err != nil {
+			if r.br.Buffered() == 0 && err == io.EOF {
+				return nil, io.EOF
+			}
+			return nil, unexpected(err)
+		}
+	}
+	n := min(r.br.Buffered(), MaxLineLen)
+	return r.br.Peek(n)
+}
+
+// readLine returns the next command line without its "\r\n"; the slice is
+// valid until the next read. A line too long is discarded as beanstalkd
+// does — by windows of MaxLineLen bytes, looking for "\r\n" in each — and
+// reported as ErrBadFormat.
+func (r *Reader) readLine() ([]byte, error) {
+	need := 1
+	for {
+		b, err := r.window(need)
+		if err != nil {
+			return nil, err
+		}
+		n, st := scanLine(b)
+		switch st {
+		case lineDone:
+			line := b[:n-2]
+			_, _ = r.br.Discard(n) // the bytes stay in the buffer until the next read
+			return line, nil
+		case lineTooLong:
+			_, _ = r.br.Discard(MaxLineLen)
+			return nil, r.skipLine()
+		}
+		need = len(b) + 1
+	}
+}
+
+// skipLine discards input up to the end of an overlong line and returns
+// ErrBadFormat, or the read error that came first.
+func (r *Reader) skipLine() error {
+	need := 1
+	for {
+		b, err := r.window(need)
+		if err != nil {
+			return unexpected(err)
+		}
+		n, st := scanLine(b)
+		switch st {
+		case lineDone:
+			_, _ = r.br.Discard(n)
+			return ErrBadFormat
+		case lineTooLong:
+			_, _ = r.br.Discard(MaxLineLen)
+			need = 1
+			continue
+		}
+		need = len(b) + 1
+	}
+}

@@ -1,0 +1,136 @@
+package beanstalk
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Spec describes one command for the dispatch table.
+type Spec struct {
+	// Name is the command as written on the wire and in cmd-* stats.
+	Name string
+	// Prefix is what a line must start with to be this command: beanstalkd
+	// matches commands by prefix, usually the name and a space ("put "),
+	// the bare name for commands without arguments ("stats").
+	Prefix string
+	// Parse reads the arguments (the line after Prefix, without "\r\n")
+	// into c. It returns ErrBadFormat for malformed arguments. Nil means
+	// the command takes no arguments: anything after Prefix is
+	// BAD_FORMAT. An extension may set it to ParseRaw.
+	Parse func(args []byte, c *Command) error
+}
+
+// dispatch is the table of commands. It is filled by init functions and
+// only read afterwards, so it needs no lock.
+type dispatch struct {
+	specs []*Spec // matching order
+	byOp  [MaxOps]*Spec
+	ops   map[*Spec]Op
+	// first indexes specs by the first byte of their prefix, in order.
+	first [256][]entry
+}
+
+type entry struct {
+	prefix []byte
+	op     Op
+	spec   *Spec
+}
+
+var table = dispatch{ops: map[*Spec]Op{}}
+
+// Register appends an extension command to the dispatch table and returns
+// its Op; call it from an init function. It panics if the table is full,
+// if the name is taken, or if a line starting with the new prefix would
+// already match an earlier command (an extension must not change what a
+// beanstalkd command means).
+func Register(s Spec) Op {
+	return table.add(s)
+}
+
+func (d *dispatch) add(s Spec) Op {
+	if s.Name == "" || s.Prefix == "" {
+		panic("beanstalk: Register: empty name or prefix")
+	}
+	op := Op(len(d.specs) + 1)
+	if int(op) >= MaxOps {
+		panic("beanstalk: Register: too many commands")
+	}
+	for _, e := range d.specs {
+		if e.Name == s.Name {
+			panic(fmt.Sprintf("beanstalk: Register: command %q registered twice", s.Name))
+		}
+		if len(s.Prefix) >= len(e.Prefix) && s.Prefix[:len(e.Prefix)] == e.Prefix {
+			panic(fmt.Sprintf("beanstalk: Register: prefix %q is already matched by command %q", s.Prefix, e.Name))
+		}
+	}
+	sp := &s
+	d.specs = append(d.specs, sp)
+	d.byOp[op] = sp
+	d.ops[sp] = op
+	c := s.Prefix[0]
+	d.first[c] = append(d.first[c], entry{prefix: []byte(s.Prefix), op: op, spec: sp})
+	return op
+}
+
+// lookup returns the first command whose prefix starts line.
+func (d *dispatch) lookup(line []byte) (Op, *Spec, []byte) {
+	if len(line) == 0 {
+		return OpNone, nil, nil
+	}
+	for _, e := range d.first[line[0]] {
+		if bytes.HasPrefix(line, e.prefix) {
+			return e.op, e.spec, line[len(e.prefix):]
+		}
+	}
+	return OpNone, nil, nil
+}
+
+// Commands returns the names of all registered commands in matching order.
+func Commands() []string {
+	names := make([]string, len(table.specs))
+	for i, s := range table.specs {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// ParseRaw is a Spec.Parse for extensions that parse their own arguments:
+// it stores them in c.Args.
+func ParseRaw(args []byte, c *Command) error {
+	c.Args = append(c.Args[:0], args...)
+	return nil
+}
+
+// ParseCommand parses one command line (without its "\r\n") into c. It
+// returns ErrUnknownCommand or ErrBadFormat, exactly where beanstalkd does.
+// On ErrBadFormat, c.Op stays set if beanstalkd counts the command in its
+// cmd-* statistics all the same (a put with trailing garbage, for one).
+// A put's size is not checked against a limit here; see Reader.
+func ParseCommand(line []byte, c *Command) error {
+	c.reset()
+	if bytes.IndexByte(line, 0) >= 0 {
+		return ErrBadFormat
+	}
+	op, spec, args := table.lookup(line)
+	if spec == nil {
+		return ErrUnknownCommand
+	}
+	c.Op = op
+	var err error
+	if spec.Parse == nil {
+		if len(args) != 0 {
+			err = ErrBadFormat
+		}
+	} else {
+		err = spec.Parse(args, c)
+	}
+	switch err {
+	case nil:
+		return nil
+	case errCounted:
+		return ErrBadFormat
+	default:
+		c.reset()
+		return err
+	}
+}
