@@ -128,6 +128,14 @@ modules:
 queue_size: 0
 modules: {}
 `, []string{`f.yaml:2: queue_size: want an integer from 1 to 16777216, got 0`}},
+		{"retry schedule rejected", `
+modules:
+  r:
+    module: flow.retry
+    arguments:
+      directory: /nonexistent/retry
+      initial: 0.5
+`, []string{`f.yaml:7: module "r": argument "initial": 500ms is shorter than 1s; write a delay of at least 1s, such as 1m`}},
 		{"invalid yaml", "modules:\n  a: [1, 2\n", []string{`f.yaml:2: invalid YAML: `}},
 		{"several errors sorted by line", `
 modules:

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,32 +15,32 @@ import (
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/pipeline"
+	"github.com/reprieve/reprieve/internal/retry"
 )
 
 func init() {
 	pipeline.Register(&pipeline.Kind{
 		Name: "flow.retry",
 		Summary: "holds each message durably in a directory for a backoff delay, then sends it to outbox with its attempt count raised; " +
-			"past max_attempts or max_age it raises, sending the message to failed (seed 001's schedule by default)",
+			"past max_attempts or max_age it raises, sending the message to failed (seed 001's schedule by default: 1m growing 1.5x to 1h, for 72h, 80 retries)",
 		In:  []string{"inbox"},
 		Out: []string{"outbox"},
 		Args: []pipeline.Arg{
 			{Name: "directory", Type: pipeline.String, Required: true, Doc: "where waiting messages are kept (one file each; they survive restarts)"},
-			{Name: "initial", Type: pipeline.Duration, Default: time.Minute, Doc: "delay before the first retry"},
-			{Name: "factor", Type: pipeline.Float, Default: 1.5, Doc: "growth of the delay per attempt"},
-			{Name: "max_delay", Type: pipeline.Duration, Default: time.Hour, Doc: "cap on the delay"},
-			{Name: "max_attempts", Type: pipeline.Int, Default: 0, Doc: "give up after this many retries; 0 means no limit"},
-			{Name: "max_age", Type: pipeline.Duration, Default: 72 * time.Hour, Doc: "give up once the first retry is this old; 0 means no limit"},
-			{Name: "jitter", Type: pipeline.Float, Default: 0.0, Doc: "spread each delay by up to this fraction either way (0.1 = ±10%)"},
+			{Name: "initial", Type: pipeline.Duration, Default: time.Minute, Doc: "delay before the first retry (at least 1s)"},
+			{Name: "factor", Type: pipeline.Float, Default: 1.5, Doc: "growth of the delay per attempt (1 keeps it fixed)"},
+			{Name: "cap", Type: pipeline.Duration, Default: time.Hour, Doc: "longest delay"},
+			{Name: "jitter", Type: pipeline.Float, Default: 0.1, Doc: "spread each delay by up to this fraction either way (0.1 = ±10%)"},
+			{Name: "max_age", Type: pipeline.Duration, Default: 72 * time.Hour, Doc: "give up when the next retry would fall later than this after the first failure; 0 means no limit"},
+			{Name: "max_attempts", Type: pipeline.Int, Default: 0, Doc: "give up after this many failures; 0 means no limit"},
 		},
 		Check: func(a pipeline.Args) error {
-			switch {
-			case a.Float("factor") < 1:
-				return &pipeline.ArgError{Arg: "factor", Msg: "must be >= 1"}
-			case a.Float("jitter") < 0 || a.Float("jitter") >= 1:
-				return &pipeline.ArgError{Arg: "jitter", Msg: "must be in [0, 1)"}
-			case a.Int("max_attempts") < 0:
-				return &pipeline.ArgError{Arg: "max_attempts", Msg: "must be >= 0"}
+			if err := scheduleOf(a).Validate(); err != nil {
+				var inv *retry.InvalidError
+				if errors.As(err, &inv) {
+					return &pipeline.ArgError{Arg: strings.ReplaceAll(inv.Field, "-", "_"), Msg: inv.Problem + "; " + inv.Fix}
+				}
+				return err
 			}
 			return nil
 		},
@@ -51,9 +49,7 @@ func init() {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return nil, fmt.Errorf("flow.retry: %w", err)
 			}
-			r := &retryMod{env: env, dir: dir, wake: make(chan struct{}, 1), sched: schedule{
-				initial: a.Duration("initial"), factor: a.Float("factor"), max: a.Duration("max_delay"),
-				attempts: a.Int("max_attempts"), age: a.Duration("max_age"), jitter: a.Float("jitter")}}
+			r := &retryMod{env: env, dir: dir, wake: make(chan struct{}, 1), sched: scheduleOf(a)}
 			if err := r.load(); err != nil {
 				return nil, err
 			}
@@ -65,23 +61,11 @@ func init() {
 // ErrGiveUp is wrapped by flow.retry's error for a message past its limits.
 var ErrGiveUp = errors.New("module: retries exhausted")
 
-// schedule is the retry delay: initial * factor^attempt, capped, jittered.
-// The defaults follow seed 001: a minute, growing by half each attempt to
-// an hour, then hourly, for three days: 80 attempts.
-type schedule struct {
-	initial, max, age time.Duration
-	factor, jitter    float64
-	attempts          int
-}
-
-// delay returns how long to wait before retry number attempt+1.
-func (s schedule) delay(attempt int, r float64) time.Duration {
-	d := float64(s.initial) * math.Pow(s.factor, float64(attempt))
-	if d > float64(s.max) {
-		d = float64(s.max)
-	}
-	d *= 1 - s.jitter + 2*s.jitter*r
-	return time.Duration(d)
+// scheduleOf builds the retry schedule (internal/retry, shared with the
+// job server's failure policies) from the module's arguments.
+func scheduleOf(a pipeline.Args) retry.Schedule {
+	return retry.Schedule{Initial: a.Duration("initial"), Factor: a.Float("factor"), Cap: a.Duration("cap"),
+		Jitter: a.Float("jitter"), MaxAge: a.Duration("max_age"), MaxAttempts: a.Int("max_attempts")}
 }
 
 const firstRetryMeta = "retry.first"
@@ -107,7 +91,7 @@ func (h *waitHeap) Pop() any {
 type retryMod struct {
 	env   *pipeline.Env
 	dir   string
-	sched schedule
+	sched retry.Schedule
 	wake  chan struct{}
 
 	mu    sync.Mutex // protects queue and seq
@@ -148,11 +132,10 @@ func (r *retryMod) Handle(_ context.Context, _ string, m *pipeline.Message) erro
 			first = t
 		}
 	}
-	if r.sched.attempts > 0 && m.Attempt >= r.sched.attempts {
-		return fmt.Errorf("%w: %d attempts", ErrGiveUp, m.Attempt)
-	}
-	if r.sched.age > 0 && now.Sub(first) >= r.sched.age {
-		return fmt.Errorf("%w: retrying since %s (max_age %s)", ErrGiveUp, first.Format(time.RFC3339), r.sched.age)
+	failures := m.Attempt + 1
+	delay, giveUp := r.sched.Next(failures, first, now, nil)
+	if giveUp {
+		return fmt.Errorf("%w after %d failures since %s", ErrGiveUp, failures, first.Format(time.RFC3339))
 	}
 	c := m.Clone()
 	if c.Meta == nil {
@@ -160,7 +143,7 @@ func (r *retryMod) Handle(_ context.Context, _ string, m *pipeline.Message) erro
 	}
 	c.Meta[firstRetryMeta] = first.Format(time.RFC3339Nano)
 	c.Attempt++
-	due := now.Add(r.sched.delay(m.Attempt, rand.Float64()))
+	due := now.Add(delay)
 	b, err := c.Marshal()
 	if err != nil {
 		return err
