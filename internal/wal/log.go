@@ -47,10 +47,11 @@ type Log struct {
 	// scratch is reused to encode records.
 	scratch []byte
 
-	kick    chan struct{} // wakes the writer; capacity 1
-	syncDue chan struct{} // the interval timer fired; capacity 1
-	quit    chan struct{} // closed by Close
-	done    chan struct{} // closed when the writer has returned
+	kick    chan struct{}   // wakes the writer; capacity 1
+	syncDue chan struct{}   // the interval timer fired; capacity 1
+	syncReq chan chan error // Sync's requests
+	quit    chan struct{}   // closed by Close
+	done    chan struct{}   // closed when the writer has returned
 
 	fsyncs, batches, compactions, compactedBytes atomic.Uint64
 }
@@ -350,6 +351,19 @@ func (l *Log) allocate(st *store) error {
 	st.nextNum++
 	st.spare = s
 	return nil
+}
+
+// Sync writes and fsyncs everything appended so far, whatever the policy,
+// and returns once the writer has also finished the compaction that was
+// due. It returns the error that stopped the log, if any.
+func (l *Log) Sync() error {
+	reply := make(chan error, 1)
+	select {
+	case l.syncReq <- reply:
+		return <-reply
+	case <-l.done:
+		return ErrClosed
+	}
 }
 
 // Close writes and fsyncs everything appended, stops the writer, closes

@@ -362,6 +362,11 @@ func readFrame(b []byte, off int) (record, int, error) {
 	if off+size > len(b) {
 		size = len(b) - off
 	}
+	for _, c := range b[off+frameHeaderSize+n : off+size] {
+		if c != 0 {
+			return record{}, 0, frameError("non-zero padding after the record")
+		}
+	}
 	return r, size, nil
 }
 

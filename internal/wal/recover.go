@@ -43,6 +43,7 @@ func Open(opts Options) (*Log, *Recovery, error) {
 		cur:     newBatch(),
 		kick:    make(chan struct{}, 1),
 		syncDue: make(chan struct{}, 1),
+		syncReq: make(chan chan error),
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -184,6 +185,9 @@ func (l *Log) recover() (*Recovery, error) {
 	// crash in the middle of a move are closed with a tombstone.
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// A mark in every head keeps the id sequence even if all the older
+	// segments are compacted away (the head may be an empty spare); a new
+	// store's first segment gets its mark from rotate.
 	for _, st := range l.stores {
 		if len(st.segs) == 0 {
 			if err := l.allocate(st); err != nil {
@@ -192,11 +196,8 @@ func (l *Log) recover() (*Recovery, error) {
 			if err := l.rotate(st); err != nil {
 				return nil, err
 			}
+			continue
 		}
-	}
-	// A mark in every head keeps the id sequence even if all the older
-	// segments are compacted away (the head may be an empty spare).
-	for _, st := range l.stores {
 		l.seq++
 		m := appendMark(nil, l.seq, l.nextID)
 		if _, err := l.place(st, m, false); err != nil {

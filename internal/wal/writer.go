@@ -15,6 +15,25 @@ func (l *Log) run() {
 		timerArmed  bool
 		lastWritten [2]*segment
 	)
+	afterWrite := func(b *batch) {
+		switch l.opts.Fsync {
+		case FsyncAlways:
+			l.syncDirty()
+		case FsyncInterval:
+			if now := l.clock.Now(); now.Sub(lastSync) >= l.opts.Interval {
+				l.syncDirty()
+				lastSync = now
+			} else if !timerArmed {
+				timerArmed = true
+				l.clock.AfterFunc(l.opts.Interval-now.Sub(lastSync), func() {
+					select {
+					case l.syncDue <- struct{}{}:
+					default:
+					}
+				})
+			}
+		}
+	}
 	for {
 		quitting := false
 		select {
@@ -25,25 +44,18 @@ func (l *Log) run() {
 			lastSync = l.clock.Now()
 		case <-l.quit:
 			quitting = true
-		}
-		afterWrite := func(b *batch) {
-			switch l.opts.Fsync {
-			case FsyncAlways:
-				l.syncDirty()
-			case FsyncInterval:
-				if now := l.clock.Now(); now.Sub(lastSync) >= l.opts.Interval {
-					l.syncDirty()
-					lastSync = now
-				} else if !timerArmed {
-					timerArmed = true
-					l.clock.AfterFunc(l.opts.Interval-now.Sub(lastSync), func() {
-						select {
-						case l.syncDue <- struct{}{}:
-						default:
-						}
-					})
-				}
+		case reply := <-l.syncReq:
+			l.flush(&lastWritten, afterWrite)
+			l.flush(&lastWritten, afterWrite) // deferred gone records
+			l.syncDirty()
+			lastSync = l.clock.Now()
+			for i := 0; i < 1000 && l.maintain(&lastWritten, afterWrite); i++ {
 			}
+			l.mu.Lock()
+			err := l.failed
+			l.mu.Unlock()
+			reply <- err
+			continue
 		}
 		l.flush(&lastWritten, afterWrite)
 		if quitting {
