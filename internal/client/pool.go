@@ -1,0 +1,246 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/clock"
+)
+
+// PoolConfig configures a Pool. The zero value of each field but Addrs
+// means its default.
+type PoolConfig struct {
+	// Addrs are the servers, host:port each; at least one.
+	Addrs []string
+	// MaxInFlight bounds the puts in flight to one server, like ZeroMQ's
+	// high-water mark: a put waits for a free slot on some live server
+	// rather than queue behind a slow one. Default 64.
+	MaxInFlight int
+	// PutTimeout is how long a put may wait for its answer before the
+	// server is taken for dead and the put is re-sent to another one.
+	// Default 5s.
+	PutTimeout time.Duration
+	// DialTimeout bounds each connection attempt. Default 2s.
+	DialTimeout time.Duration
+	// RedialMin and RedialMax bound the backoff between attempts to
+	// reconnect to a dead server: it starts at RedialMin, doubles per
+	// failed attempt up to RedialMax, with up to 20% added at random.
+	// Defaults 100ms and 10s.
+	RedialMin, RedialMax time.Duration
+	// MaxIdleReservers is how many idle reserving connections are kept per
+	// server between reserves. Default 4.
+	MaxIdleReservers int
+	// Clock times put timeouts, dial timeouts and redial backoff; default
+	// clock.Real().
+	Clock clock.Clock
+	// Dial opens one connection; default Dial.
+	Dial func(ctx context.Context, addr string) (*Conn, error)
+}
+
+// withDefaults returns cfg with every zero field set to its default.
+func (cfg PoolConfig) withDefaults() PoolConfig {
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = 64
+	}
+	if cfg.PutTimeout == 0 {
+		cfg.PutTimeout = 5 * time.Second
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 2 * time.Second
+	}
+	if cfg.RedialMin == 0 {
+		cfg.RedialMin = 100 * time.Millisecond
+	}
+	if cfg.RedialMax == 0 {
+		cfg.RedialMax = 10 * time.Second
+	}
+	if cfg.MaxIdleReservers == 0 {
+		cfg.MaxIdleReservers = 4
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
+	}
+	if cfg.Dial == nil {
+		cfg.Dial = Dial
+	}
+	return cfg
+}
+
+// Validate reports the first field that makes no sense.
+func (cfg PoolConfig) Validate() error {
+	if len(cfg.Addrs) == 0 {
+		return errors.New("client: pool config: Addrs is empty; give at least one host:port")
+	}
+	seen := map[string]bool{}
+	for _, a := range cfg.Addrs {
+		if a == "" || seen[a] {
+			return fmt.Errorf("client: pool config: address %q is empty or given twice", a)
+		}
+		seen[a] = true
+	}
+	switch {
+	case cfg.MaxInFlight < 0, cfg.MaxIdleReservers < 0:
+		return errors.New("client: pool config: MaxInFlight and MaxIdleReservers must not be negative")
+	case cfg.PutTimeout < 0, cfg.DialTimeout < 0, cfg.RedialMin < 0, cfg.RedialMax < 0:
+		return errors.New("client: pool config: durations must not be negative")
+	case cfg.RedialMax != 0 && cfg.RedialMin > cfg.RedialMax:
+		return fmt.Errorf("client: pool config: RedialMin %v exceeds RedialMax %v", cfg.RedialMin, cfg.RedialMax)
+	}
+	return nil
+}
+
+// Pool spreads work over several servers (seed 004's brokerless fan-out):
+// puts go round robin to the live servers, a dead server is skipped at once
+// and re-dialed in the background, a put that times out is re-sent to
+// another server, and Reserve takes the first job any server hands out.
+// It is safe for concurrent use.
+//
+// Delivery is at least once: a put whose server died or timed out before
+// answering may have been stored there, and the re-sent copy makes two.
+// Consumers should tolerate duplicates (make jobs idempotent, or carry a
+// key in the body). Job ids are per server; a JobRef or Handle names both.
+type Pool struct {
+	cfg     PoolConfig
+	servers []*server
+	next    atomic.Uint64 // round-robin cursor for puts and reserves
+	resends atomic.Uint64 // puts re-sent to another server
+
+	slotFreed notifier // a put slot freed or a server came back
+	serverUp  notifier // a server came back
+
+	ctx    context.Context // ended by Close; stops redialers
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // redial goroutines
+}
+
+// NewPool connects to every server (at once, each bounded by DialTimeout)
+// and returns the pool; servers that cannot be reached start dead and are
+// re-dialed in the background. The only error is an invalid config.
+func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	p := &Pool{cfg: cfg}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	for _, a := range cfg.Addrs {
+		p.servers = append(p.servers, &server{addr: a, slots: make(chan struct{}, cfg.MaxInFlight)})
+	}
+	var wg sync.WaitGroup
+	for _, s := range p.servers {
+		wg.Go(func() {
+			c, err := p.dial(ctx, s.addr)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if err != nil {
+				p.startRedial(s)
+				return
+			}
+			s.conn, s.live, s.liveSince = c, true, cfg.Clock.Now()
+		})
+	}
+	wg.Wait()
+	return p, nil
+}
+
+// Close stops the redialers and closes every connection; jobs reserved
+// through the pool and not finished go back to their servers' ready queues.
+func (p *Pool) Close() error {
+	p.cancel()
+	p.wg.Wait()
+	for _, s := range p.servers {
+		s.mu.Lock()
+		if s.conn != nil {
+			s.conn.Close()
+		}
+		s.closeReservers()
+		s.live = false
+		s.mu.Unlock()
+	}
+	p.slotFreed.signal()
+	p.serverUp.signal()
+	return nil
+}
+
+// PoolStats describes a Pool at one moment.
+type PoolStats struct {
+	Live, Dead int
+	// Resends counts puts re-sent to another server after a failure.
+	Resends uint64
+	Servers []ServerStats
+}
+
+// ServerStats describes one server of a Pool.
+type ServerStats struct {
+	Addr     string
+	Live     bool
+	InFlight int    // puts waiting for their answer
+	Puts     uint64 // puts it acknowledged
+	Deaths   uint64 // times it was taken for dead
+	Redials  uint64 // reconnection attempts
+}
+
+// Stats returns the pool's view of its servers, in the order of Addrs.
+func (p *Pool) Stats() PoolStats {
+	st := PoolStats{Resends: p.resends.Load()}
+	for _, s := range p.servers {
+		s.mu.Lock()
+		ss := ServerStats{Addr: s.addr, Live: s.live, InFlight: len(s.slots), Puts: s.puts, Deaths: s.deaths, Redials: s.redials}
+		s.mu.Unlock()
+		if ss.Live {
+			st.Live++
+		} else {
+			st.Dead++
+		}
+		st.Servers = append(st.Servers, ss)
+	}
+	return st
+}
+
+// notifier wakes every goroutine waiting for an event. The zero value is
+// ready to use.
+type notifier struct {
+	mu sync.Mutex    // protects ch
+	ch chan struct{} // closed and replaced at each signal
+}
+
+// signal wakes everyone holding a channel from wait.
+func (n *notifier) signal() {
+	n.mu.Lock()
+	if n.ch != nil {
+		close(n.ch)
+		n.ch = nil
+	}
+	n.mu.Unlock()
+}
+
+// wait returns a channel closed at the next signal; take it before checking
+// the condition waited for, so that no signal is missed.
+func (n *notifier) wait() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ch == nil {
+		n.ch = make(chan struct{})
+	}
+	return n.ch
+}
+
+// withTimeout is context.WithTimeout on the pool's clock; the returned
+// cause is set when the timer fired.
+func (p *Pool) withTimeout(ctx context.Context, d time.Duration, cause error) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	t := p.cfg.Clock.AfterFunc(d, func() { cancel(cause) })
+	return ctx, func() { t.Stop(); cancel(nil) }
+}
+
+var errDialTimeout = errors.New("client: dial timed out")
+
+func (p *Pool) dial(ctx context.Context, addr string) (*Conn, error) {
+	dctx, done := p.withTimeout(ctx, p.cfg.DialTimeout, errDialTimeout)
+	defer done()
+	return p.cfg.Dial(dctx, addr)
+}
