@@ -30,6 +30,7 @@ func runBench(args []string) error {
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "run for this long (ignored with --count)")
 	fs.Int64Var(&cfg.Count, "count", 0, "run until this many operations are done, instead of --duration")
 	fs.IntVar(&cfg.Prefill, "prefill", 0, "jobs put before reserve-delete/release-churn (0: --count, 200000, or max(1000, 2×conns×pipeline) for release-churn)")
+	fs.IntVar(&cfg.Rate, "rate", 0, "put and put-reserve-delete: pace puts to this many per second in total (0: as fast as the server takes them)")
 	fs.DurationVar(&cfg.Delay, "delay", 0, "release-churn: delay of each release (whole seconds)")
 	fs.IntVar(&cfg.Bury, "bury", 0, "put and bury this many jobs in the first tube before the run (left buried)")
 	pri := fs.Uint("pri", uint(cfg.Priority), "priority of every job")
@@ -51,7 +52,9 @@ Workloads (one operation is):
                       reserve sent → DELETED); stops early when they are empty
   put-reserve-delete  a job put by one of --conns producers and reserved and
                       deleted by one of --conns workers, at once (latency:
-                      put sent → RESERVED read, and put → INSERTED)
+                      put sent → RESERVED read, and put → INSERTED); without
+                      --rate the producers outrun the workers and put → reserve
+                      is the time jobs wait in the backlog
   release-churn       a reserve+release pair over a fixed set of jobs
                       (--prefill), released with --delay (latency: reserve
                       sent → RELEASED)

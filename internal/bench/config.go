@@ -63,6 +63,11 @@ type Config struct {
 	// ReserveDelete with a Count, 200,000 in Duration mode; for
 	// ReleaseChurn max(1000, 2 × Conns × Pipeline)).
 	Prefill int
+	// Rate, if positive, paces the puts of Put and PutReserveDelete to
+	// this many per second in total, spread over the producers, so that
+	// PutReserveDelete measures put → reserve latency below saturation
+	// rather than the time jobs wait in a growing backlog.
+	Rate int
 	// Delay is the delay of each release in ReleaseChurn.
 	Delay time.Duration
 	// Bury puts and buries this many jobs in the first tube before the run
@@ -133,8 +138,8 @@ func (c Config) Validate() error {
 		return bad("tube prefix %q must be 1…180 bytes without spaces", c.TubePrefix)
 	case (c.Duration > 0) == (c.Count > 0):
 		return bad("give exactly one of duration and count")
-	case c.Duration < 0 || c.Count < 0 || c.Prefill < 0 || c.Bury < 0:
-		return bad("duration, count, prefill and bury must not be negative")
+	case c.Duration < 0 || c.Count < 0 || c.Prefill < 0 || c.Bury < 0 || c.Rate < 0:
+		return bad("duration, count, prefill, bury and rate must not be negative")
 	case c.Delay < 0 || c.Delay%time.Second != 0:
 		return bad("release delay %v must be whole seconds", c.Delay)
 	case c.TTR < time.Second || c.TTR%time.Second != 0:

@@ -16,11 +16,12 @@ type Result struct {
 	Pipeline  int       `json:"pipeline"`
 	Size      int       `json:"size"`
 	Tubes     int       `json:"tubes"`
-	Ops       int64     `json:"ops"`         // operations completed (see Workload)
-	Errors    int64     `json:"errors"`      // requests answered with an error reply
-	Seconds   float64   `json:"seconds"`     // from the first request to the last operation
-	OpsPerSec float64   `json:"ops_per_sec"` // Ops / Seconds
-	Latency   []Latency `json:"latency"`     // the main latency first
+	Rate      int       `json:"rate,omitempty"` // the puts/s asked for with --rate
+	Ops       int64     `json:"ops"`            // operations completed (see Workload)
+	Errors    int64     `json:"errors"`         // requests answered with an error reply
+	Seconds   float64   `json:"seconds"`        // from the first request to the last operation
+	OpsPerSec float64   `json:"ops_per_sec"`    // Ops / Seconds
+	Latency   []Latency `json:"latency"`        // the main latency first
 }
 
 // Latency summarises one latency histogram, in microseconds.

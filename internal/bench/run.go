@@ -133,7 +133,7 @@ func measure(ctx context.Context, cfg Config) (*Result, error) {
 
 	res := &Result{
 		Workload: cfg.Workload, Addr: cfg.Addr, Conns: cfg.Conns, Pipeline: cfg.Pipeline,
-		Size: cfg.Size, Tubes: cfg.Tubes,
+		Size: cfg.Size, Tubes: cfg.Tubes, Rate: cfg.Rate,
 	}
 	var main, puts Histogram
 	var last int64

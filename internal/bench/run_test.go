@@ -61,6 +61,7 @@ func TestPutReserveDeleteCountsEveryJobOnce(t *testing.T) {
 	addr := startBeanstalkd(t)
 	cfg := testConfig(addr, PutReserveDelete, 999)
 	cfg.Conns = 3
+	cfg.Rate = 50_000 // paced: the same exact counts
 	res := runOK(t, cfg)
 	if res.Ops != 999 || len(res.Latency) != 2 ||
 		res.Latency[0].Name != "put-to-reserve" || res.Latency[0].Count != 999 ||

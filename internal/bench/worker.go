@@ -63,6 +63,8 @@ type worker struct {
 	role     role
 	pipeline int
 	budget   int64 // requests left to start; -1 for no bound
+	interval int64 // producers with a rate: ns between puts (0: as fast as possible)
+	nextAt   int64 // when the next paced put is due
 	countOps bool  // completed requests count as operations of the run
 
 	putHeader    []byte
@@ -96,6 +98,14 @@ func newWorker(c *conn, sh *shared, r role, cfg Config, budget int64) *worker {
 	}
 	switch r {
 	case roleProducer:
+		if cfg.Rate > 0 {
+			producers := cfg.Conns
+			if cfg.Workload == PutReserveDelete {
+				producers /= 2 // cfg counts producers and workers here
+			}
+			w.interval = int64(time.Second) * int64(producers) / int64(cfg.Rate)
+			w.interval = max(w.interval, 1)
+		}
 		w.putHeader = putHeader(cfg.Priority, int(cfg.TTR/time.Second), cfg.Size)
 		w.body = make([]byte, cfg.Size)
 		for i := range w.body {
@@ -137,9 +147,26 @@ func (w *worker) canStart() bool {
 			}
 		}
 		return true
+	case roleProducer:
+		if w.sh.stop.Load() {
+			return false
+		}
+		return w.interval == 0 || w.sh.now() >= w.nextAt
 	default:
 		return !w.sh.stop.Load()
 	}
+}
+
+// pace sleeps until the next paced put is due, when a rate-limited producer
+// has nothing in flight; it reports whether there is a put left to start.
+func (w *worker) pace() bool {
+	if w.interval == 0 || w.drained || w.budget == 0 || w.sh.stop.Load() {
+		return false
+	}
+	if d := w.nextAt - w.sh.now(); d > 0 {
+		time.Sleep(time.Duration(d))
+	}
+	return true
 }
 
 // start writes the first command of a new request.
@@ -150,6 +177,11 @@ func (w *worker) start(now int64) {
 	w.inflight++
 	switch w.role {
 	case roleProducer:
+		if w.interval > 0 {
+			// Keep to the schedule, but do not burst to catch up on more
+			// than one pipeline's worth after a stall.
+			w.nextAt = max(w.nextAt, now-int64(w.pipeline)*w.interval) + w.interval
+		}
 		if len(w.body) >= stampLen {
 			writeStamp(w.body, now)
 		}
@@ -192,6 +224,9 @@ func (w *worker) loop() error {
 			w.start(now)
 		}
 		if w.n == 0 {
+			if w.pace() {
+				continue
+			}
 			return nil
 		}
 		if err := w.c.w.Flush(); err != nil {
