@@ -44,7 +44,9 @@ func model(n int) map[job.ID]uint32 {
 	return m
 }
 
-func bodyOf(id job.ID) string { return fmt.Sprintf("body of job %d ", id) + strings.Repeat("z", int(id)*11) }
+func bodyOf(id job.ID) string {
+	return fmt.Sprintf("body of job %d ", id) + strings.Repeat("z", int(id)*11)
+}
 
 // writeScript runs the script against a fresh log and returns the hot
 // head's bytes and the offsets of its records (the first is the mark).
@@ -159,7 +161,7 @@ func TestCutAtEveryOffset(t *testing.T) {
 	_, n, _ := readFrame(seg, end)
 	end += n
 	for i, off := range append(offs, end) {
-		rec0 := i - 1 // script ops fully present before off (record 0 is the mark)
+		rec0 := i - 1     // script ops fully present before off (record 0 is the mark)
 		framed := off + 1 // the end of the frame's header and payload
 		if i < len(offs) {
 			framed = off + frameHeaderSize + int(binary.LittleEndian.Uint32(seg[off:]))

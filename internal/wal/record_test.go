@@ -105,7 +105,9 @@ func TestFrameErrors(t *testing.T) {
 		{"length past end", func(b []byte) []byte { b[0] = 200; return b }, "runs past the end"},
 		{"zero length, non-zero checksum", func(b []byte) []byte { b[0], b[1], b[2], b[3] = 0, 0, 0, 0; return b }, "zero length"},
 		{"unknown type", func(b []byte) []byte { return appendFrame(nil, func(p []byte) []byte { return append(p, 99, 1, 1) }) }, "bad type"},
-		{"seq zero", func(b []byte) []byte { return appendFrame(nil, func(p []byte) []byte { return append(p, recDelete, 0, 1, 1) }) }, "bad seq"},
+		{"seq zero", func(b []byte) []byte {
+			return appendFrame(nil, func(p []byte) []byte { return append(p, recDelete, 0, 1, 1) })
+		}, "bad seq"},
 		{"trailing bytes", func(b []byte) []byte {
 			return appendFrame(nil, func(p []byte) []byte { return append(p, recDelete, 1, 1, 1, 5) })
 		}, "trailing"},
