@@ -20,7 +20,7 @@ type Beanstalkd struct {
 	// Addr is the host:port it listens on; it stays the same across Restart.
 	Addr string
 
-	t    testing.TB
+	t    testing.TB // nil when started by Start
 	bin  string
 	dir  string // its write-ahead log directory
 	port int
@@ -42,28 +42,42 @@ func StartBeanstalkd(t testing.TB) *Beanstalkd {
 		}
 		t.Skipf("beanstalkd not installed: %v", err)
 	}
-	b := &Beanstalkd{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
-	b.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port))
-	b.start()
+	b, err := start(bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.t = t
 	t.Cleanup(b.Kill)
 	return b
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// Start starts beanstalkd as StartBeanstalkd does, outside a test (for
+// TestMain and examples), with its log in dir; the caller must Kill it.
+// It fails if beanstalkd is not installed.
+func Start(dir string) (*Beanstalkd, error) {
+	bin, err := exec.LookPath("beanstalkd")
 	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+		return nil, fmt.Errorf("clienttest: %w", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return start(bin, dir)
 }
 
-func (b *Beanstalkd) start() {
-	b.t.Helper()
+func start(bin, dir string) (*Beanstalkd, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("clienttest: find a free port: %w", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	b := &Beanstalkd{bin: bin, dir: dir, port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	return b, b.start()
+}
+
+func (b *Beanstalkd) start() error {
 	b.cmd = exec.Command(b.bin, "-l", "127.0.0.1", "-p", strconv.Itoa(b.port), "-b", b.dir)
 	if err := b.cmd.Start(); err != nil {
-		b.t.Fatalf("start beanstalkd: %v", err)
+		b.cmd = nil
+		return fmt.Errorf("clienttest: start beanstalkd: %w", err)
 	}
 	b.done = make(chan struct{})
 	cmd, done := b.cmd, b.done
@@ -72,15 +86,17 @@ func (b *Beanstalkd) start() {
 		c, err := net.Dial("tcp", b.Addr)
 		if err == nil {
 			c.Close()
-			return
+			return nil
 		}
 		select {
 		case <-done:
-			b.t.Fatalf("beanstalkd on %s exited at start: %v", b.Addr, cmd.ProcessState)
+			b.cmd = nil
+			return fmt.Errorf("clienttest: beanstalkd on %s exited at start: %v", b.Addr, cmd.ProcessState)
 		default:
 		}
 		if i == 500 {
-			b.t.Fatalf("beanstalkd on %s not accepting after 5s: %v", b.Addr, err)
+			b.Kill()
+			return fmt.Errorf("clienttest: beanstalkd on %s not accepting after 5s: %w", b.Addr, err)
 		}
 		time.Sleep(10 * time.Millisecond) // waiting for another process, not for our own timer
 	}
@@ -98,11 +114,14 @@ func (b *Beanstalkd) Kill() {
 }
 
 // Restart starts the server again on the same address and log directory,
-// killing it first if it runs.
+// killing it first if it runs. It fails the test if the server does not
+// come up.
 func (b *Beanstalkd) Restart() {
 	b.t.Helper()
 	b.Kill()
-	b.start()
+	if err := b.start(); err != nil {
+		b.t.Fatal(err)
+	}
 }
 
 // String names the server in test messages.
