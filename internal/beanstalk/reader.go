@@ -46,7 +46,7 @@ func (r *Reader) ReadCommand(c *Command) error {
 		return err
 	}
 	perr := ParseCommand(line, c)
-	if c.Op != OpPut {
+	if c.Op != OpPut && !table.hasBody(c.Op) {
 		return perr
 	}
 	if c.Size > r.maxJobSize {

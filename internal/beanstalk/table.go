@@ -18,6 +18,9 @@ type Spec struct {
 	// the command takes no arguments: anything after Prefix is
 	// BAD_FORMAT. An extension may set it to ParseRaw.
 	Parse func(args []byte, c *Command) error
+	// Body means the command is followed by a body of Command.Size bytes
+	// and "\r\n", read like put's (an extension: fail, kick-tube).
+	Body bool
 }
 
 // dispatch is the table of commands. It is filled by init functions and
@@ -83,6 +86,11 @@ func (d *dispatch) lookup(line []byte) (Op, *Spec, []byte) {
 		}
 	}
 	return OpNone, nil, nil
+}
+
+// hasBody reports whether op is an extension command with a body.
+func (d *dispatch) hasBody(op Op) bool {
+	return int(op) < len(d.byOp) && d.byOp[op] != nil && d.byOp[op].Body
 }
 
 // Commands returns the names of all registered commands in matching order.
