@@ -1,0 +1,87 @@
+package module
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/client"
+	"github.com/reprieve/reprieve/internal/client/clienttest"
+	"github.com/reprieve/reprieve/internal/clock"
+)
+
+// output.tube puts jobs into a real beanstalkd; input.tube reserves them,
+// deletes the ones whose message was delivered and releases (beanstalkd has
+// no fail command) the ones that failed.
+func TestTubeOutAndIn(t *testing.T) {
+	bs := clienttest.StartBeanstalkd(t)
+	ctx := context.Background()
+	_, stop := run(t, fmt.Sprintf(`
+modules:
+  gen: {module: input.generator, arguments: {interval: 0, count: 20, id_prefix: job}}
+  put: {module: output.tube, arguments: {address: "%s", tube: work}}
+routingtable:
+  - gen.outbox -> put.inbox
+`, bs.Addr), clock.Real(), nil)
+	c, err := client.Dial(ctx, bs.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ready := func() int64 {
+		s, err := c.StatsTube(ctx, "work")
+		if err != nil {
+			return -1
+		}
+		n, _ := s.Int("current-jobs-ready")
+		return n
+	}
+	eventually(t, "20 jobs", func() bool { return ready() == 20 })
+	stop()
+
+	// Even-numbered jobs succeed, odd ones fail in the handler.
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	p, stop := run(t, fmt.Sprintf(`
+modules:
+  in: {module: input.tube, arguments: {address: "%s", tubes: [work], release_delay: 600, max_in_flight: 4}}
+  handler: {module: process.exec, arguments: {command: sh, args: ["-c", "grep -q '\"seq\":[0-9]*[02468],'"]}}
+  done: {module: output.file, arguments: {path: %s}}
+routingtable:
+  - in.outbox -> handler.inbox
+  - handler.successful -> done.inbox
+`, bs.Addr, out), clock.Real(), nil)
+	eventually(t, "20 jobs handled", func() bool {
+		s := moduleStats(p, "handler")
+		return s.Handled+s.Failed == 20
+	})
+	eventually(t, "jobs settled", func() bool {
+		s, err := c.StatsTube(ctx, "work")
+		if err != nil {
+			return false
+		}
+		delayed, _ := s.Int("current-jobs-delayed")
+		reserved, _ := s.Int("current-jobs-reserved")
+		total, _ := s.Int("total-jobs")
+		return delayed == 10 && reserved == 0 && total == 20
+	})
+	stop()
+	s, _ := c.StatsTube(ctx, "work")
+	if n, _ := s.Int("cmd-delete"); n != 10 {
+		t.Fatalf("cmd-delete = %d, want 10", n)
+	}
+	var seqs []string
+	for _, l := range readLines(t, out) {
+		i := strings.Index(l, `"seq":`)
+		seqs = append(seqs, strings.SplitN(l[i+6:], ",", 2)[0])
+	}
+	sort.Strings(seqs)
+	if strings.Join(seqs, ",") != "10,12,14,16,18,2,20,4,6,8" {
+		t.Fatalf("delivered %v", seqs)
+	}
+	_ = time.Second
+}
