@@ -75,17 +75,20 @@
 //
 // # Replay
 //
-// Replay reads every segment of each store and keeps, per job id, the put,
-// the update and the delete/gone with the highest seq. A job is live in a
-// store when it has a put and the highest seq among its put and update is
-// above that of its delete/gone; its fields are the put's, overlaid by the
-// update's when the update is newer. Replay depends on seq, not on the
-// order of records in files, which is what lets compaction copy records
-// verbatim into the head. A job live in both stores (a crash between the
-// two halves of a move) is taken from the store where its seq is higher
-// and a gone record is appended to the other. The next job id is the
-// highest of every mark's id and every put's id + 1, so ids are never
-// reused even when every job has been deleted.
+// Replay reads every segment of each store and keeps, per job id and
+// store, the put, the update and the delete/gone with the highest seq. A
+// job is live-looking in a store when it has a put there and the highest
+// seq among that put and update (its last seq) is above the store's
+// delete/gone. The job is live in the store where it looks live with the
+// highest last seq, unless a delete in either store has a higher seq
+// still; its fields are the put's, overlaid by the update's when the
+// update is newer. Replay depends on seq, not on the order of records in
+// files, which is what lets compaction copy records verbatim into the
+// head. A store where the job looks live but does not live (a crash
+// between the two halves of a move) gets a gone (or delete) record at
+// start. The next job id is the highest of every mark's id and every
+// put's and update's id + 1, so ids are never reused even when every job
+// has been deleted.
 //
 // # Moves between stores
 //
