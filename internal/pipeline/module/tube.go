@@ -236,16 +236,10 @@ func (t *tubeIn) settle(ctx context.Context, conn *client.Conn, a ack, noFail *b
 	case t.onFailure == "bury":
 		err = conn.Bury(ctx, a.id, 1024)
 	case t.onFailure == "fail" && !*noFail:
-		text := []byte(a.err.Error())
-		var r client.Reply
-		r, err = conn.Do(ctx, client.Request{Line: fmt.Sprintf("fail %d %d", a.id, len(text)), Body: text, WithBody: true})
-		if err == nil && !failReplies[r.Code] {
-			if r.Code == "NOT_FOUND" {
-				err = client.ErrNotFound
-			} else {
-				// An unknown reply leaves the stream in doubt: reconnect.
-				return fmt.Errorf("input.tube: fail %d: unexpected reply %q", a.id, r.Line)
-			}
+		var res client.FailResult
+		res, err = conn.Fail(ctx, a.id, a.err.Error())
+		if err == nil {
+			t.env.Log.Debug("job failed on the server", "job", a.id, "action", res.Action, "attempts", res.Attempts)
 		}
 	default:
 		err = conn.Release(ctx, a.id, 1024, t.releaseDelay)
@@ -261,9 +255,6 @@ func (t *tubeIn) settle(ctx context.Context, conn *client.Conn, a ack, noFail *b
 	}
 	return nil
 }
-
-// failReplies are the replies of Reprieve's fail command (docs/protocol.md).
-var failReplies = map[string]bool{"RETRYING": true, "BURIED": true, "DEAD_LETTERED": true, "DELETED": true, "NOT_FOUND": true}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

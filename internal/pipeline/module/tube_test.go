@@ -12,13 +12,18 @@ import (
 	"github.com/reprieve/reprieve/internal/client"
 	"github.com/reprieve/reprieve/internal/client/clienttest"
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/servertest"
 )
 
 // output.tube puts jobs into a real beanstalkd; input.tube reserves them,
 // deletes the ones whose message was delivered and releases (beanstalkd has
 // no fail command) the ones that failed.
 func TestTubeOutAndIn(t *testing.T) {
-	bs := clienttest.StartBeanstalkd(t)
+	t.Run("beanstalkd", func(t *testing.T) { testTubeOutAndIn(t, clienttest.StartBeanstalkd(t).Addr) })
+	t.Run("reprieve", func(t *testing.T) { testTubeOutAndIn(t, servertest.Start(t, nil).Addr) })
+}
+
+func testTubeOutAndIn(t *testing.T, addr string) {
 	ctx := context.Background()
 	_, stop := run(t, fmt.Sprintf(`
 modules:
@@ -26,8 +31,8 @@ modules:
   put: {module: output.tube, arguments: {address: "%s", tube: work}}
 routingtable:
   - gen.outbox -> put.inbox
-`, bs.Addr), clock.Real(), nil)
-	c, err := client.Dial(ctx, bs.Addr)
+`, addr), clock.Real(), nil)
+	c, err := client.Dial(ctx, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,17 +59,25 @@ modules:
 routingtable:
   - in.outbox -> handler.inbox
   - handler.successful -> done.inbox
-`, bs.Addr, out), clock.Real(), nil)
+`, addr, out), clock.Real(), nil)
 	eventually(t, "20 jobs handled", func() bool {
 		s := moduleStats(p, "handler")
 		return s.Handled+s.Failed == 20
 	})
+	// Reprieve's fail buries a job of a tube with no policy; beanstalkd
+	// knows no fail, so the job is released with release_delay.
+	st, _ := c.Stats(ctx)
+	_, hasFail := st["reprieve-failures"]
+	failedState := "current-jobs-delayed"
+	if hasFail {
+		failedState = "current-jobs-buried"
+	}
 	eventually(t, "jobs settled", func() bool {
 		s, err := c.StatsTube(ctx, "work")
 		if err != nil {
 			return false
 		}
-		delayed, _ := s.Int("current-jobs-delayed")
+		delayed, _ := s.Int(failedState)
 		reserved, _ := s.Int("current-jobs-reserved")
 		total, _ := s.Int("total-jobs")
 		return delayed == 10 && reserved == 0 && total == 20
