@@ -88,6 +88,11 @@ func (n *node) serveQueue(ctx context.Context, name string, q *queue) {
 	for {
 		select {
 		case m := <-q.ch:
+			if ctx.Err() != nil {
+				// Shutdown raced with the receive: report it, do not handle it.
+				n.p.recordLeft(n, q, m)
+				continue
+			}
 			q.out.Add(1)
 			n.handle(ctx, h, name, m)
 		case <-ctx.Done():

@@ -50,6 +50,10 @@ type Pipeline struct {
 
 	inflight atomic.Int64  // messages enqueued and not yet fully handled
 	idle     chan struct{} // signalled when inflight drops to zero
+
+	leftMu sync.Mutex // protects left
+	left   []QueueRef // where each undelivered message was at shutdown
+	leftID []string
 }
 
 // New builds every module of cfg and connects the queues. Nothing runs
@@ -201,14 +205,16 @@ func (p *Pipeline) closeModules() {
 
 // reportLeft logs each message left in a queue after shutdown.
 func (p *Pipeline) reportLeft() {
-	total := 0
+	p.leftMu.Lock()
+	total := len(p.left)
+	p.leftMu.Unlock()
 	for _, n := range p.nodes {
 		for _, q := range n.inq {
 			for {
 				select {
 				case m := <-q.ch:
 					total++
-					n.env.Log.Error("message in flight at shutdown, not delivered", "queue", q.ref.String(), "id", m.ID, "errors", chainText(m))
+					p.recordLeft(n, q, m)
 					continue
 				default:
 				}
@@ -219,6 +225,22 @@ func (p *Pipeline) reportLeft() {
 	if total > 0 {
 		p.log.Error("shutdown left messages undelivered", "count", total)
 	}
+}
+
+// Undelivered returns the ids of the messages Run found still queued after
+// the drain timeout, and the queue each was in; Run has logged them.
+func (p *Pipeline) Undelivered() (ids []string, queues []QueueRef) {
+	p.leftMu.Lock()
+	defer p.leftMu.Unlock()
+	return append([]string(nil), p.leftID...), append([]QueueRef(nil), p.left...)
+}
+
+func (p *Pipeline) recordLeft(n *node, q *queue, m *Message) {
+	n.env.Log.Error("message in flight at shutdown, not delivered", "queue", q.ref.String(), "id", m.ID, "errors", chainText(m))
+	p.leftMu.Lock()
+	p.left = append(p.left, q.ref)
+	p.leftID = append(p.leftID, m.ID)
+	p.leftMu.Unlock()
 }
 
 // InFlight reports how many messages are in queues or being handled.

@@ -414,3 +414,39 @@ routingtable:
 		t.Fatalf("in flight after shutdown: %d", p.InFlight())
 	}
 }
+
+// When the outputs cannot drain in time, shutdown reports each message
+// still queued instead of losing it silently.
+func TestShutdownReportsUndelivered(t *testing.T) {
+	newSink(t, t.Name(), true) // never opened
+	cfg, _, err := pipeline.Parse("test.yaml", []byte(fmt.Sprintf(`
+queue_size: 10
+modules:
+  gen: {module: input.generator, arguments: {interval: 0, count: 5, id_prefix: u}}
+  out: {module: test.sink, arguments: {key: %s}}
+routingtable:
+  - gen.outbox -> out.inbox
+`, t.Name())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(cfg, pipeline.Options{DrainTimeout: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() { errc <- p.Run(ctx) }()
+	for stats(p, "gen", "outbox").Out < 5 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	ids, queues := p.Undelivered()
+	// u-1 was inside the sink's Handle when the drain gave up; u-2..u-5 queued.
+	if strings.Join(ids, ",") != "u-2,u-3,u-4,u-5" || len(queues) != 4 || queues[0].String() != "out.inbox" {
+		t.Fatalf("undelivered %v in %v", ids, queues)
+	}
+}

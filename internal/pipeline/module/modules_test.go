@@ -258,3 +258,46 @@ routingtable:
 		t.Fatalf("%d distinct of %d lines", len(seen), len(readLines(t, out)))
 	}
 }
+
+// Shutdown drains the in-memory queues through the failover chain into the
+// disk buffer: nothing that was accepted is lost when the process stops
+// while every destination is down.
+func TestShutdownDrainsIntoDiskBuffer(t *testing.T) {
+	dead := freeAddr(t) // nothing listens here
+	_, port, _ := net.SplitHostPort(dead)
+	buf := filepath.Join(t.TempDir(), "buf")
+	p, stop := run(t, fmt.Sprintf(`
+queue_size: 200
+modules:
+  gen: {module: input.generator, arguments: {interval: 0, count: 300, id_prefix: s}}
+  out: {module: output.tcp, arguments: {port: %s}}
+  diskout: {module: output.disk, arguments: {directory: %s, interval: 60, batch: 100000}}
+routingtable:
+  - gen.outbox -> out.inbox
+  - out.failed -> diskout.inbox
+`, port, buf), clock.Real(), nil)
+	eventually(t, "300 generated", func() bool { return queueStats(p, "gen", "outbox").Out == 300 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(buf, "*.ready"))
+	seen := map[string]bool{}
+	for _, f := range files {
+		for _, l := range readLines(t, f) {
+			m, err := pipeline.Unmarshal([]byte(l))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Errors) != 1 || m.Errors[0].Module != "out" {
+				t.Fatalf("buffered message without its failure: %+v", m)
+			}
+			seen[m.ID] = true
+		}
+	}
+	if len(seen) != 300 {
+		t.Fatalf("%d of 300 messages in the buffer after shutdown", len(seen))
+	}
+	if ids, _ := p.Undelivered(); len(ids) != 0 {
+		t.Fatalf("undelivered: %v", ids)
+	}
+}
