@@ -77,6 +77,7 @@ func (l *Log) compact(st *store, v *segment, lastWritten *[2]*segment, afterWrit
 					l.mu.Unlock()
 					return err
 				}
+				l.migrated.Add(1)
 				l.subLive(st.kind, old)
 				l.addLive(st.kind, nl)
 				if e.put == old {

@@ -53,7 +53,7 @@ type Log struct {
 	quit    chan struct{}   // closed by Close
 	done    chan struct{}   // closed when the writer has returned
 
-	fsyncs, batches, compactions, compactedBytes atomic.Uint64
+	fsyncs, batches, compactions, compactedBytes, records, migrated atomic.Uint64
 }
 
 // store is the hot log or the buried store. Its fields are guarded by
@@ -294,6 +294,7 @@ func (l *Log) place(st *store, rec []byte, isPut bool) (loc, error) {
 	off := head.used
 	head.used += n
 	l.queue(st.kind, head, off, rec)
+	l.records.Add(1)
 	return loc{seg: head.num, off: uint32(off), n: uint32(n)}, nil
 }
 

@@ -3,11 +3,13 @@ package wal
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,3 +212,38 @@ func TestParseFsync(t *testing.T) {
 }
 
 var _ = fmt.Sprint
+
+func TestFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		enabled bool
+		policy  FsyncPolicy
+		size    int64
+		bad     string
+	}{
+		{nil, true, FsyncInterval, 16 << 20, ""},
+		{[]string{"--data", ""}, false, 0, 0, ""},
+		{[]string{"--no-log"}, false, 0, 0, ""},
+		{[]string{"--fsync", "always", "--segment-size", "1m"}, true, FsyncAlways, 1 << 20, ""},
+		{[]string{"--fsync", "sometimes"}, false, 0, 0, "--fsync"},
+		{[]string{"--segment-size", "12q"}, false, 0, 0, "--segment-size"},
+		{[]string{"--segment-size", "64k"}, false, 0, 0, "raise --segment-size"},
+	} {
+		var f Flags
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		f.Register(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		o, enabled, err := f.Options(quiet, 65535)
+		if tc.bad != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.bad) {
+				t.Errorf("%v: err %v, want %q", tc.args, err, tc.bad)
+			}
+			continue
+		}
+		if err != nil || enabled != tc.enabled || (enabled && (o.Fsync != tc.policy || o.SegmentSize != tc.size)) {
+			t.Errorf("%v: %+v %v %v", tc.args, o, enabled, err)
+		}
+	}
+}

@@ -19,6 +19,14 @@ type Stats struct {
 	Compactions, CompactedBytes uint64
 	// NoSpace is set while puts are refused for lack of disk space.
 	NoSpace bool
+	// Records counts records appended since Open; Migrated those copied
+	// forward by compaction.
+	Records, Migrated uint64
+	// OldestSegment and HeadSegment are the numbers of the hot log's first
+	// and current segments; SegmentSize its segments' size (for
+	// beanstalkd's binlog-* keys).
+	OldestSegment, HeadSegment uint64
+	SegmentSize                int64
 }
 
 // StoreStats describes one store.
@@ -50,6 +58,11 @@ func (l *Log) Stats() Stats {
 		Compactions:    l.compactions.Load(),
 		CompactedBytes: l.compactedBytes.Load(),
 		NoSpace:        l.stores[hot].noSpace,
+		Records:        l.records.Load(),
+		Migrated:       l.migrated.Load(),
+		OldestSegment:  l.stores[hot].segs[0].num,
+		HeadSegment:    l.stores[hot].head().num,
+		SegmentSize:    l.stores[hot].segSize,
 	}
 	for k, st := range l.stores {
 		var ss StoreStats
