@@ -22,6 +22,7 @@ const (
 	Strings
 )
 
+// String names the type as messages and 'reprieve modules' show it.
 func (t ArgType) String() string {
 	switch t {
 	case String:

@@ -73,6 +73,7 @@ type ModuleConfig struct {
 // QueueRef names one queue of one module.
 type QueueRef struct{ Module, Queue string }
 
+// String returns "module.queue".
 func (q QueueRef) String() string { return q.Module + "." + q.Queue }
 
 // Route is one routing table entry.
@@ -89,6 +90,7 @@ type Diagnostic struct {
 	Msg     string
 }
 
+// String returns "FILE:LINE: message" (with "warning: " for warnings).
 func (d Diagnostic) String() string {
 	w := ""
 	if d.Warning {
@@ -104,6 +106,7 @@ var ErrInvalid = errors.New("pipeline: invalid bootstrap file")
 // InvalidError lists every error found in a bootstrap file.
 type InvalidError struct{ Diags []Diagnostic }
 
+// Error lists the diagnostics, one per line.
 func (e *InvalidError) Error() string {
 	lines := make([]string, len(e.Diags))
 	for i, d := range e.Diags {
@@ -112,6 +115,7 @@ func (e *InvalidError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Unwrap returns ErrInvalid.
 func (e *InvalidError) Unwrap() error { return ErrInvalid }
 
 // LoadFile reads and validates a bootstrap file. It returns the config and

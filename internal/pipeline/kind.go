@@ -181,4 +181,5 @@ type ArgError struct {
 	Msg string
 }
 
+// Error returns `argument "NAME": message`.
 func (e *ArgError) Error() string { return fmt.Sprintf("argument %q: %s", e.Arg, e.Msg) }
