@@ -49,7 +49,7 @@ func (c *Conn) useDone(tube string, r Reply) error {
 	}
 	c.mu.Unlock()
 	if !ok {
-		return c.replyError("use", 0, tube, r)
+		return c.ReplyError("use", 0, tube, r)
 	}
 	return nil
 }
@@ -113,7 +113,7 @@ func (c *Conn) put(ctx context.Context, tube string, body []byte, pri uint32, de
 	case r.Code == "BURIED" && ok:
 		return id, &Error{Addr: c.addr, Op: "put", ID: id, Tube: tube, Code: r.Code, Line: r.Line, Err: ErrBuried}
 	}
-	return 0, c.replyError("put", 0, tube, r)
+	return 0, c.ReplyError("put", 0, tube, r)
 }
 
 // Reserve waits for a job in the watched tubes, as long as it takes or
@@ -144,7 +144,7 @@ func (c *Conn) reserve(ctx context.Context, op string, id uint64, req Request) (
 	if got, ok := r.argUint(0); r.Code == "RESERVED" && ok {
 		return Job{ID: got, Body: r.Body}, nil
 	}
-	return Job{}, c.replyError(op, id, "", r)
+	return Job{}, c.ReplyError(op, id, "", r)
 }
 
 // Delete removes a job that is ready, delayed, buried or reserved by this
@@ -191,7 +191,7 @@ func (c *Conn) simple(ctx context.Context, op string, id uint64, line, ok string
 	if r.Code == ok && len(r.Args) == 0 {
 		return nil
 	}
-	return c.replyError(op, id, "", r)
+	return c.ReplyError(op, id, "", r)
 }
 
 // Watch adds tube to the tubes this Conn reserves from and returns how
@@ -217,7 +217,7 @@ func (c *Conn) watching(ctx context.Context, op, tube string) (int, error) {
 	if n, ok := r.argUint(0); r.Code == "WATCHING" && ok {
 		return int(n), nil
 	}
-	return 0, c.replyError(op, 0, tube, r)
+	return 0, c.ReplyError(op, 0, tube, r)
 }
 
 // Quit asks the server to close the connection and closes the Conn.

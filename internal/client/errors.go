@@ -74,8 +74,10 @@ func (e *Error) Error() string {
 // Unwrap returns the sentinel.
 func (e *Error) Unwrap() error { return e.Err }
 
-// replyError turns a reply that is not the command's success into an *Error.
-func (c *Conn) replyError(op string, id uint64, tube string, r Reply) error {
+// ReplyError turns a reply that is not the success of command op into an
+// *Error naming this Conn's server, op, and the job id and tube concerned
+// (zero values if none). Extension commands built on Do use it.
+func (c *Conn) ReplyError(op string, id uint64, tube string, r Reply) error {
 	sentinel, ok := wireErrors[r.Code]
 	if !ok {
 		sentinel = ErrUnexpected

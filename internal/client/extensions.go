@@ -64,7 +64,7 @@ func (c *Conn) Fail(ctx context.Context, id uint64, errText string) (FailResult,
 	if res, ok := parseFail(r); ok {
 		return res, nil
 	}
-	return FailResult{}, c.replyError("fail", id, "", r)
+	return FailResult{}, c.ReplyError("fail", id, "", r)
 }
 
 // parseFail reads the success replies of fail.
@@ -124,7 +124,7 @@ func (c *Conn) ListJobs(ctx context.Context, tube, state string, afterID uint64,
 		return nil, c.opError("list-jobs", err)
 	}
 	if r.Code != "OK" {
-		return nil, c.replyError("list-jobs", 0, tube, r)
+		return nil, c.ReplyError("list-jobs", 0, tube, r)
 	}
 	jobs, err := ParseJobList(r.Body)
 	if err != nil {
@@ -192,7 +192,7 @@ func (c *Conn) KickTube(ctx context.Context, tube string, bound int, errText str
 	if n, ok := r.argUint(0); r.Code == "KICKED" && ok && len(r.Args) == 1 {
 		return int(n), nil
 	}
-	return 0, c.replyError("kick-tube", 0, tube, r)
+	return 0, c.ReplyError("kick-tube", 0, tube, r)
 }
 
 // FlushTube deletes the jobs of tube in state (StateAll for every state,
@@ -209,7 +209,7 @@ func (c *Conn) FlushTube(ctx context.Context, tube, state string) (int, error) {
 	if n, ok := r.argUint(0); r.Code == "FLUSHED" && ok && len(r.Args) == 1 {
 		return int(n), nil
 	}
-	return 0, c.replyError("flush-tube", 0, tube, r)
+	return 0, c.ReplyError("flush-tube", 0, tube, r)
 }
 
 // Fail reports the job failed with errText and finishes the Handle; see

@@ -41,7 +41,7 @@ func (c *Conn) peek(ctx context.Context, op string, id uint64, line string) (Job
 	if got, ok := r.argUint(0); r.Code == "FOUND" && ok {
 		return Job{ID: got, Body: r.Body}, nil
 	}
-	return Job{}, c.replyError(op, id, "", r)
+	return Job{}, c.ReplyError(op, id, "", r)
 }
 
 // Kick revives up to bound jobs of the used tube: buried ones if it has
@@ -57,7 +57,7 @@ func (c *Conn) Kick(ctx context.Context, bound int) (int, error) {
 	if n, ok := r.argUint(0); r.Code == "KICKED" && ok {
 		return int(n), nil
 	}
-	return 0, c.replyError("kick", 0, "", r)
+	return 0, c.ReplyError("kick", 0, "", r)
 }
 
 // KickJob revives one buried or delayed job; ErrNotFound if there is no
@@ -91,7 +91,7 @@ func (c *Conn) stats(ctx context.Context, op string, id uint64, tube, line strin
 		return nil, c.opError(op, err)
 	}
 	if r.Code != "OK" {
-		return nil, c.replyError(op, id, tube, r)
+		return nil, c.ReplyError(op, id, tube, r)
 	}
 	s, _, err := ParseStats(r.Body)
 	if err != nil {
@@ -116,7 +116,7 @@ func (c *Conn) list(ctx context.Context, op string) ([]string, error) {
 		return nil, c.opError(op, err)
 	}
 	if r.Code != "OK" {
-		return nil, c.replyError(op, 0, "", r)
+		return nil, c.ReplyError(op, 0, "", r)
 	}
 	names, err := ParseList(r.Body)
 	if err != nil {
@@ -134,7 +134,7 @@ func (c *Conn) ListTubeUsed(ctx context.Context) (string, error) {
 	if r.Code == "USING" && len(r.Args) == 1 {
 		return r.Args[0], nil
 	}
-	return "", c.replyError("list-tube-used", 0, "", r)
+	return "", c.ReplyError("list-tube-used", 0, "", r)
 }
 
 // PauseTube stops reserves from tube for d (whole seconds, rounded up; zero
@@ -150,5 +150,5 @@ func (c *Conn) PauseTube(ctx context.Context, tube string, d time.Duration) erro
 	if r.Code == "PAUSED" && len(r.Args) == 0 {
 		return nil
 	}
-	return c.replyError("pause-tube", 0, tube, r)
+	return c.ReplyError("pause-tube", 0, tube, r)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,6 +131,9 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 	for _, a := range cfg.Addrs {
 		p.servers = append(p.servers, &server{addr: a, slots: make(chan struct{}, cfg.MaxInFlight)})
 	}
+	// Start the rotation at random, so that many short-lived pools (one
+	// per command) do not all load the first server.
+	p.next.Store(rand.Uint64N(uint64(len(p.servers))))
 	var wg sync.WaitGroup
 	for _, s := range p.servers {
 		wg.Go(func() {

@@ -162,6 +162,7 @@ func TestPoolPutTimeoutAndInFlightBound(t *testing.T) {
 	real := addrs[0]
 	clk := clock.NewFake(epoch)
 	p := newPool(t, PoolConfig{Addrs: []string{hole, real}, MaxInFlight: 1, PutTimeout: 3 * time.Second, Clock: clk})
+	p.next.Store(0) // the first put goes to the black hole
 	ctx := context.Background()
 
 	type result struct {
