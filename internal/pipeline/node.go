@@ -13,6 +13,10 @@ import (
 // an exhausted hop budget or a drop.
 var ErrGaveUp = errors.New("pipeline: message given up")
 
+// FallbackErrorMeta is the Meta key holding the newest failure's error text,
+// as Benthos's fallback output names it; the full story is Message.Errors.
+const FallbackErrorMeta = "fallback_error"
+
 // ErrPanic is wrapped by the failure recorded when a module's Handle panics.
 var ErrPanic = errors.New("pipeline: module panicked")
 
@@ -114,6 +118,11 @@ func (n *node) handle(ctx context.Context, h Handler, name string, m *Message) {
 	}
 	n.failed.Add(1)
 	m.annotate(Failure{Module: n.cfg.Name, Error: err.Error(), Hop: m.Hops, Attempt: m.Attempt, Time: n.p.clock.Now()})
+	if m.Meta == nil {
+		m.Meta = map[string]string{}
+	}
+	// Benthos users know the fallback output's fallback_error metadata.
+	m.Meta[FallbackErrorMeta] = err.Error()
 	var pe *panicError
 	if errors.As(err, &pe) {
 		n.env.Log.Error("module panicked", "id", m.ID, "queue", name, "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))

@@ -216,6 +216,9 @@ routingtable:
 		if e2.Module != "second" || e2.Error != "pipeline: module panicked: boom in second" || e2.Hop != 2 {
 			t.Errorf("second failure = %+v", e2)
 		}
+		if m.Meta["fallback_error"] != "pipeline: module panicked: boom in second" {
+			t.Errorf("fallback_error = %q", m.Meta["fallback_error"])
+		}
 		if m.Hops != 3 {
 			t.Errorf("hops = %d, want 3", m.Hops)
 		}
