@@ -1,0 +1,185 @@
+package crashtest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beanstalkd/go-beanstalk"
+)
+
+// dirBytes returns the bytes files under dir take on disk and how many
+// files there are.
+func dirBytes(t *testing.T, dir string) (int64, int) {
+	t.Helper()
+	var size int64
+	var n int
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() && info.Name() != "LOCK" {
+			size += info.Size()
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return size, n
+}
+
+// peer is a server under comparison.
+type peer struct {
+	name  string
+	start func(t *testing.T, dir, addr string)
+}
+
+func beanstalkdPeer(t *testing.T, fileSize int) peer {
+	path, err := exec.LookPath("beanstalkd")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("beanstalkd not installed")
+		}
+		t.Skip("beanstalkd not installed")
+	}
+	return peer{name: "beanstalkd -b", start: func(t *testing.T, dir, addr string) {
+		host, port, _ := strings.Cut(addr, ":")
+		cmd := exec.Command(path, "-l", host, "-p", port, "-b", dir, "-s", fmt.Sprint(fileSize), "-f", "50")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		waitListening(t, addr)
+	}}
+}
+
+func reprievePeer(bin string, segSize int) peer {
+	return peer{name: "reprieve", start: func(t *testing.T, dir, addr string) {
+		cmd := exec.Command(bin, "serve", "--listen", addr, "--data", dir, "--segment-size", fmt.Sprint(segSize))
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		waitListening(t, addr)
+	}}
+}
+
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if c, err := beanstalk.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never listened", addr)
+}
+
+// churnAfterBury is seed 003's workload: one job buried, then n jobs of
+// size bytes put and deleted. It returns the data directory's size and
+// file count at the end.
+func churnAfterBury(t *testing.T, addr, dir string, n, size int) (int64, int) {
+	c, err := beanstalk.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id, err := c.Put([]byte("poison"), 1, 0, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReserveJob(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Bury(id, 1); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(strings.Repeat("c", size))
+	for range n {
+		id, err := c.Put(body, 1, 0, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Delete(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // let the log catch up (compaction, fsync)
+	return dirBytes(t, dir)
+}
+
+// releaseRounds is beanstalkd issue #622: jobs jobs of size bytes, each
+// round reserved and released with a one-hour delay. It returns the data
+// directory's size after each round.
+func releaseRounds(t *testing.T, addr, dir string, jobs, size, rounds int) []int64 {
+	c, err := beanstalk.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := []byte(strings.Repeat("r", size))
+	ids := make([]uint64, jobs)
+	for i := range ids {
+		if ids[i], err = c.Put(body, 1, 0, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sizes []int64
+	for range rounds {
+		for _, id := range ids {
+			if _, err := c.ReserveJob(id); err != nil {
+				t.Fatalf("reserve-job %d: %v", id, err)
+			}
+			if err := c.Release(id, 1, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+		s, _ := dirBytes(t, dir)
+		sizes = append(sizes, s)
+	}
+	return sizes
+}
+
+// TestDiskVersusBeanstalkd runs both bounded-disk workloads against
+// beanstalkd -b and reprieve with the same file size and prints the data
+// directories' sizes. It takes a minute; set REPRIEVE_DISK_COMPARE=1.
+func TestDiskVersusBeanstalkd(t *testing.T) {
+	if os.Getenv("REPRIEVE_DISK_COMPARE") == "" {
+		t.Skip("set REPRIEVE_DISK_COMPARE=1 to compare disk use with beanstalkd")
+	}
+	const fileSize = 1 << 20
+	peers := []peer{beanstalkdPeer(t, fileSize), reprievePeer(buildServer(t), fileSize)}
+	const churnJobs, churnSize = 200000, 1024
+	const jobs, size, rounds = 2000, 1024, 40
+	live := int64(jobs * size)
+	for _, p := range peers {
+		dir := filepath.Join(t.TempDir(), "data")
+		os.MkdirAll(dir, 0o755)
+		addr := freeAddr(t)
+		p.start(t, dir, addr)
+		b, files := churnAfterBury(t, addr, dir, churnJobs, churnSize)
+		t.Logf("%-14s one buried job + %d put/delete of %d B: data dir %d bytes in %d files", p.name, churnJobs, churnSize, b, files)
+
+		dir2 := filepath.Join(t.TempDir(), "data")
+		os.MkdirAll(dir2, 0o755)
+		addr2 := freeAddr(t)
+		p.start(t, dir2, addr2)
+		sizes := releaseRounds(t, addr2, dir2, jobs, size, rounds)
+		var row []string
+		for i, s := range sizes {
+			if (i+1)%10 == 0 {
+				row = append(row, fmt.Sprintf("round %d: %d (%.1fx)", i+1, s, float64(s)/float64(live)))
+			}
+		}
+		t.Logf("%-14s %d jobs of %d B released with delay, live %d B: %s", p.name, jobs, size, live, strings.Join(row, "; "))
+	}
+}
