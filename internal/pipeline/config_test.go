@@ -136,6 +136,42 @@ modules:
       directory: /nonexistent/retry
       initial: 0.5
 `, []string{`f.yaml:7: module "r": argument "initial": 500ms is shorter than 1s; write a delay of at least 1s, such as 1m`}},
+		{"bad on_failure", `
+modules:
+  out:
+    module: output.stdout
+    on_failure: retry
+`, []string{`f.yaml:5: module "out": on_failure: want "stop" (the restart intensity stops the pipeline) or "backoff" (keep restarting), got "retry"`}},
+		{"unknown module key", `
+modules:
+  out:
+    module: output.stdout
+    args: {}
+`, []string{`f.yaml:5: module "out": unknown key "args" (want module, arguments, queue_size, on_full, on_failure)`}},
+		{"deadletter not an input queue", `
+deadletter: gen.outbox
+modules:
+  gen:
+    module: input.generator
+`, []string{`f.yaml:2: routingtable: module "gen" (input.generator) has no input queue "outbox"; its input queues: none (it is an input)`}},
+		{"deadletter also routed", `
+deadletter: dead.inbox
+modules:
+  gen: {module: input.generator}
+  dead: {module: output.stdout}
+routingtable:
+  - gen.outbox -> dead.inbox
+`, []string{`f.yaml:2: deadletter: queue "dead.inbox" is also connected in the routing table (line 7); give the dead letters a queue of their own`}},
+		{"bad supervisor key", `
+supervisor:
+  backof: 1
+modules: {}
+`, []string{`f.yaml:3: supervisor: unknown key "backof" (want backoff, max_backoff, failure_threshold, failure_decay)`}},
+		{"repeated key", `
+modules:
+  a: {module: output.stdout}
+  a: {module: output.stdout}
+`, []string{`f.yaml:4: invalid YAML: `}},
 		{"invalid yaml", "modules:\n  a: [1, 2\n", []string{`f.yaml:2: invalid YAML: `}},
 		{"several errors sorted by line", `
 modules:
