@@ -11,9 +11,9 @@ import (
 
 func init() {
 	registerClient("peek", "print a job by id without reserving it", (*cli).peek)
-	registerClient("peek-ready", "print the next ready job of a tube", func(c *cli, args []string) error { return c.peekState("ready", args) })
-	registerClient("peek-delayed", "print the delayed job of a tube that is ready soonest", func(c *cli, args []string) error { return c.peekState("delayed", args) })
-	registerClient("peek-buried", "print the buried job of a tube that the next kick revives", func(c *cli, args []string) error { return c.peekState("buried", args) })
+	registerClient("peek-ready", "print the next ready job of a tube", (*cli).peekReady)
+	registerClient("peek-delayed", "print the delayed job of a tube that is ready soonest", (*cli).peekDelayed)
+	registerClient("peek-buried", "print the buried job of a tube that the next kick revives", (*cli).peekBuried)
 }
 
 const peekUsage = `peek [flags] ID
@@ -64,6 +64,10 @@ func (c *cli) peek(args []string) error {
 	}
 	return c.showJob(&o, addr, j)
 }
+
+func (c *cli) peekReady(args []string) error   { return c.peekState("ready", args) }
+func (c *cli) peekDelayed(args []string) error { return c.peekState("delayed", args) }
+func (c *cli) peekBuried(args []string) error  { return c.peekState("buried", args) }
 
 func (c *cli) peekState(state string, args []string) error {
 	var o common
