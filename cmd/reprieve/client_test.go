@@ -94,7 +94,7 @@ func TestClientCommandsOneServer(t *testing.T) {
 	if stats.Text("state") != "buried" || stats.Text("pri") != "5" {
 		t.Fatalf("reserve --bury left %v; want buried with its priority 5", stats)
 	}
-	tc.ok("kicked 1 job in tube mail on "+a+"\n", (*cli).kick, "--tube", "mail", "5") // the buried job only
+	tc.ok("kicked 1 job in tube mail on "+a+"\n", (*cli).kick, "--tube", "mail", "5")                // the buried job only
 	tc.ok(`{"addr":"`+a+`","tube":"mail","kicked":1}`+"\n", (*cli).kick, "--json", "--tube", "mail") // then one delayed
 
 	tc.ok("buried job 3 on "+a+"\n", (*cli).bury, "3")
