@@ -282,7 +282,7 @@ func (l *loader) unconnectedFailed(cfg *Config) {
 		}
 		q := QueueRef{Module: m.Name, Queue: "failed"}
 		if !connected[q] {
-			l.warnf(m.Line, "queue %q is not connected: its failed messages will be logged and dropped (connect it, e.g. \"%s -> errors.inbox\")", q, q)
+			l.warnf(m.Line, "queue %q is not connected: its failed messages will be logged and given up (connect it, e.g. \"%s -> errors.inbox\")", q, q)
 		}
 	}
 }
