@@ -1,0 +1,59 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// String describes p in one line for logs and the command line, such as
+// "retry 1m ×1.5 up to 1h ±10% for 3d, then dead-letter to dead;
+// retention 30d, 1000 jobs; ready-expiry 15m; kick resets attempts".
+func (p *Policy) String() string {
+	if p == nil {
+		return "none (beanstalkd behaviour)"
+	}
+	var parts []string
+	giveUp := p.GiveUp.Action.String()
+	if p.GiveUp.Action == DeadLetter {
+		giveUp += " to " + p.GiveUp.Tube
+	}
+	if r := p.Retry; r != nil {
+		s := fmt.Sprintf("retry %s ×%g up to %s", FormatDuration(r.Initial), r.Factor, FormatDuration(r.Cap))
+		if r.Jitter > 0 {
+			s += fmt.Sprintf(" ±%g%%", r.Jitter*100)
+		}
+		var limits []string
+		if r.MaxAge > 0 {
+			limits = append(limits, "for "+FormatDuration(r.MaxAge))
+		}
+		if r.MaxAttempts > 0 {
+			limits = append(limits, fmt.Sprintf("at most %d attempts", r.MaxAttempts))
+		}
+		s += " " + strings.Join(limits, ", ") + ", then " + giveUp
+		parts = append(parts, s)
+	} else {
+		parts = append(parts, "no retry; a failure gives up: "+giveUp)
+	}
+	if !p.Retention.IsZero() {
+		var b []string
+		if p.Retention.MaxAge > 0 {
+			b = append(b, FormatDuration(p.Retention.MaxAge))
+		}
+		if p.Retention.MaxCount > 0 {
+			b = append(b, fmt.Sprintf("%d jobs", p.Retention.MaxCount))
+		}
+		if p.Retention.MaxBytes > 0 {
+			b = append(b, fmt.Sprintf("%d bytes", p.Retention.MaxBytes))
+		}
+		parts = append(parts, "retention "+strings.Join(b, ", "))
+	}
+	if p.ReadyExpiry > 0 {
+		parts = append(parts, "ready-expiry "+FormatDuration(p.ReadyExpiry))
+	}
+	if p.KickResetsAttempts {
+		parts = append(parts, "kick resets attempts")
+	} else {
+		parts = append(parts, "kick keeps attempts")
+	}
+	return strings.Join(parts, "; ")
+}
