@@ -37,7 +37,12 @@ Moves up to BOUND jobs (default 1) of --tube to ready: its buried jobs if
 it has any, else its delayed ones. Prints "kicked N jobs in tube TUBE on
 HOST:PORT"; with --json, {"addr":…,"tube":…,"kicked":N}. With several
 servers in --addr, each server kicks up to BOUND jobs and prints its line
-(--json: an array).`
+(--json: an array).
+
+With --error TEXT (a Reprieve extension, kick-tube), only buried jobs whose
+last error contains TEXT are kicked, longest buried first, and BOUND
+defaults to every such job; dead letters go back to the tube they came
+from.`
 
 const pauseTubeUsage = `pause-tube [flags] TUBE DURATION
 
@@ -180,11 +185,15 @@ func (c *cli) kick(args []string) error {
 	var o common
 	fs := c.flags("kick", kickUsage, true, &o)
 	tube := fs.String("tube", "default", "tube whose jobs to kick")
+	errText := fs.String("error", "", "kick only the buried jobs whose last error contains this `text` (Reprieve)")
 	pos, err := c.parse(fs, args, 0, 1)
 	if err != nil {
 		return err
 	}
 	bound := 1
+	if *errText != "" {
+		bound = 1<<31 - 1
+	}
 	if len(pos) == 1 {
 		n, err := strconv.ParseUint(pos[0], 10, 31)
 		if err != nil {
@@ -205,8 +214,10 @@ func (c *cli) kick(args []string) error {
 		ctx, cancel := c.opContext()
 		defer cancel()
 		n := 0
-		err := conn.Use(ctx, *tube)
-		if err == nil {
+		var err error
+		if *errText != "" {
+			n, err = conn.KickTube(ctx, *tube, bound, *errText)
+		} else if err = conn.Use(ctx, *tube); err == nil {
 			n, err = conn.Kick(ctx, bound)
 		}
 		if err != nil {
