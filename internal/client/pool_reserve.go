@@ -119,40 +119,57 @@ func (p *Pool) Reserve(ctx context.Context, timeout time.Duration, tubes ...stri
 }
 
 // sweep asks each live server once for a ready job. It returns (nil, nil)
-// when none had one.
+// when none had one, and ErrNoServers when none answered.
 func (p *Pool) sweep(ctx context.Context, tubes []string) (*Handle, error) {
 	n := uint64(len(p.servers))
 	start := p.next.Add(1) - 1
-	live := 0
+	answered := 0
 	for i := range n {
 		s := p.servers[(start+i)%n]
-		if !s.isLive() {
-			continue
-		}
-		live++
-		r, err := p.takeReserver(ctx, s, tubes)
-		if err != nil {
-			if ctx.Err() != nil {
+		// A broken idle connection (the server restarted) earns one more
+		// try on a fresh one; a failed dial takes the server for dead.
+		for attempt := 0; attempt < 2 && s.isLive(); attempt++ {
+			r, err := p.takeReserver(ctx, s, tubes)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, err
+				}
+				break
+			}
+			j, err := r.c.ReserveWithTimeout(ctx, 0)
+			if err == nil {
+				return &Handle{Job: j, Addr: s.addr, p: p, s: s, r: r}, nil
+			}
+			p.putIdle(s, r)
+			switch {
+			case ctx.Err() != nil:
+				return nil, err
+			case errors.Is(err, ErrTimedOut):
+				answered++
+			case errors.Is(err, ErrClosed):
+				p.dropIdle(s)
+				continue
+			default:
 				return nil, err
 			}
-			continue
-		}
-		j, err := r.c.ReserveWithTimeout(ctx, 0)
-		if err == nil {
-			return &Handle{Job: j, Addr: s.addr, p: p, s: s, r: r}, nil
-		}
-		p.putIdle(s, r)
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		if !errors.Is(err, ErrTimedOut) && !errors.Is(err, ErrClosed) {
-			return nil, err
+			break
 		}
 	}
-	if live == 0 {
+	if answered == 0 {
 		return nil, fmt.Errorf("reserve: %w", ErrNoServers)
 	}
 	return nil, nil
+}
+
+// dropIdle closes the idle reserving connections of s.
+func (p *Pool) dropIdle(s *server) {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	for _, r := range idle {
+		r.c.Close()
+	}
 }
 
 // waitResult is what one server's wait in waitAll ends with.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -126,3 +127,39 @@ func (b *Beanstalkd) Restart() {
 
 // String names the server in test messages.
 func (b *Beanstalkd) String() string { return fmt.Sprintf("beanstalkd@%s", b.Addr) }
+
+// Drain sends SIGUSR1, which puts beanstalkd in drain mode: puts are
+// answered DRAINING. It returns once the server says it is draining.
+func (b *Beanstalkd) Drain() {
+	b.t.Helper()
+	b.cmd.Process.Signal(syscall.SIGUSR1)
+	for i := 0; ; i++ {
+		if b.draining() {
+			return
+		}
+		if i == 500 {
+			b.t.Fatalf("%s not draining 5s after SIGUSR1", b)
+		}
+		time.Sleep(10 * time.Millisecond) // waiting for another process
+	}
+}
+
+// draining asks the server for its draining stat over a raw connection.
+func (b *Beanstalkd) draining() bool {
+	c, err := net.Dial("tcp", b.Addr)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.Write([]byte("stats\r\n"))
+	buf := make([]byte, 8192)
+	var got []byte
+	for !strings.Contains(string(got), "\nplatform:") {
+		n, err := c.Read(buf)
+		if err != nil {
+			return false
+		}
+		got = append(got, buf[:n]...)
+	}
+	return strings.Contains(string(got), "\ndraining: true\n")
+}

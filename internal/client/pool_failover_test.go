@@ -1,0 +1,88 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/clock"
+)
+
+// A draining server answers DRAINING: the put goes to the next server at
+// once, and later puts avoid the draining one for RedialMax.
+func TestPoolDrainingServerIsAvoided(t *testing.T) {
+	t.Parallel()
+	bs, addrs := startServers(t, 2)
+	clk := clock.NewFake(epoch)
+	p := newPool(t, PoolConfig{Addrs: addrs, RedialMax: time.Minute, Clock: clk})
+	p.next.Store(0)
+	bs[0].Drain()
+	ctx := context.Background()
+	for i := range 4 {
+		ref, err := p.Put(ctx, "default", []byte("x"), 0, 0, time.Minute)
+		if err != nil || ref.Addr != addrs[1] {
+			t.Fatalf("put %d = %+v, %v; want it on %s", i, ref, err, addrs[1])
+		}
+	}
+	if st := p.Stats(); st.Resends != 1 || st.Live != 2 {
+		t.Fatalf("stats = %+v; want one resend and both servers live (a draining server still serves reserves)", st)
+	}
+	// Once RedialMax has passed the draining server is tried again.
+	clk.Advance(time.Minute)
+	p.next.Store(0)
+	if _, err := p.Put(ctx, "default", []byte("x"), 0, 0, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Resends != 2 {
+		t.Fatalf("resends = %d; want 2 (the draining server tried again after RedialMax)", st.Resends)
+	}
+}
+
+// A reserve waiting on the live servers takes in a server that comes back,
+// and gets a job put there.
+func TestPoolReserveJoinsServerThatComesBack(t *testing.T) {
+	t.Parallel()
+	bs, addrs := startServers(t, 2)
+	bs[1].Kill()
+	clk := clock.NewFake(epoch)
+	p := newPool(t, PoolConfig{Addrs: addrs, Clock: clk})
+	if st := p.Stats(); st.Live != 1 {
+		t.Fatalf("stats = %+v; want one live server", st)
+	}
+	ctx := context.Background()
+	got := make(chan *Handle)
+	go func() {
+		h, err := p.Reserve(ctx, -1)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- h
+	}()
+	until(t, "a reserve waits on "+addrs[0], func() bool { return serverStat(t, addrs[0], "current-waiting") == 1 })
+
+	bs[1].Restart()
+	until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
+	clk.Advance(time.Second)
+	until(t, "a reserve waits on "+addrs[1], func() bool { return serverStat(t, addrs[1], "current-waiting") == 1 })
+	c, err := Dial(ctx, addrs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id, _ := c.Put(ctx, []byte("back"), 0, 0, time.Minute)
+	h := <-got
+	if h == nil || h.Addr != addrs[1] || h.ID != id {
+		t.Fatalf("Reserve = %+v; want job %d from the server that came back", h, id)
+	}
+	if err := h.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	bs[0].Kill()
+	bs[1].Kill()
+	_, err = p.Reserve(ctx, 0)
+	if !errors.Is(err, ErrNoServers) {
+		t.Fatalf("Reserve with every server killed = %v; want ErrNoServers", err)
+	}
+}
