@@ -23,7 +23,7 @@ func init() {
 			{Name: "tubes", Type: pipeline.Strings, Default: []string{"default"}, Doc: "tubes to watch"},
 			{Name: "on_failure", Type: pipeline.String, Default: "fail", Doc: "\"fail\" (Reprieve's extension carrying the error; on a server without it, release), \"release\" or \"bury\""},
 			{Name: "release_delay", Type: pipeline.Duration, Default: time.Minute, Doc: "delay of a job released after a failure"},
-			{Name: "max_in_flight", Type: pipeline.Int, Default: 16, Doc: "most jobs reserved and not yet finished (set the jobs' TTR longer than they take to go through)"},
+			{Name: "max_in_flight", Type: pipeline.Int, Default: 16, Doc: "most jobs reserved and not yet finished; held jobs are touched when the server warns DEADLINE_SOON"},
 		},
 		Check: func(a pipeline.Args) error {
 			switch a.String("on_failure") {
@@ -158,9 +158,11 @@ func (t *tubeIn) Run(ctx context.Context) error {
 		}
 	}
 	acks := make(chan ack, t.max)
+	held := map[uint64]bool{} // jobs reserved and not yet settled
 	inFlight := 0
 	settle := func(a ack) error {
 		inFlight--
+		delete(held, a.id)
 		return t.settle(ctx, conn, a, &noFail)
 	}
 	for {
@@ -191,6 +193,16 @@ func (t *tubeIn) Run(ctx context.Context) error {
 			wait = 0
 		}
 		job, err := conn.ReserveWithTimeout(ctx, wait)
+		if errors.Is(err, client.ErrDeadlineSoon) {
+			// A job still in the pipeline is about to reach its TTR: give
+			// every held job its whole TTR again rather than let the server
+			// hand it to someone else.
+			for id := range held {
+				if terr := conn.Touch(ctx, id); terr != nil && !errors.Is(terr, client.ErrNotFound) {
+					return fmt.Errorf("input.tube: touch %d: %w", id, terr)
+				}
+			}
+		}
 		switch {
 		case errors.Is(err, client.ErrTimedOut) || errors.Is(err, client.ErrDeadlineSoon):
 			if inFlight > 0 {
@@ -221,6 +233,7 @@ func (t *tubeIn) Run(ctx context.Context) error {
 		id := job.ID
 		m.OnDone(func(err error) { acks <- ack{id: id, err: err} })
 		inFlight++
+		held[id] = true
 		if err := t.env.Emit(ctx, "outbox", m); err != nil {
 			return nil // shutting down: closing the connection releases the job
 		}

@@ -98,3 +98,49 @@ routingtable:
 	}
 	_ = time.Second
 }
+
+// A job that stays in the pipeline longer than its TTR is touched when the
+// server warns DEADLINE_SOON, so it is not handed out again meanwhile.
+func TestTubeInTouchesSlowJobs(t *testing.T) {
+	addr := clienttest.StartBeanstalkd(t).Addr
+	ctx := context.Background()
+	c, err := client.Dial(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.PutIn(ctx, "slow", []byte("x"), 0, 0, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p, stop := run(t, fmt.Sprintf(`
+modules:
+  in: {module: input.tube, arguments: {address: "%s", tubes: [slow]}}
+  handler: {module: process.exec, arguments: {command: sleep, args: ["1.5"]}}
+  done: {module: output.file, arguments: {path: %s}}
+routingtable:
+  - in.outbox -> handler.inbox
+  - handler.successful -> done.inbox
+`, addr, filepath.Join(dir, "out")), clock.Real(), nil)
+	eventually(t, "the slow job to finish", func() bool { return moduleStats(p, "handler").Handled == 1 })
+	eventually(t, "the job to be deleted", func() bool {
+		s, err := c.StatsTube(ctx, "slow")
+		n, _ := s.Int("current-jobs-reserved")
+		return err == nil && n == 0
+	})
+	stop()
+	s, _ := c.StatsTube(ctx, "slow")
+	if n, _ := s.Int("cmd-delete"); n != 1 {
+		t.Fatalf("cmd-delete = %d", n)
+	}
+	js, err := c.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := js.Int("job-timeouts"); n != 0 {
+		t.Fatalf("job-timeouts = %d: the job's TTR ran out while it was in the pipeline", n)
+	}
+	if n, _ := js.Int("cmd-touch"); n < 1 {
+		t.Fatalf("cmd-touch = %d", n)
+	}
+}
