@@ -66,6 +66,9 @@ type ModuleConfig struct {
 	Drop bool
 	// KeepBackingOff exempts the module from the restart intensity limit.
 	KeepBackingOff bool
+	// Workers is how many goroutines handle each input queue (default 1;
+	// more than one gives up ordering for parallelism).
+	Workers int
 	// Line is where the module is defined.
 	Line int
 }

@@ -8,7 +8,7 @@ import (
 
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
-var moduleKeys = "module, arguments, queue_size, on_full, on_failure"
+var moduleKeys = "module, arguments, queue_size, on_full, on_failure, workers"
 
 func (l *loader) modules(n *ynode, cfg *Config) {
 	if n.kind != mapNode {
@@ -30,7 +30,7 @@ func (l *loader) modules(n *ynode, cfg *Config) {
 }
 
 func (l *loader) module(name string, line int, n *ynode, cfg *Config) (ModuleConfig, bool) {
-	m := ModuleConfig{Name: name, Line: line, QueueSize: cfg.QueueSize}
+	m := ModuleConfig{Name: name, Line: line, QueueSize: cfg.QueueSize, Workers: 1}
 	if n.kind != mapNode {
 		l.errorf(n.line, "module %q: want a mapping with \"module:\" and \"arguments:\", got %s", name, n.describe())
 		return m, false
@@ -46,6 +46,12 @@ func (l *loader) module(name string, line int, n *ynode, cfg *Config) (ModuleCon
 			argsNode = v
 		case "queue_size":
 			m.QueueSize = l.positive(v, fmt.Sprintf("module %q: queue_size", name))
+		case "workers":
+			if w := l.positive(v, fmt.Sprintf("module %q: workers", name)); w > 1024 {
+				l.errorf(v.line, "module %q: workers: want at most 1024, got %d", name, w)
+			} else {
+				m.Workers = w
+			}
 		case "on_full":
 			switch v.value {
 			case "block":

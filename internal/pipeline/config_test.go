@@ -148,7 +148,13 @@ modules:
   out:
     module: output.stdout
     args: {}
-`, []string{`f.yaml:5: module "out": unknown key "args" (want module, arguments, queue_size, on_full, on_failure)`}},
+`, []string{`f.yaml:5: module "out": unknown key "args" (want module, arguments, queue_size, on_full, on_failure, workers)`}},
+		{"bad workers", `
+modules:
+  out:
+    module: output.stdout
+    workers: 0
+`, []string{`f.yaml:5: module "out": workers: want an integer from 1 to 16777216, got 0`}},
 		{"deadletter not an input queue", `
 deadletter: gen.outbox
 modules:

@@ -139,11 +139,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			continue
 		}
 		for name, q := range n.inq {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				n.serveQueue(hctx, name, q)
-			}()
+			for range max(1, n.cfg.Workers) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					n.serveQueue(hctx, name, q)
+				}()
+			}
 		}
 	}
 	sup := supervise.New(p.clock, p.log, func(ev supervise.Event) {

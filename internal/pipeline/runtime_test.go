@@ -453,3 +453,38 @@ routingtable:
 		t.Fatalf("undelivered %v in %v", ids, queues)
 	}
 }
+
+// workers: N handles up to N messages of one queue at once.
+func TestWorkersHandleInParallel(t *testing.T) {
+	out := newSink(t, t.Name(), true)
+	p, _ := start(t, fmt.Sprintf(`
+modules:
+  gen: {module: input.generator, arguments: {interval: 0, count: 10}}
+  out: {module: test.sink, arguments: {key: %s}, workers: 4}
+routingtable:
+  - gen.outbox -> out.inbox
+`, t.Name()))
+	// Four handlers block in the gate at once: four messages taken from
+	// the queue, none finished.
+	for stats(p, "out", "inbox").Out < 4 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := stats(p, "out", "inbox").Out; n != 4 {
+		t.Fatalf("%d messages taken with 4 workers blocked", n)
+	}
+	close(out.gate)
+	out.wait(t, 10)
+}
+
+func TestWriteStats(t *testing.T) {
+	var b strings.Builder
+	pipeline.WriteStats(&b, []pipeline.ModuleStats{{Module: "out", Kind: "output.tcp", Handled: 3, Failed: 2, Queues: []pipeline.QueueStats{
+		{Queue: "inbox", Input: true, In: 5, Out: 5, Size: 0}, {Queue: "failed", In: 2, Out: 2}}}})
+	want := "out (output.tcp): handled=3 failed=2 dead=0 restarts=0\n" +
+		"  in  inbox        in=5 out=5 dropped=0 size=0\n" +
+		"  out failed       in=2 out=2 dropped=0 size=0\n"
+	if b.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
