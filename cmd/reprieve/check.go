@@ -49,7 +49,11 @@ func checkError(err error) error {
 		for _, d := range inv.Diags {
 			fmt.Fprintln(os.Stderr, d)
 		}
-		return fmt.Errorf("%d errors in %s", len(inv.Diags), inv.Diags[0].File)
+		noun := "errors"
+		if len(inv.Diags) == 1 {
+			noun = "error"
+		}
+		return fmt.Errorf("%d %s in %s", len(inv.Diags), noun, inv.Diags[0].File)
 	}
 	return err
 }

@@ -19,7 +19,7 @@ func TestCheckCommand(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("modules:\n  a: {module: nope}\n"), 0o644)
 	err := runCheck([]string{bad})
-	if err == nil || err.Error() != "1 errors in "+bad {
+	if err == nil || err.Error() != "1 error in "+bad {
 		t.Fatalf("bad file: %v", err)
 	}
 	if err := runCheck(nil); !isUsage(err) {
