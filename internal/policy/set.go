@@ -92,6 +92,23 @@ func (s *Set) Match(tube string) (*Policy, string) {
 	return nil, ""
 }
 
+// Entries returns the names of the set's entries: exact tube names in
+// sorted order, then patterns in the order they are tried.
+func (s *Set) Entries() []string {
+	if s == nil {
+		return nil
+	}
+	names := make([]string, 0, s.Len())
+	for n := range s.exact {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, e := range s.patterns {
+		names = append(names, e.pattern)
+	}
+	return names
+}
+
 // Default returns the default policy, or nil.
 func (s *Set) Default() *Policy {
 	if s == nil {
