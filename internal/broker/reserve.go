@@ -84,12 +84,14 @@ func (s *Session) Reserve(ctx context.Context, timeout time.Duration) (Reserved,
 }
 
 // bestReady returns the most urgent ready job of the watched tubes that are
-// not paused, or nil.
+// not paused and have no earlier waiter, or nil.
 func (s *Session) bestReady(now time.Time) *rec {
 	var best *rec
 	for _, t := range s.watch {
 		r := t.ready.top()
-		if r == nil || t.paused(now) {
+		if r == nil || t.paused(now) || t.waitHead != nil {
+			// (a tube whose pause just ended still owes its ready jobs
+			// to the sessions that waited first; the timer hands them out)
 			continue
 		}
 		if best == nil || r.Priority < best.Priority || (r.Priority == best.Priority && r.ID < best.ID) {

@@ -287,3 +287,18 @@ func TestBrokerCloseWakesWaiters(t *testing.T) {
 		t.Fatalf("reserve after close: %v", err)
 	}
 }
+
+// TestRealClockTimer checks the engine's timer on the wall clock: a short
+// reserve timeout ends the wait (no timing is asserted, only the answer).
+func TestRealClockTimer(t *testing.T) {
+	b := New(Config{})
+	defer b.Close()
+	s := b.Open()
+	defer s.Close()
+	if _, err := s.Reserve(context.Background(), 20*time.Millisecond); !errors.Is(err, ErrTimedOut) {
+		t.Fatalf("got %v, want ErrTimedOut", err)
+	}
+	if st := b.Stats(); st.CurrentWaiting != 0 {
+		t.Fatalf("still waiting: %+v", st)
+	}
+}
