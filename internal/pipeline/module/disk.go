@@ -244,7 +244,7 @@ func (d *diskIn) scan() ([]string, time.Time, error) {
 // readFile emits every message of one file from its committed offset, waits
 // for all of them to leave the pipeline, then deletes the file.
 func (d *diskIn) readFile(ctx context.Context, path string) error {
-	c, err := openCommitter(path+".offset", 64<<10)
+	c, err := openCommitter(path+".offset", 4096)
 	if err != nil {
 		return err
 	}
