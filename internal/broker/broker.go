@@ -292,9 +292,6 @@ func (b *Broker) reserve(s *Session, r *rec, now time.Time) {
 	b.place(r, now)
 }
 
-// lookup returns job id, or nil.
-func (b *Broker) lookup(id job.ID) *rec { return b.jobs[id] }
-
 // drop forgets r after it was unplaced.
 func (b *Broker) drop(r *rec) {
 	delete(b.jobs, r.ID)

@@ -146,3 +146,37 @@ func TestCounters(t *testing.T) {
 		t.Fatalf("uptime/timeouts %+v", st)
 	}
 }
+
+func TestPeekAndIDs(t *testing.T) {
+	b, _ := newTest(t, nil)
+	if b.MaxJobSize() != 65535 {
+		t.Fatalf("default max job size %d", b.MaxJobSize())
+	}
+	s := open(t, b)
+	id := mustPut(t, s, 0, 0, time.Minute, "body")
+	mustReserve(t, s, id)
+	p, err := b.Peek(id) // any state, reserved included
+	if err != nil || p.ID != id || string(p.Body) != "body" {
+		t.Fatalf("peek = %+v %v", p, err)
+	}
+	if _, err := b.Peek(id + 1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("peek missing: %v", err)
+	}
+	for _, f := range []func(string) (Peeked, error){b.PeekReady, b.PeekDelayed, b.PeekBuried} {
+		if _, err := f("nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("peek in missing tube: %v", err)
+		}
+		if _, err := f("default"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("peek in tube without such jobs: %v", err)
+		}
+	}
+	if b.NextID() != id {
+		t.Fatalf("next id %d", b.NextID())
+	}
+	names := map[FailAction]string{FailRetry: "retry", FailBuried: "buried", FailDeadLettered: "dead-letter", FailDeleted: "deleted", 0: "invalid"}
+	for a, want := range names {
+		if a.String() != want {
+			t.Fatalf("%d.String() = %q", a, a.String())
+		}
+	}
+}
