@@ -2,6 +2,8 @@ package wal
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -48,8 +50,17 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
-// BenchmarkRecover measures Open on a directory of 100,000 live jobs.
+// BenchmarkRecover measures Open on a directory of 100,000 live jobs of
+// 64 bytes (REPRIEVE_RECOVER_JOBS sets another count).
 func BenchmarkRecover(b *testing.B) {
+	n := 100000
+	if s := os.Getenv("REPRIEVE_RECOVER_JOBS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = v
+	}
 	dir := b.TempDir()
 	o := Options{Dir: dir, Fsync: FsyncNever, Logger: quiet}
 	l, _, err := Open(o)
@@ -57,8 +68,7 @@ func BenchmarkRecover(b *testing.B) {
 		b.Fatal(err)
 	}
 	body := make([]byte, 64)
-	const n = 100000
-	for id := job.ID(1); id <= n; id++ {
+	for id := job.ID(1); id <= job.ID(n); id++ {
 		if _, err := l.Put(&job.Job{ID: id, Tube: "default", Body: body, State: job.Ready, Created: t0}); err != nil {
 			b.Fatal(err)
 		}

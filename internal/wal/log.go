@@ -46,6 +46,8 @@ type Log struct {
 	closed bool
 	// scratch is reused to encode records.
 	scratch []byte
+	// tubes interns tube names during replay.
+	tubes map[string]string
 
 	kick    chan struct{}   // wakes the writer; capacity 1
 	syncDue chan struct{}   // the interval timer fired; capacity 1

@@ -1,10 +1,11 @@
 package wal
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
@@ -114,6 +115,8 @@ func (h *hist) localLast() uint64 {
 func (l *Log) recover() (*Recovery, error) {
 	start := time.Now()
 	rec := &Recovery{}
+	l.tubes = make(map[string]string)
+	defer func() { l.tubes = nil }()
 	var hs [2]map[job.ID]*hist
 	for k, st := range l.stores {
 		hs[k] = make(map[job.ID]*hist)
@@ -129,17 +132,21 @@ func (l *Log) recover() (*Recovery, error) {
 		seg uint64
 	}
 	var fixes []fix
-	ids := make(map[job.ID]struct{}, len(hs[hot])+len(hs[buried]))
-	for k := range hs {
-		for id := range hs[k] {
-			ids[id] = struct{}{}
+	l.index = make(map[job.ID]entry, len(hs[hot])+len(hs[buried]))
+	rec.Jobs = make([]*job.Job, 0, len(hs[hot])+len(hs[buried]))
+	var segCache [2]*segment
+	live := func(k storeKind, lc loc) {
+		st := l.stores[k]
+		if c := segCache[k]; c == nil || c.num != lc.seg {
+			segCache[k] = st.byNum[lc.seg]
 		}
+		segCache[k].live += int64(lc.n)
+		st.live += int64(lc.n)
 	}
-	for id := range ids {
+	decide := func(id job.ID, hh [2]*hist) {
 		best, bestSeq := -1, uint64(0)
 		var lastDelete uint64
-		for k := range hs {
-			h := hs[k][id]
+		for k, h := range hh {
 			if s := h.localLast(); s > bestSeq {
 				best, bestSeq = k, s
 			}
@@ -150,8 +157,7 @@ func (l *Log) recover() (*Recovery, error) {
 		if best >= 0 && lastDelete > bestSeq {
 			best = -1
 		}
-		for k := range hs {
-			h := hs[k][id]
+		for k, h := range hh {
 			if k == best || h.localLast() == 0 {
 				continue
 			}
@@ -162,9 +168,9 @@ func (l *Log) recover() (*Recovery, error) {
 			fixes = append(fixes, fix{st: storeKind(k), typ: typ, id: id, seg: h.put.lc.seg})
 		}
 		if best < 0 {
-			continue
+			return
 		}
-		h := hs[best][id]
+		h := hh[best]
 		j := h.put.j
 		e := entry{st: storeKind(best), put: h.put.lc, last: h.put.lc}
 		if h.upd.j != nil && h.upd.seq > h.put.seq {
@@ -173,13 +179,21 @@ func (l *Log) recover() (*Recovery, error) {
 		}
 		j.Body = append([]byte(nil), j.Body...)
 		l.index[id] = e
-		l.addLive(e.st, e.put)
+		live(e.st, e.put)
 		if e.last != e.put {
-			l.addLive(e.st, e.last)
+			live(e.st, e.last)
 		}
 		rec.Jobs = append(rec.Jobs, j)
 	}
-	sort.Slice(rec.Jobs, func(a, b int) bool { return rec.Jobs[a].ID < rec.Jobs[b].ID })
+	for id, h := range hs[hot] {
+		decide(id, [2]*hist{h, hs[buried][id]})
+	}
+	for id, h := range hs[buried] {
+		if hs[hot][id] == nil {
+			decide(id, [2]*hist{nil, h})
+		}
+	}
+	slices.SortFunc(rec.Jobs, func(a, b *job.Job) int { return cmp.Compare(a.ID, b.ID) })
 
 	// Every store gets a head to append to; conflicting copies left by a
 	// crash in the middle of a move are closed with a tombstone.
@@ -267,6 +281,16 @@ func (l *Log) replayStore(st *store, hs map[job.ID]*hist, rec *Recovery) error {
 // offset after the last good record and the number of records.
 func (l *Log) replaySegment(st *store, s *segment, buf []byte, hs map[job.ID]*hist, rec *Recovery) (int, int, error) {
 	off, count := segmentHeaderSize, 0
+	var slab []hist
+	newHist := func(id job.ID) *hist {
+		if len(slab) == cap(slab) {
+			slab = make([]hist, 0, 4096)
+		}
+		slab = slab[:len(slab)+1]
+		h := &slab[len(slab)-1]
+		hs[id] = h
+		return h
+	}
 	for {
 		r, n, err := readFrame(buf, off)
 		if err == nil && n == 0 {
@@ -286,10 +310,15 @@ func (l *Log) replaySegment(st *store, s *segment, buf []byte, hs map[job.ID]*hi
 			l.nextID = max(l.nextID, r.id)
 		case recPut, recUpdate:
 			l.nextID = max(l.nextID, r.id+1)
+			// Jobs of a tube share one string, as they did before.
+			if t, ok := l.tubes[r.job.Tube]; ok {
+				r.job.Tube = t
+			} else {
+				l.tubes[r.job.Tube] = r.job.Tube
+			}
 			h := hs[r.id]
 			if h == nil {
-				h = &hist{}
-				hs[r.id] = h
+				h = newHist(r.id)
 			}
 			c := &h.put
 			if r.typ == recUpdate {
@@ -303,8 +332,7 @@ func (l *Log) replaySegment(st *store, s *segment, buf []byte, hs map[job.ID]*hi
 		case recDelete, recGone:
 			h := hs[r.id]
 			if h == nil {
-				h = &hist{}
-				hs[r.id] = h
+				h = newHist(r.id)
 			}
 			if r.seq > h.del {
 				h.del, h.delTyp = r.seq, r.typ
