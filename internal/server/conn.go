@@ -1,0 +1,260 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/beanstalk"
+	"github.com/reprieve/reprieve/internal/broker"
+)
+
+// Conn is one client connection, as extension handlers see it: its
+// session, and the methods that write replies. It is used only by the
+// connection's goroutine.
+type Conn struct {
+	srv  *Server
+	nc   net.Conn
+	br   *bufio.Reader
+	r    *beanstalk.Reader
+	w    *beanstalk.Writer
+	sess *broker.Session
+	cmd  beanstalk.Command
+	dict beanstalk.Dict
+	list []byte
+
+	// mu protects idle and stopping: Shutdown interrupts a connection only
+	// while it waits for a new command.
+	mu       sync.Mutex
+	idle     bool
+	stopping bool
+}
+
+// aLongTimeAgo is a deadline in the past, to interrupt a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func newConn(s *Server, nc net.Conn) *Conn {
+	c := &Conn{
+		srv:  s,
+		nc:   nc,
+		w:    beanstalk.NewWriter(bufio.NewWriterSize(nc, 16<<10)),
+		sess: s.b.Open(),
+	}
+	c.br = bufio.NewReaderSize(flushReader{c}, 16<<10)
+	c.r = beanstalk.NewReader(c.br, s.cfg.MaxJobSize)
+	return c
+}
+
+// flushReader reads from the socket, sending the buffered replies first:
+// replies to pipelined commands share writes, and are sent whenever the
+// connection must wait for more input (also in the middle of a command).
+type flushReader struct{ c *Conn }
+
+func (f flushReader) Read(p []byte) (int, error) {
+	if f.c.w.Buffered() > 0 {
+		if err := f.c.w.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	return f.c.nc.Read(p)
+}
+
+// stop asks the connection to close once it has answered what it was
+// sent; called by Shutdown with Server.mu held.
+func (c *Conn) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopping = true
+	if c.idle {
+		_ = c.nc.SetReadDeadline(aLongTimeAgo)
+	}
+}
+
+// setIdle marks the connection as waiting for a command (or not). It
+// reports false if the server is shutting down and the connection must
+// close instead of waiting.
+func (c *Conn) setIdle(idle bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if idle && c.stopping {
+		return false
+	}
+	c.idle = idle
+	return true
+}
+
+// serve runs the connection until the client quits or hangs up, a write
+// fails, or the server shuts down.
+func (c *Conn) serve() {
+	defer func() {
+		c.sess.Close()
+		c.nc.Close()
+	}()
+	for {
+		idle := c.br.Buffered() == 0
+		if idle {
+			// Nothing pipelined: the read will send the replies, then wait.
+			if !c.setIdle(true) {
+				_ = c.w.Flush()
+				return
+			}
+		}
+		err := c.r.ReadCommand(&c.cmd)
+		if idle {
+			c.setIdle(false)
+		}
+		op := c.cmd.Op
+		if op != beanstalk.OpNone {
+			c.srv.counts[op].Add(1)
+		}
+		if err != nil {
+			rep := beanstalk.ErrorReply(err)
+			if rep == "" {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !isTimeout(err) {
+					c.srv.log.Debug("connection read failed", "remote", c.nc.RemoteAddr().String(), "err", err)
+				}
+				return
+			}
+			c.w.Reply(rep)
+			continue
+		}
+		if op == beanstalk.OpQuit {
+			_ = c.w.Flush()
+			return
+		}
+		h := handlers[op]
+		if h == nil {
+			c.w.Reply(beanstalk.ReplyUnknownCommand)
+			continue
+		}
+		if !h(c, &c.cmd) {
+			_ = c.w.Flush()
+			return
+		}
+		c.mu.Lock()
+		stopping := c.stopping
+		c.mu.Unlock()
+		if stopping && c.br.Buffered() == 0 {
+			_ = c.w.Flush()
+			return
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Session returns the connection's broker session.
+func (c *Conn) Session() *broker.Session { return c.sess }
+
+// Broker returns the server's broker.
+func (c *Conn) Broker() *broker.Broker { return c.srv.b }
+
+// Reply writes a fixed reply such as beanstalk.ReplyDeleted.
+func (c *Conn) Reply(msg string) { c.w.Reply(msg) }
+
+// Number writes "<word> <n>\r\n".
+func (c *Conn) Number(word string, n uint64) { c.w.Number(word, n) }
+
+// Job writes "<word> <id> <bytes>\r\n<body>\r\n".
+func (c *Conn) Job(word string, id uint64, body []byte) { c.w.Job(word, id, body) }
+
+// OK writes "OK <bytes>\r\n<data>\r\n".
+func (c *Conn) OK(data []byte) { c.w.OK(data) }
+
+// Dict returns the connection's scratch dictionary, reset, for a stats
+// reply sent with OK(d.Bytes()).
+func (c *Conn) Dict() *beanstalk.Dict {
+	c.dict.Reset()
+	return &c.dict
+}
+
+// ReplyError answers an engine error with its wire reply: NOT_FOUND,
+// DRAINING, OUT_OF_MEMORY, NOT_IGNORED, TIMED_OUT, DEADLINE_SOON, and
+// INTERNAL_ERROR for anything else. It reports false if the connection
+// must close instead (the broker is closed).
+func (c *Conn) ReplyError(err error) bool {
+	switch {
+	case errors.Is(err, broker.ErrNotFound):
+		c.w.Reply(beanstalk.ReplyNotFound)
+	case errors.Is(err, broker.ErrDraining):
+		c.w.Reply(beanstalk.ReplyDraining)
+	case errors.Is(err, broker.ErrOutOfMemory):
+		c.w.Reply(beanstalk.ReplyOutOfMemory)
+	case errors.Is(err, broker.ErrNotIgnored):
+		c.w.Reply(beanstalk.ReplyNotIgnored)
+	case errors.Is(err, broker.ErrTimedOut):
+		c.w.Reply(beanstalk.ReplyTimedOut)
+	case errors.Is(err, broker.ErrDeadlineSoon):
+		c.w.Reply(beanstalk.ReplyDeadlineSoon)
+	case errors.Is(err, broker.ErrClosed), errors.Is(err, context.Canceled) && c.srv.ctx.Err() != nil:
+		return false
+	default:
+		c.srv.log.Error("command failed", "cmd", c.cmd.Op.String(), "err", err)
+		c.w.Reply(beanstalk.ReplyInternalError)
+	}
+	return true
+}
+
+// reserve answers reserve and reserve-with-timeout (timeout < 0: forever).
+// It first tries without waiting; only a reserve that must wait flushes
+// the replies before it and watches for the client hanging up.
+func (c *Conn) reserve(timeout time.Duration) bool {
+	res, err := c.sess.Reserve(c.srv.ctx, 0)
+	if errors.Is(err, broker.ErrTimedOut) && timeout != 0 {
+		if c.w.Flush() != nil {
+			return false
+		}
+		res, err = c.blockingReserve(timeout)
+	}
+	if err != nil {
+		return c.ReplyError(err)
+	}
+	c.w.Job("RESERVED", uint64(res.ID), res.Body)
+	return true
+}
+
+// blockingReserve waits in Reserve while a second goroutine watches the
+// socket: if the client hangs up, the reserve is cancelled and answered
+// TIMED_OUT, as beanstalkd answers a client that half-closes. Bytes the
+// client pipelines meanwhile stay buffered for after the reserve.
+func (c *Conn) blockingReserve(timeout time.Duration) (broker.Reserved, error) {
+	ctx, cancel := context.WithCancel(c.srv.ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.watchHangup(cancel)
+	}()
+	res, err := c.sess.Reserve(ctx, timeout)
+	_ = c.nc.SetReadDeadline(aLongTimeAgo)
+	<-done
+	_ = c.nc.SetReadDeadline(time.Time{})
+	if errors.Is(err, context.Canceled) && c.srv.ctx.Err() == nil {
+		err = broker.ErrTimedOut // the client hung up
+	}
+	return res, err
+}
+
+// watchHangup blocks reading ahead until the client hangs up (then it calls
+// cancel), the read deadline passes, or the buffer is full.
+func (c *Conn) watchHangup(cancel context.CancelFunc) {
+	for {
+		n := c.br.Buffered()
+		if n >= c.br.Size() {
+			return
+		}
+		if _, err := c.br.Peek(n + 1); err != nil {
+			if !isTimeout(err) {
+				cancel()
+			}
+			return
+		}
+	}
+}

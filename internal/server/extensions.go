@@ -1,0 +1,186 @@
+package server
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/beanstalk"
+	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/job"
+)
+
+// This file serves Reprieve's extension commands and keys
+// (docs/protocol.md, "Extensions"): fail, list-jobs, kick-tube,
+// flush-tube, and the failure-policy keys of stats, stats-tube and
+// stats-job. beanstalkd's own replies are untouched.
+
+func init() {
+	Handle(beanstalk.OpFail, handleFail)
+	Handle(beanstalk.OpListJobs, handleListJobs)
+	Handle(beanstalk.OpKickTube, handleKickTube)
+	Handle(beanstalk.OpFlushTube, handleFlushTube)
+	AddServerStats(func(st *broker.ServerStats, d *beanstalk.Dict) {
+		d.Uint("total-failures", st.Failures)
+		d.Uint("total-gave-up", st.GaveUp)
+		d.Uint("total-expired", st.Expired)
+	})
+	AddTubeStats(func(ts *broker.TubeStats, d *beanstalk.Dict) {
+		d.Uint("total-failures", ts.Failures)
+		d.Uint("total-gave-up", ts.GaveUp)
+		d.Uint("total-expired", ts.Expired)
+		d.Uint("current-buried-bytes", uint64(ts.BuriedBytes))
+	})
+	AddJobStats(writeFailureKeys)
+}
+
+// writeFailureKeys adds the job's size and failure history to a stats-job
+// dictionary. Texts are double-quoted (errors may hold anything); times
+// are RFC 3339 in UTC, "" when they never happened.
+func writeFailureKeys(js *broker.JobStats, d *beanstalk.Dict) {
+	f := &js.Failure
+	origin := f.Origin
+	if origin == "" {
+		origin = js.Tube
+	}
+	d.Uint("size", uint64(js.Size))
+	d.Uint("failures", uint64(f.Attempts))
+	d.Quoted("first-error", f.FirstError)
+	d.Quoted("last-error", f.LastError)
+	d.Quoted("first-failure", stamp(f.FirstAt))
+	d.Quoted("last-failure", stamp(f.LastAt))
+	d.Str("origin", origin)
+	d.Quoted("gave-up", f.GaveUp)
+	d.Uint("revivals", uint64(f.Kicks))
+	d.Quoted("last-revival", stamp(f.KickedAt))
+}
+
+// stamp formats t as RFC 3339 in UTC, "" for the zero time.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// handleFail answers "fail <id> <bytes>\r\n<text>\r\n" with what the
+// tube's policy did: RETRYING <attempts> <delay> <at>, BURIED <attempts>,
+// DEAD_LETTERED <attempts> <tube> or DELETED <attempts>.
+func handleFail(c *Conn, cmd *beanstalk.Command) bool {
+	id := job.ID(cmd.ID)
+	res, err := c.sess.Fail(id, string(cmd.Body))
+	cmd.Body = nil
+	if err != nil {
+		return c.ReplyError(err)
+	}
+	switch res.Action {
+	case broker.FailRetry:
+		var delay time.Duration
+		if js, err := c.srv.b.StatsJob(id); err == nil {
+			delay = js.Delay
+		}
+		c.w.Reply(fmt.Sprintf("%s %d %d %s\r\n", beanstalk.ReplyRetrying, res.Attempts, delay/time.Second, res.At.UTC().Format(time.RFC3339)))
+	case broker.FailBuried:
+		c.w.Number(beanstalk.ReplyFailBuried, uint64(res.Attempts))
+	case broker.FailDeadLettered:
+		c.w.Reply(fmt.Sprintf("%s %d %s\r\n", beanstalk.ReplyDeadLettered, res.Attempts, res.Tube))
+	case broker.FailDeleted:
+		c.w.Number(beanstalk.ReplyFailDeleted, uint64(res.Attempts))
+	default:
+		return c.ReplyError(fmt.Errorf("server: fail: unknown outcome %v", res.Action))
+	}
+	return true
+}
+
+// stateOf maps a state word of list-jobs and flush-tube to the engine's
+// state, 0 for "all".
+func stateOf(w []byte) job.State {
+	switch string(w) {
+	case beanstalk.StateReady:
+		return job.Ready
+	case beanstalk.StateDelayed:
+		return job.Delayed
+	case beanstalk.StateReserved:
+		return job.Reserved
+	case beanstalk.StateBuried:
+		return job.Buried
+	}
+	return 0
+}
+
+// handleListJobs answers "list-jobs <tube> <state> <after-id> <limit>"
+// with OK and a YAML list of stats-job dictionaries.
+func handleListJobs(c *Conn, cmd *beanstalk.Command) bool {
+	jobs, err := c.srv.b.ListJobs(cmd.Tube, stateOf(cmd.Args), job.ID(cmd.ID), int(cmd.Bound))
+	if err != nil {
+		return c.ReplyError(err)
+	}
+	out := append(c.list[:0], "---\n"...)
+	var d beanstalk.Dict
+	for i := range jobs {
+		d.Reset()
+		writeJobStats(&jobs[i], &d)
+		body := d.Bytes()[len("---\n"):]
+		first := true
+		for len(body) > 0 {
+			n := 0
+			for n < len(body) && body[n] != '\n' {
+				n++
+			}
+			if first {
+				out = append(out, "- "...)
+				first = false
+			} else {
+				out = append(out, "  "...)
+			}
+			out = append(out, body[:min(n+1, len(body))]...)
+			body = body[min(n+1, len(body)):]
+		}
+	}
+	c.list = out
+	c.w.OK(out)
+	return true
+}
+
+// writeJobStats writes every key of a stats-job reply, beanstalkd's and
+// the extensions', in the same order.
+func writeJobStats(js *broker.JobStats, d *beanstalk.Dict) {
+	d.Uint("id", uint64(js.ID))
+	d.Str("tube", js.Tube)
+	d.Str("state", js.State.String())
+	d.Uint("pri", uint64(js.Priority))
+	d.Seconds("age", js.Age)
+	d.Seconds("delay", js.Delay)
+	d.Seconds("ttr", js.TTR)
+	d.Seconds("time-left", js.TimeLeft)
+	d.Int("file", int64(js.File))
+	d.Uint("reserves", uint64(js.Reserves))
+	d.Uint("timeouts", uint64(js.Timeouts))
+	d.Uint("releases", uint64(js.Releases))
+	d.Uint("buries", uint64(js.Buries))
+	d.Uint("kicks", uint64(js.Kicks))
+	for _, f := range jobStatsHooks {
+		f(js, d)
+	}
+}
+
+// handleKickTube answers "kick-tube <tube> <bound> <bytes>\r\n<text>\r\n"
+// with KICKED <count>.
+func handleKickTube(c *Conn, cmd *beanstalk.Command) bool {
+	n, err := c.srv.b.KickBuried(cmd.Tube, string(cmd.Body), int(cmd.Bound))
+	cmd.Body = nil
+	if err != nil {
+		return c.ReplyError(err)
+	}
+	c.w.Number("KICKED", uint64(n))
+	return true
+}
+
+// handleFlushTube answers "flush-tube <tube> <state>" with FLUSHED <count>.
+func handleFlushTube(c *Conn, cmd *beanstalk.Command) bool {
+	n, err := c.srv.b.Flush(cmd.Tube, stateOf(cmd.Args))
+	if err != nil {
+		return c.ReplyError(err)
+	}
+	c.w.Number(beanstalk.ReplyFlushed, uint64(n))
+	return true
+}
