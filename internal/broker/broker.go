@@ -54,6 +54,9 @@ type Broker struct {
 	timer     clock.Timer
 	timerAt   int64
 	timerGen  uint64
+	// timers counts timer callbacks that may still run; Close waits for
+	// them (the engine owns the goroutines the clock starts for it).
+	timers sync.WaitGroup
 
 	burySeq   uint64
 	closed    bool
@@ -98,25 +101,25 @@ func New(cfg Config) *Broker {
 // MaxJobSize returns the largest body accepted, in bytes.
 func (b *Broker) MaxJobSize() int { return b.maxJobSize }
 
-// Close stops the engine's timer and wakes every blocked Reserve with
-// ErrClosed; later Puts and Reserves return ErrClosed. Jobs stay in memory
-// (and in the journal).
+// Close stops the engine's timer (waiting for a callback in flight) and
+// wakes every blocked Reserve with ErrClosed; later Puts and Reserves
+// return ErrClosed. Jobs stay in memory (and in the journal). It must not
+// be called from a Journal or clock callback.
 func (b *Broker) Close() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return
 	}
 	b.closed = true
-	if b.timer != nil {
-		b.timer.Stop()
-		b.timer = nil
-	}
+	b.stopTimer()
 	for s := b.firstSess; s != nil; s = s.next {
 		if s.waiting {
 			b.wake(s, nil, ErrClosed)
 		}
 	}
+	b.mu.Unlock()
+	b.timers.Wait()
 }
 
 // SetDraining turns drain mode on or off: while on, Put answers

@@ -26,9 +26,7 @@ func (b *Broker) arm(at int64) {
 	if b.closed || (b.timer != nil && b.timerAt <= at) {
 		return
 	}
-	if b.timer != nil {
-		b.timer.Stop()
-	}
+	b.stopTimer()
 	b.timerGen++
 	gen := b.timerGen
 	d := time.Duration(at - b.now().UnixNano())
@@ -36,7 +34,20 @@ func (b *Broker) arm(at int64) {
 		d = 0
 	}
 	b.timerAt = at
-	b.timer = b.clock.AfterFunc(d, func() { b.fire(gen) })
+	b.timers.Add(1)
+	b.timer = b.clock.AfterFunc(d, func() {
+		defer b.timers.Done()
+		b.fire(gen)
+	})
+}
+
+// stopTimer cancels the armed timer; if it already fired, its callback
+// runs, finds what is due (or that the broker is closed) and returns.
+func (b *Broker) stopTimer() {
+	if b.timer != nil && b.timer.Stop() {
+		b.timers.Done()
+	}
+	b.timer = nil
 }
 
 // armNext arms the timer for the earliest tube or session tick, if any.
