@@ -185,6 +185,10 @@ type diskIn struct {
 	poll        time.Duration
 	read        atomic.Uint64
 	cur         atomic.Pointer[committer] // the file being read, kept across restarts
+
+	// fault, when set by tests, is called before each record is read; an
+	// error fails the run loop as a broken read would.
+	fault func() error
 }
 
 // Run reads ready files one at a time, oldest first.
@@ -260,6 +264,12 @@ func (d *diskIn) readFile(ctx context.Context, path string) error {
 	}
 	r := bufio.NewReaderSize(f, 64<<10)
 	for {
+		if d.fault != nil {
+			if err := d.fault(); err != nil {
+				c.flush()
+				return err
+			}
+		}
 		line, err := r.ReadBytes('\n')
 		if errors.Is(err, io.EOF) {
 			if len(line) > 0 {

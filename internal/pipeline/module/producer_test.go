@@ -134,3 +134,58 @@ func TestProducerResumesAfterProcessRestart(t *testing.T) {
 		t.Fatalf("second run delivered %d, want 300", n)
 	}
 }
+
+// input.disk restarted by its supervisor in the middle of a buffer file
+// resumes from the record after the last one it emitted.
+func TestDiskInputRestartsFromOffset(t *testing.T) {
+	dir := t.TempDir()
+	buf, out := filepath.Join(dir, "buf"), filepath.Join(dir, "out")
+	os.MkdirAll(buf, 0o755)
+	var lines []byte
+	for i := range 3000 {
+		b, _ := pipeline.NewMessage(fmt.Sprintf("m-%d", i), []byte(fmt.Sprintf("record %d", i))).Marshal()
+		lines = append(append(lines, b...), '\n')
+	}
+	os.WriteFile(filepath.Join(buf, "x.1.ready"), lines, 0o644)
+	rng := rand.New(rand.NewPCG(7, 7))
+	var mu sync.Mutex // protects rng
+	p, stop := run(t, fmt.Sprintf(`
+supervisor: {backoff: 0.001, max_backoff: 0.01}
+modules:
+  in: {module: input.disk, arguments: {directory: %s, poll_interval: 0.01}, on_failure: backoff}
+  out: {module: output.file, arguments: {path: %s}}
+routingtable:
+  - in.outbox -> out.inbox
+`, buf, out), clock.Real(), func(p *pipeline.Pipeline) {
+		m, _ := p.Module("in")
+		m.(*diskIn).fault = func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			if rng.IntN(300) == 0 {
+				return errSessionTimeout
+			}
+			return nil
+		}
+	})
+	eventually(t, "3000 records and an empty buffer", func() bool {
+		left, _ := filepath.Glob(filepath.Join(buf, "*"))
+		return moduleStats(p, "out").Handled >= 3000 && len(left) == 0
+	})
+	stop()
+	restarts := moduleStats(p, "in").Restarts
+	seen := map[string]int{}
+	got := readLines(t, out)
+	for _, l := range got {
+		seen[l]++
+	}
+	for i := range 3000 {
+		if seen[fmt.Sprintf("record %d", i)] == 0 {
+			t.Fatalf("record %d lost", i)
+		}
+	}
+	dups := len(got) - len(seen)
+	t.Logf("3000 records, %d restarts, %d duplicates", restarts, dups)
+	if restarts < 3 || dups > int(restarts) {
+		t.Fatalf("%d restarts, %d duplicates", restarts, dups)
+	}
+}
