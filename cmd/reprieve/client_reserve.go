@@ -98,8 +98,15 @@ func (c *cli) reserve(args []string) error {
 	switch {
 	case errors.Is(err, client.ErrTimedOut):
 		return fmt.Errorf("no job in tube %s on %s within %v", strings.Join(tubes, ","), strings.Join(o.addrs, ","), timeout)
+	case errors.Is(err, client.ErrNoServers) && len(o.addrs) == 1:
+		conn, derr := c.dial(o.addrs[0])
+		if derr != nil {
+			return derr // says why
+		}
+		conn.Close()
+		return fmt.Errorf("cannot connect to %s", o.addrs[0])
 	case errors.Is(err, client.ErrNoServers):
-		return fmt.Errorf("cannot connect to %s", strings.Join(o.addrs, ","))
+		return fmt.Errorf("cannot connect to any of %s", strings.Join(o.addrs, ","))
 	case err != nil:
 		return describe(err)
 	}

@@ -236,6 +236,8 @@ func TestClientCommandLineErrors(t *testing.T) {
 		}
 	}
 	tc.fails("cannot connect to 127.0.0.1:1: connect: connection refused", (*cli).stats)
+	tc.fails("cannot connect to 127.0.0.1:1: connect: connection refused", (*cli).reserve)
+	tc.fails("cannot connect to 127.0.0.1:1: connect: connection refused", (*cli).put, "x")
 
 	out, err := tc.run("", (*cli).put, "--help")
 	if !errors.Is(err, flag.ErrHelp) || !strings.HasPrefix(out, "Usage: reprieve put [flags] [BODY]\n\nPuts one job") || !strings.Contains(out, "-ttr duration") {

@@ -27,7 +27,7 @@ func newPool(t *testing.T, cfg PoolConfig) *Pool {
 	return p
 }
 
-func startServers(t *testing.T, n int) ([]*clienttest.Beanstalkd, []string) {
+func startServers(t testing.TB, n int) ([]*clienttest.Beanstalkd, []string) {
 	t.Helper()
 	var bs []*clienttest.Beanstalkd
 	var addrs []string

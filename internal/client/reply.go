@@ -54,8 +54,8 @@ func (c *Conn) readReply() (Reply, error) {
 	if err != nil || n < 0 || n > maxReplyBody {
 		return Reply{}, fmt.Errorf("%w: %q has a bad byte count", errProtocol, r.Line)
 	}
-	buf := make([]byte, n+2)
-	if _, err := io.ReadFull(c.r, buf); err != nil {
+	buf, err := readBlock(c.r, n+2)
+	if err != nil {
 		return Reply{}, fmt.Errorf("read reply body from %s: %w", c.addr, err)
 	}
 	if buf[n] != '\r' || buf[n+1] != '\n' {
@@ -72,4 +72,22 @@ func (r Reply) argUint(i int) (uint64, bool) {
 	}
 	n, err := strconv.ParseUint(r.Args[i], 10, 64)
 	return n, err == nil
+}
+
+// readBlock reads exactly n bytes. Memory grows with the bytes that
+// arrive, not with the count the server claimed.
+func readBlock(r io.Reader, n int) ([]byte, error) {
+	const chunk = 1 << 20
+	if n <= chunk {
+		buf := make([]byte, n)
+		_, err := io.ReadFull(r, buf)
+		return buf, err
+	}
+	var b bytes.Buffer
+	b.Grow(chunk)
+	got, err := b.ReadFrom(io.LimitReader(r, int64(n)))
+	if err == nil && got < int64(n) {
+		err = io.ErrUnexpectedEOF
+	}
+	return b.Bytes(), err
 }
