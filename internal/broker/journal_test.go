@@ -146,3 +146,42 @@ func TestRestore(t *testing.T) {
 		t.Fatalf("next id %d, want 8", id)
 	}
 }
+
+// TestRestoreKeepsRetryScheduleAndHistory restarts in the middle of a retry
+// schedule: the next attempt time and the failure history come back.
+func TestRestoreKeepsRetryScheduleAndHistory(t *testing.T) {
+	m := newMemJournal()
+	p := &tubePolicy{Retry: doubling(5)}
+	b1, s, _, advance := newPolicyTest(t, policyFor(p, "work"), m)
+	id := mustPut(t, s, 0, 0, time.Minute, "x")
+	mustReserve(t, s, id)
+	if _, err := s.Fail(id, "first"); err != nil {
+		t.Fatal(err)
+	}
+	advance(10 * time.Second)
+	mustReserve(t, s, id)
+	res, err := s.Fail(id, "second")
+	if err != nil || res.Action != FailRetry {
+		t.Fatal(res, err)
+	}
+	advance(5 * time.Second)
+	want, _ := b1.StatsJob(id)
+
+	b2, _ := newTest(t, nil)
+	b2.clock = b1.clock
+	b2.setLookup(policyFor(p, "work"))
+	b2.Restore(m.snapshot(), b1.NextID())
+	got, err := b2.StatsJob(id)
+	if err != nil || got.State != job.Delayed || got.TimeLeft != 15*time.Second || got.Failure != want.Failure {
+		t.Fatalf("restored %+v %v\nwant %+v", got, err, want)
+	}
+	w := b2.Open()
+	defer w.Close()
+	w.Watch("work")
+	advance(15 * time.Second)
+	mustReserve(t, w, id)
+	res, _ = w.Fail(id, "third")
+	if res.Attempts != 3 || res.Action != FailRetry {
+		t.Fatalf("after restart %+v", res)
+	}
+}
