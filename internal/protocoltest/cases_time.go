@@ -73,6 +73,7 @@ func init() {
 		a.ExpectReplies("RESERVED 2 3\r\ntwo\r\n")
 	})
 	add("TTRExpiry", func(t *testing.T, s *Target) {
+		skipUnreliableTTR(t, s)
 		a, b := Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Put(0, 0, 1, "x")
 		a.Expect("reserve\r\n", "RESERVED 1 1\r\nx\r\n")
@@ -89,16 +90,10 @@ func init() {
 		b.Expect("delete 1\r\n", "DELETED\r\n")
 	})
 	add("TTRExpiryWhileAnotherWaits", func(t *testing.T, s *Target) {
+		skipUnreliableTTR(t, s)
 		a, b := Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Put(0, 0, 1, "x")
 		a.Expect("reserve\r\n", "RESERVED 1 1\r\nx\r\n")
-		if s.Beanstalkd {
-			// A deliberate difference: beanstalkd 1.12 does not expire a
-			// TTR while another connection waits with a timeout (its
-			// time-left goes negative); Reprieve expires it on time.
-			b.Expect("reserve-with-timeout 2\r\n", "TIMED_OUT\r\n")
-			return
-		}
 		b.Expect("reserve-with-timeout 2\r\n", "RESERVED 1 1\r\nx\r\n")
 	})
 	add("TouchExtendsTTR", func(t *testing.T, s *Target) {
@@ -175,4 +170,16 @@ func init() {
 		a.Send("use foo\r\nreserve\r\n")
 		a.ExpectReplies("USING foo\r\n")
 	})
+}
+
+// skipUnreliableTTR skips a case on beanstalkd, whose TTR expiry is
+// unreliable: with other connections active, a reserved job whose TTR has
+// passed can stay reserved for seconds (stats-job shows a negative
+// time-left) — observed with beanstalkd 1.12 while another connection
+// waits in reserve-with-timeout or polls stats. A deliberate difference:
+// Reprieve returns the job to ready when its TTR ends.
+func skipUnreliableTTR(t *testing.T, s *Target) {
+	if s.Beanstalkd {
+		t.Skip("beanstalkd 1.12 expires TTRs late when other connections are active; see docs/protocol.md")
+	}
 }

@@ -1,6 +1,7 @@
 package servertest
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"os/exec"
@@ -39,7 +40,8 @@ func StartBeanstalkd(t testing.TB, args ...string) *Beanstalkd {
 		}
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		cmd := exec.Command(path, append([]string{"-l", "127.0.0.1", "-p", strconv.Itoa(port)}, args...)...)
-		cmd.Stderr = os.Stderr
+		var stderr bytes.Buffer // written by exec's goroutine, read after Wait
+		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("servertest: start beanstalkd: %v", err)
 		}
@@ -50,6 +52,9 @@ func StartBeanstalkd(t testing.TB, args ...string) *Beanstalkd {
 			t.Cleanup(func() {
 				_ = cmd.Process.Signal(syscall.SIGKILL)
 				<-exited
+				if t.Failed() && stderr.Len() > 0 {
+					t.Logf("beanstalkd stderr:\n%s", stderr.String())
+				}
 			})
 			return &Beanstalkd{Addr: addr, Process: cmd.Process}
 		}
