@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/reprieve/reprieve/internal/clock"
@@ -299,5 +300,39 @@ routingtable:
 	}
 	if ids, _ := p.Undelivered(); len(ids) != 0 {
 		t.Fatalf("undelivered: %v", ids)
+	}
+}
+
+// With idle_trigger, input.disk leaves the buffer alone until nothing has
+// been written to it for idle_time (Wishbone's diskin), on the fake clock.
+func TestDiskInIdleTrigger(t *testing.T) {
+	dir := t.TempDir()
+	buf, out := filepath.Join(dir, "buf"), filepath.Join(dir, "out")
+	os.MkdirAll(buf, 0o755)
+	b, _ := pipeline.NewMessage("m-1", []byte("buffered")).Marshal()
+	file := filepath.Join(buf, "d.1.ready")
+	os.WriteFile(file, append(b, '\n'), 0o644)
+	st, _ := os.Stat(file)
+	clk := clock.NewFake(st.ModTime())
+	p, stop := run(t, fmt.Sprintf(`
+modules:
+  diskin: {module: input.disk, arguments: {directory: %s, idle_trigger: true, idle_time: 10, poll_interval: 1}}
+  out: {module: output.file, arguments: {path: %s}}
+routingtable:
+  - diskin.outbox -> out.inbox
+`, buf, out), clk, nil)
+	for range 9 {
+		eventually(t, "diskin to wait", func() bool { return clk.Pending() == 1 })
+		clk.Advance(time.Second)
+	}
+	eventually(t, "diskin to wait", func() bool { return clk.Pending() == 1 })
+	if n := queueStats(p, "diskin", "outbox").In; n != 0 {
+		t.Fatalf("read %d messages 9s after the last write", n)
+	}
+	clk.Advance(time.Second)
+	eventually(t, "the buffered message", func() bool { return moduleStats(p, "out").Handled == 1 })
+	stop()
+	if got := readLines(t, out); len(got) != 1 || got[0] != "buffered" {
+		t.Fatalf("out = %q", got)
 	}
 }
