@@ -13,6 +13,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/client/clienttest"
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/servertest"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -37,6 +38,24 @@ func startServers(t testing.TB, n int) ([]*clienttest.Beanstalkd, []string) {
 		addrs = append(addrs, b.Addr)
 	}
 	return bs, addrs
+}
+
+// eachKind runs f against n real beanstalkd servers and against n of
+// Reprieve's own servers in-process.
+func eachKind(t *testing.T, n int, f func(t *testing.T, addrs []string)) {
+	t.Run("beanstalkd", func(t *testing.T) {
+		t.Parallel()
+		_, addrs := startServers(t, n)
+		f(t, addrs)
+	})
+	t.Run("reprieve", func(t *testing.T) {
+		t.Parallel()
+		var addrs []string
+		for range n {
+			addrs = append(addrs, servertest.Start(t, nil).Addr)
+		}
+		f(t, addrs)
+	})
 }
 
 // serverStats reads a key of a server's stats over a connection of its own.
@@ -127,9 +146,9 @@ func TestPoolConfigValidate(t *testing.T) {
 	}
 }
 
-func TestPoolPutsRoundRobin(t *testing.T) {
-	t.Parallel()
-	_, addrs := startServers(t, 3)
+func TestPoolPutsRoundRobin(t *testing.T) { eachKind(t, 3, testPoolPutsRoundRobin) }
+
+func testPoolPutsRoundRobin(t *testing.T, addrs []string) {
 	p := newPool(t, PoolConfig{Addrs: addrs})
 	ctx := context.Background()
 	got := map[string]int{}
@@ -239,9 +258,9 @@ func TestPoolRedialBackoff(t *testing.T) {
 	}
 }
 
-func TestPoolReserveAcrossServers(t *testing.T) {
-	t.Parallel()
-	_, addrs := startServers(t, 3)
+func TestPoolReserveAcrossServers(t *testing.T) { eachKind(t, 3, testPoolReserveAcrossServers) }
+
+func testPoolReserveAcrossServers(t *testing.T, addrs []string) {
 	p := newPool(t, PoolConfig{Addrs: addrs})
 	ctx := context.Background()
 	direct := make([]*Conn, 3)
