@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,11 +35,14 @@ func dirBytes(t *testing.T, dir string) (int64, int) {
 	return size, n
 }
 
-// peer is a server under comparison.
+// peer is a server under comparison. startProc starts it and returns a
+// function that kills it with SIGKILL and waits for it.
 type peer struct {
-	name  string
-	start func(t *testing.T, dir, addr string)
+	name      string
+	startProc func(t *testing.T, dir, addr string) (kill func())
 }
+
+func (p peer) start(t *testing.T, dir, addr string) { p.startProc(t, dir, addr) }
 
 func beanstalkdPeer(t *testing.T, fileSize int) peer {
 	path, err := exec.LookPath("beanstalkd")
@@ -48,27 +52,31 @@ func beanstalkdPeer(t *testing.T, fileSize int) peer {
 		}
 		t.Skip("beanstalkd not installed")
 	}
-	return peer{name: "beanstalkd -b", start: func(t *testing.T, dir, addr string) {
+	return peer{name: "beanstalkd -b", startProc: func(t *testing.T, dir, addr string) func() {
 		host, port, _ := strings.Cut(addr, ":")
-		cmd := exec.Command(path, "-l", host, "-p", port, "-b", dir, "-s", fmt.Sprint(fileSize), "-f", "50")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		waitListening(t, addr)
+		return run(t, addr, exec.Command(path, "-l", host, "-p", port, "-b", dir, "-s", fmt.Sprint(fileSize), "-f", "50"))
 	}}
 }
 
 func reprievePeer(bin string, segSize int) peer {
-	return peer{name: "reprieve", start: func(t *testing.T, dir, addr string) {
-		cmd := exec.Command(bin, "serve", "--listen", addr, "--data", dir, "--segment-size", fmt.Sprint(segSize))
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		waitListening(t, addr)
+	return peer{name: "reprieve", startProc: func(t *testing.T, dir, addr string) func() {
+		return run(t, addr, exec.Command(bin, "serve", "--listen", addr, "--data", dir, "--segment-size", fmt.Sprint(segSize)))
 	}}
+}
+
+// run starts cmd, waits until addr accepts connections, and returns a
+// function that kills it; the test's cleanup kills it too.
+func run(t *testing.T, addr string, cmd *exec.Cmd) func() {
+	t.Helper()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	kill := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
+	t.Cleanup(kill)
+	waitListening(t, addr)
+	return kill
 }
 
 func waitListening(t *testing.T, addr string) {
@@ -157,7 +165,14 @@ func TestDiskVersusBeanstalkd(t *testing.T) {
 		t.Skip("set REPRIEVE_DISK_COMPARE=1 to compare disk use with beanstalkd")
 	}
 	const fileSize = 1 << 20
-	peers := []peer{beanstalkdPeer(t, fileSize), reprievePeer(buildServer(t), fileSize)}
+	var peers []peer
+	which := os.Getenv("REPRIEVE_DISK_COMPARE") // 1: both; beanstalkd or reprieve: that one
+	if which != "reprieve" {
+		peers = append(peers, beanstalkdPeer(t, fileSize))
+	}
+	if which != "beanstalkd" {
+		peers = append(peers, reprievePeer(buildServer(t), fileSize))
+	}
 	const churnJobs, churnSize = 200000, 1024
 	const jobs, size, rounds = 2000, 1024, 40
 	live := int64(jobs * size)
