@@ -336,3 +336,20 @@ routingtable:
 		t.Fatalf("out = %q", got)
 	}
 }
+
+// confirm: false closes each connection at once (Wishbone's tcpout).
+func TestTCPOutWithoutConfirm(t *testing.T) {
+	dst := newLineServer(t)
+	p, stop := run(t, fmt.Sprintf(`
+modules:
+  gen: {module: input.generator, arguments: {interval: 0, count: 5, id_prefix: w}}
+  out: {module: output.tcp, arguments: {port: %d, confirm: false}}
+routingtable:
+  - gen.outbox -> out.inbox
+`, dst.port), clock.Real(), nil)
+	eventually(t, "5 messages", func() bool { return dst.count() == 5 })
+	stop()
+	if s := moduleStats(p, "out"); s.Handled != 5 {
+		t.Fatalf("out %+v", s)
+	}
+}

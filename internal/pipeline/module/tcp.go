@@ -24,7 +24,8 @@ func init() {
 			{Name: "port", Type: pipeline.Int, Required: true, Doc: "the server's port"},
 			{Name: "timeout", Type: pipeline.Duration, Default: time.Second, Doc: "connect and write timeout"},
 			{Name: "delimiter", Type: pipeline.String, Default: "\n", Doc: "written after each message"},
-			{Name: "persistent", Type: pipeline.Bool, Default: false, Doc: "keep one connection open (faster; a message written just before the peer dies can be lost). By default each message gets its own connection, which is half-closed and counts as delivered only when the peer closes its side (as socat and nc do after reading everything)"},
+			{Name: "persistent", Type: pipeline.Bool, Default: false, Doc: "keep one connection open for all messages (faster; a message written just before the peer dies can be lost); by default each message gets its own connection"},
+			{Name: "confirm", Type: pipeline.Bool, Default: true, Doc: "with a connection per message, half-close it and count the message delivered only when the peer closes its side after reading everything (socat does, after its -t timeout: run it with -t 0); false closes at once, as Wishbone does"},
 		},
 		Check: func(a pipeline.Args) error {
 			if p := a.Int("port"); p < 1 || p > 65535 {
@@ -34,7 +35,7 @@ func init() {
 		},
 		New: func(env *pipeline.Env, a pipeline.Args) (pipeline.Module, error) {
 			return &tcpOut{addr: net.JoinHostPort(a.String("host"), strconv.Itoa(a.Int("port"))), timeout: a.Duration("timeout"),
-				delim: a.String("delimiter"), persistent: a.Bool("persistent")}, nil
+				delim: a.String("delimiter"), persistent: a.Bool("persistent"), confirm: a.Bool("confirm")}, nil
 		},
 	})
 	pipeline.Register(&pipeline.Kind{
@@ -59,6 +60,7 @@ type tcpOut struct {
 	timeout    time.Duration
 	delim      string
 	persistent bool
+	confirm    bool
 
 	mu   sync.Mutex // protects conn
 	conn net.Conn
@@ -80,15 +82,16 @@ func (t *tcpOut) Handle(ctx context.Context, _ string, m *pipeline.Message) erro
 	if _, err := conn.Write(data); err != nil {
 		return err
 	}
+	if !t.confirm {
+		return conn.Close()
+	}
 	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
 		return err
 	}
 	// The peer closes once it has read everything: proof of delivery.
-	n, err := io.Copy(io.Discard, conn)
-	if err != nil {
+	if _, err := io.Copy(io.Discard, conn); err != nil {
 		return fmt.Errorf("%w: %w", ErrNotConfirmed, err)
 	}
-	_ = n
 	return nil
 }
 
