@@ -33,7 +33,7 @@ modules:
     arguments:
       port: 10001
       prot: 3
-`, []string{`f.yaml:7: module "out": unknown argument "prot" for output.tcp (arguments: host, port, timeout, delimiter, persistent)`}},
+`, []string{`f.yaml:7: module "out": unknown argument "prot" for output.tcp (arguments: host, port, timeout, delimiter, persistent, confirm)`}},
 		{"bad argument type", `
 modules:
   out:
