@@ -189,3 +189,23 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestLastNonZero(t *testing.T) {
+	for _, tc := range []struct {
+		b    []byte
+		from int
+		want int
+	}{
+		{nil, 0, -1},
+		{make([]byte, 100), 0, -1},
+		{append(make([]byte, 50), 1), 0, 50},
+		{append(append(make([]byte, 50), 1), make([]byte, 37)...), 0, 50},
+		{append(append(make([]byte, 50), 1), make([]byte, 37)...), 51, -1},
+		{[]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 0, 0},
+		{[]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}, 3, 10},
+	} {
+		if got := lastNonZero(tc.b, tc.from); got != tc.want {
+			t.Errorf("lastNonZero(%d bytes, %d) = %d, want %d", len(tc.b), tc.from, got, tc.want)
+		}
+	}
+}

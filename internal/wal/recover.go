@@ -2,6 +2,7 @@ package wal
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -370,7 +371,12 @@ func (l *Log) damaged(s *segment, buf []byte, off int, why error, rec *Recovery)
 // lastNonZero returns the index of the last non-zero byte of b at or
 // after from, or -1.
 func lastNonZero(b []byte, from int) int {
-	for i := len(b) - 1; i >= from; i-- {
+	i := len(b) - 1
+	// Whole 8-byte words first: the preallocated tail of a segment is
+	// megabytes of zeros.
+	for ; i-7 >= from && binary.LittleEndian.Uint64(b[i-7:]) == 0; i -= 8 {
+	}
+	for ; i >= from; i-- {
 		if b[i] != 0 {
 			return i
 		}
