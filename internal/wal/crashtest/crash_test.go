@@ -307,7 +307,10 @@ func TestCrashRecovery(t *testing.T) {
 			}()
 		}
 		// The kill comes at a random moment once the workers are going.
-		for acks := m.acks.Load(); m.acks.Load() < acks+int64(workers); {
+		for acks, deadline := m.acks.Load(), time.Now().Add(10*time.Second); m.acks.Load() < acks+int64(workers); {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the workers got no acknowledgement in 10 s", round)
+			}
 			time.Sleep(time.Millisecond)
 		}
 		time.Sleep(time.Duration(r.IntN(300)) * time.Millisecond)
