@@ -143,6 +143,9 @@ type Env struct {
 	Log *slog.Logger
 
 	node *node
+
+	outsOnce sync.Once
+	outs     []string // Outputs' answer; routes are fixed once built
 }
 
 // Emit sends m to the module's output queue q, blocking while the connected
@@ -163,16 +166,18 @@ func (e *Env) Connected(q string) bool {
 }
 
 // Outputs returns the connected dynamic output queues (those not declared
-// by the kind), sorted: a fanout's or round-robin's targets.
+// by the kind), sorted: a fanout's or round-robin's targets. The slice is
+// shared: do not modify it.
 func (e *Env) Outputs() []string {
-	var out []string
-	for q, r := range e.node.routes {
-		if r.dst != nil && !e.node.kind.isFixedOut(q) {
-			out = append(out, q)
+	e.outsOnce.Do(func() {
+		for q, r := range e.node.routes {
+			if r.dst != nil && !e.node.kind.isFixedOut(q) {
+				e.outs = append(e.outs, q)
+			}
 		}
-	}
-	sort.Strings(out)
-	return out
+		sort.Strings(e.outs)
+	})
+	return e.outs
 }
 
 // ArgError is returned by Kind.Check to blame one argument.
