@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/textproto"
 	"sync"
+	"sync/atomic"
 )
 
 // Conn is one connection to a beanstalkd-protocol server. It is safe for
@@ -24,6 +25,9 @@ type Conn struct {
 	addr string
 	nc   net.Conn
 	pipe textproto.Pipeline // orders requests and their replies
+	// writers counts requests that have taken a pipeline id and not yet
+	// been buffered; the one that brings it to zero flushes.
+	writers atomic.Int32
 
 	// w is used only by the goroutine holding the pipeline's request turn,
 	// r only by the one holding its response turn.
@@ -136,6 +140,7 @@ func (c *Conn) exchange(ctx context.Context, reqs []Request, before func([]Reque
 	stop := context.AfterFunc(ctx, func() { c.fail(context.Cause(ctx)) })
 	defer stop()
 
+	c.writers.Add(1)
 	id := c.pipe.Next()
 	c.pipe.StartRequest(id)
 	if before != nil {
@@ -144,6 +149,8 @@ func (c *Conn) exchange(ctx context.Context, reqs []Request, before func([]Reque
 	werr := c.Err()
 	if werr == nil {
 		werr = c.write(reqs)
+	} else {
+		c.writers.Add(-1)
 	}
 	c.pipe.EndRequest(id)
 
@@ -174,6 +181,9 @@ func (c *Conn) interrupted(ctx context.Context) error {
 	return c.Err()
 }
 
+// write buffers reqs and flushes the buffer unless another request is
+// already queued behind this one: the last of a burst of concurrent
+// requests flushes them all in one system call.
 func (c *Conn) write(reqs []Request) error {
 	for _, q := range reqs {
 		c.w.WriteString(q.Line)
@@ -182,6 +192,9 @@ func (c *Conn) write(reqs []Request) error {
 			c.w.Write(q.Body)
 			c.w.WriteString("\r\n")
 		}
+	}
+	if c.writers.Add(-1) > 0 {
+		return nil // a request behind this one will flush
 	}
 	return c.w.Flush()
 }
