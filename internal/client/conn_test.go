@@ -330,3 +330,28 @@ func waitFor(t *testing.T, c *client.Conn, key string, want int64) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestConnDeadlineSoon(t *testing.T) { eachServer(t, testConnDeadlineSoon) }
+
+// A job reserved with a TTR of one second is within the one-second safety
+// margin at once: the next reserve says DEADLINE_SOON.
+func testConnDeadlineSoon(t *testing.T, addr string) {
+	ctx := context.Background()
+	c := dial(t, addr)
+	id, _ := c.Put(ctx, []byte("short"), 0, 0, time.Second)
+	if _, err := c.Reserve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.ReserveWithTimeout(ctx, 5*time.Second)
+	var e *client.Error
+	if !errors.As(err, &e) || e.Code != "DEADLINE_SOON" || !errors.Is(err, client.ErrDeadlineSoon) {
+		t.Fatalf("Reserve while holding a job about to time out = %v; want DEADLINE_SOON", err)
+	}
+	if err := c.Delete(ctx, id); err != nil {
+		t.Fatalf("Delete after DEADLINE_SOON = %v", err)
+	}
+	other := dial(t, addr)
+	if err := other.Touch(ctx, id); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("Touch of a job not held = %v; want ErrNotFound", err)
+	}
+}
