@@ -31,6 +31,7 @@ func runBench(args []string) error {
 	fs.Int64Var(&cfg.Count, "count", 0, "run until this many operations are done, instead of --duration")
 	fs.IntVar(&cfg.Prefill, "prefill", 0, "jobs put before reserve-delete/release-churn (0: --count, 200000, or max(1000, 2×conns×pipeline) for release-churn)")
 	fs.IntVar(&cfg.Rate, "rate", 0, "put and put-reserve-delete: pace puts to this many per second in total (0: as fast as the server takes them)")
+	fs.BoolVar(&cfg.NoPrefill, "no-prefill", false, "reserve-delete/release-churn: take the jobs already in the tubes (e.g. from put --keep)")
 	fs.DurationVar(&cfg.Delay, "delay", 0, "release-churn: delay of each release (whole seconds)")
 	fs.IntVar(&cfg.Bury, "bury", 0, "put and bury this many jobs in the first tube before the run (left buried)")
 	pri := fs.Uint("pri", uint(cfg.Priority), "priority of every job")

@@ -63,6 +63,11 @@ type Config struct {
 	// ReserveDelete with a Count, 200,000 in Duration mode; for
 	// ReleaseChurn max(1000, 2 × Conns × Pipeline)).
 	Prefill int
+	// NoPrefill makes ReserveDelete and ReleaseChurn take the jobs already
+	// in the tubes (put there by a Put run with Keep) instead of putting
+	// their own: the run then sends only its own commands, for counting
+	// system calls per operation.
+	NoPrefill bool
 	// Rate, if positive, paces the puts of Put and PutReserveDelete to
 	// this many per second in total, spread over the producers, so that
 	// PutReserveDelete measures put → reserve latency below saturation
@@ -167,6 +172,9 @@ func (c Config) usedTubes() int { return min(c.Conns, c.Tubes) }
 // prefill returns how many jobs to put before a run, in total over the
 // used tubes.
 func (c Config) prefill() int64 {
+	if c.NoPrefill {
+		return 0
+	}
 	switch c.Workload {
 	case ReserveDelete:
 		if c.Prefill > 0 {

@@ -56,6 +56,20 @@ func TestReserveDeleteInDurationModeStopsWhenEmpty(t *testing.T) {
 	wantStats(t, addr, "stats", map[string]string{"cmd-delete": "300", "current-jobs-ready": "0"})
 }
 
+func TestReserveDeleteWithoutPrefillTakesWhatIsThere(t *testing.T) {
+	t.Parallel()
+	addr := startBeanstalkd(t)
+	cfg := testConfig(addr, Put, 120)
+	cfg.Keep = true
+	runOK(t, cfg)
+	cfg = testConfig(addr, ReserveDelete, 100)
+	cfg.NoPrefill, cfg.Keep = true, true
+	if res := runOK(t, cfg); res.Ops != 100 {
+		t.Fatalf("ops %d, want 100", res.Ops)
+	}
+	wantStats(t, addr, "stats", map[string]string{"cmd-put": "120", "cmd-delete": "100", "current-jobs-ready": "20"})
+}
+
 func TestPutReserveDeleteCountsEveryJobOnce(t *testing.T) {
 	t.Parallel()
 	addr := startBeanstalkd(t)
