@@ -181,8 +181,8 @@ type waitResult struct {
 }
 
 // waitAll waits for a job on every live server at once for wait (negative:
-// no limit). again reports that the wait was cut short because a server
-// came back or every server timed out before the caller's deadline.
+// no limit). again reports that the wait should start over: a server came
+// back, or every server's connection failed.
 func (p *Pool) waitAll(ctx context.Context, tubes []string, wait time.Duration) (h *Handle, err error, again bool) {
 	changed := p.serverUp.wait()
 	var live []*server
@@ -226,6 +226,9 @@ func (p *Pool) waitAll(ctx context.Context, tubes []string, wait time.Duration) 
 				continue
 			case errors.Is(res.err, ErrTimedOut):
 				timedOut++
+			case errors.Is(res.err, ErrClosed) && wctx.Err() == nil:
+				// Not cut by us: the server went away during the wait.
+				p.markDead(res.s, nil)
 			case firstErr == nil && !errors.Is(res.err, ErrClosed):
 				firstErr = res.err
 			}
@@ -268,10 +271,14 @@ func (p *Pool) waitAll(ctx context.Context, tubes []string, wait time.Duration) 
 	if again {
 		return nil, nil, true
 	}
-	if firstErr != nil && timedOut == 0 {
+	switch {
+	case timedOut > 0:
+		// The servers waited the whole remaining time.
+		return nil, fmt.Errorf("reserve on %d servers: %w", len(live), ErrTimedOut), false
+	case firstErr != nil:
 		return nil, firstErr, false
 	}
-	return nil, nil, true // every server timed out or failed: the caller checks its deadline
+	return nil, nil, true // every wait failed: look again at which servers live
 }
 
 // takeReserver returns an idle reserving connection to s watching exactly
