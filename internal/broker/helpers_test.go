@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"runtime"
 	"sync"
 	"testing"
@@ -18,7 +19,7 @@ var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 func newTest(t *testing.T, j Journal) (*Broker, *clock.Fake) {
 	t.Helper()
 	clk := clock.NewFake(epoch)
-	b := New(Config{Clock: clk, Journal: j})
+	b := New(Config{Clock: clk, Journal: j, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(b.Close)
 	return b, clk
 }
