@@ -137,7 +137,8 @@ type JobStats struct {
 	Failure job.Failure
 }
 
-// Reserved is a job handed to a worker by a reserve command.
+// Reserved is a job handed to a worker by a reserve command. Body is the
+// job's own bytes, shared with the engine: read it, never change it.
 type Reserved struct {
 	ID   job.ID
 	Body []byte
