@@ -14,7 +14,17 @@ import (
 
 	"github.com/reprieve/reprieve/internal/broker"
 	"github.com/reprieve/reprieve/internal/policy"
+	"github.com/reprieve/reprieve/internal/server"
 )
+
+func init() {
+	p := &policyConfig{}
+	registerServePlugin(servePlugin{
+		name:      "policies",
+		flags:     p.register,
+		configure: p.configure,
+	})
+}
 
 // policyConfig is serve's --config flag and what it loaded.
 type policyConfig struct {
@@ -27,54 +37,62 @@ func (p *policyConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.path, "config", "", "failure policies: a YAML `file` of per-tube retry, give-up, retention and ready-expiry (docs/policies.md); reloaded on SIGHUP. Without it every tube behaves like beanstalkd")
 }
 
-// load reads the file named by --config, if any, before the server
-// starts; an invalid file is an error naming each problem's file and
-// line. Without --config it returns a nil set (no policies).
-func (p *policyConfig) load() (*policy.Set, error) {
-	if p.path == "" {
-		return nil, nil
+// configure loads the --config file before the broker is built (an invalid
+// file stops the start, naming each problem's file and line), gives the
+// policies to the broker, and reloads the file on SIGHUP from the moment
+// the broker exists until the server has stopped.
+func (p *policyConfig) configure(log *slog.Logger, bc *broker.Config, _ *server.Config) (func(*broker.Broker) error, func() error, error) {
+	// Catch SIGHUP from now on, so that one sent while the log replays
+	// does not end the process; it is served once the broker exists.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	if p.path != "" {
+		set, err := policy.Load(p.path)
+		if err != nil {
+			signal.Stop(hup)
+			return nil, nil, err
+		}
+		p.set = set
+		bc.Policies = set
 	}
-	set, err := policy.Load(p.path)
-	if err != nil {
-		return nil, err
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	started := func(b *broker.Broker) error {
+		p.logLoaded(log, "loaded")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				case <-hup:
+					p.reload(b, log)
+				}
+			}
+		}()
+		return nil
 	}
-	p.set = set
-	return set, nil
+	stop := func() error {
+		signal.Stop(hup)
+		close(done)
+		wg.Wait()
+		return nil
+	}
+	return started, stop, nil
 }
 
-// logLoaded logs the policies in force, one line per entry.
+// logLoaded logs the policies in force.
 func (p *policyConfig) logLoaded(log *slog.Logger, verb string) {
 	if p.set == nil {
 		return
 	}
 	log.Info("failure policies "+verb, "file", p.path, "entries", p.set.Len(), "default", p.set.Default() != nil)
-}
-
-// reloadOnHangup reloads the --config file into b on every SIGHUP until
-// the returned stop is called; stop waits for the reloading goroutine. A
-// file that fails to load is logged, problem by problem, and the policies
-// in force are kept. Without --config, SIGHUP is only logged.
-func (p *policyConfig) reloadOnHangup(b *broker.Broker, log *slog.Logger) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			case <-hup:
-				p.reload(b, log)
-			}
-		}
-	}()
-	return func() {
-		signal.Stop(hup)
-		close(done)
-		wg.Wait()
+	for _, name := range p.set.Entries() {
+		log.Debug("failure policy", "tube", name, "policy", p.set.Lookup(name).String())
+	}
+	if d := p.set.Default(); d != nil {
+		log.Debug("failure policy", "tube", "default", "policy", d.String())
 	}
 }
 
