@@ -11,7 +11,13 @@ import (
 type Reader struct {
 	br         *bufio.Reader
 	maxJobSize uint32
+	onLine     func()
 }
+
+// OnLine sets f to be called each time a command line has been read,
+// before its body is: a server uses it to know that a command is in
+// flight.
+func (r *Reader) OnLine(f func()) { r.onLine = f }
 
 // NewReader returns a Reader on br, which must have a buffer of at least
 // MaxLineLen+1 bytes (bufio's default has 4096), refusing put bodies
@@ -44,6 +50,9 @@ func (r *Reader) ReadCommand(c *Command) error {
 	if err != nil {
 		c.reset()
 		return err
+	}
+	if r.onLine != nil {
+		r.onLine()
 	}
 	perr := ParseCommand(line, c)
 	if c.Op != OpPut && !table.hasBody(c.Op) {

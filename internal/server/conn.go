@@ -32,6 +32,10 @@ type Conn struct {
 	mu       sync.Mutex
 	idle     bool
 	stopping bool
+
+	// waiting mirrors idle for the connection's goroutine, which alone
+	// sets it, so that busy takes mu only when idle was set.
+	waiting bool
 }
 
 // aLongTimeAgo is a deadline in the past, to interrupt a blocked read.
@@ -46,6 +50,7 @@ func newConn(s *Server, nc net.Conn) *Conn {
 	}
 	c.br = bufio.NewReaderSize(flushReader{c}, 16<<10)
 	c.r = beanstalk.NewReader(c.br, s.cfg.MaxJobSize)
+	c.r.OnLine(c.busy)
 	return c
 }
 
@@ -87,6 +92,15 @@ func (c *Conn) setIdle(idle bool) bool {
 	return true
 }
 
+// busy marks the connection as running a command (its line has been
+// read): Shutdown lets it finish.
+func (c *Conn) busy() {
+	if c.waiting {
+		c.waiting = false
+		c.setIdle(false)
+	}
+}
+
 // serve runs the connection until the client quits or hangs up, a write
 // fails, or the server shuts down.
 func (c *Conn) serve() {
@@ -95,18 +109,16 @@ func (c *Conn) serve() {
 		c.nc.Close()
 	}()
 	for {
-		idle := c.br.Buffered() == 0
-		if idle {
+		if c.br.Buffered() == 0 {
 			// Nothing pipelined: the read will send the replies, then wait.
 			if !c.setIdle(true) {
 				_ = c.w.Flush()
 				return
 			}
+			c.waiting = true
 		}
 		err := c.r.ReadCommand(&c.cmd)
-		if idle {
-			c.setIdle(false)
-		}
+		c.busy()
 		op := c.cmd.Op
 		if op != beanstalk.OpNone {
 			c.srv.counts[op].Add(1)

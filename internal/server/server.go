@@ -240,5 +240,8 @@ func (s *Server) closeAll() {
 // and stats says "draining: true".
 func (s *Server) SetDraining(on bool) { s.b.SetDraining(on) }
 
+// Broker returns the broker the server runs commands on.
+func (s *Server) Broker() *broker.Broker { return s.b }
+
 // Count returns how many times the command op was run (the cmd-* stats).
 func (s *Server) Count(op beanstalk.Op) uint64 { return s.counts[op].Load() }

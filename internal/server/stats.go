@@ -100,7 +100,7 @@ func (s *Server) writeStats(d *beanstalk.Dict) {
 	d.Str("os", host.os)
 	d.Str("platform", host.platform)
 	for op := beanstalk.OpPauseTube + 1; op < beanstalk.MaxOps && op.String() != ""; op++ {
-		d.Uint(cmdKeys[op], s.counts[op].Load())
+		d.Uint(cmdKey(op), s.counts[op].Load())
 	}
 	for _, f := range serverStatsHooks {
 		f(&st, d)
@@ -110,7 +110,17 @@ func (s *Server) writeStats(d *beanstalk.Dict) {
 	}
 }
 
-// cmdKeys holds "cmd-<name>" for every Op, built on first use.
+// cmdKey returns "cmd-<name>" for op (extensions registered after this
+// package's initialization included).
+func cmdKey(op beanstalk.Op) string {
+	if k := cmdKeys[op]; k != "" {
+		return k
+	}
+	return "cmd-" + op.String()
+}
+
+// cmdKeys holds "cmd-<name>" for the Ops registered when the package is
+// initialized.
 var cmdKeys = func() (k [beanstalk.MaxOps]string) {
 	for op := beanstalk.Op(1); op < beanstalk.MaxOps; op++ {
 		if n := op.String(); n != "" {
