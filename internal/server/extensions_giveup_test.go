@@ -180,3 +180,62 @@ func TestReadyExpiry(t *testing.T) {
 		t.Fatalf("ready-expiry not logged: %s", e.log.String())
 	}
 }
+
+// TestRetentionBytesAndFloodSummary: the byte bound keeps the buried
+// bodies within max-bytes; many jobs expiring at once are logged as one
+// summary line with their count and id range.
+func TestRetentionBytesAndFloodSummary(t *testing.T) {
+	e := startEnv(t, `tubes:
+  big:
+    retention: {max-bytes: 10}
+  many:
+    retention: {max-age: 1h}
+`)
+	c := e.dial()
+	var big []uint64
+	for i := 0; i < 3; i++ {
+		id := e.put(c, "big", "12345", time.Minute) // 5 bytes each
+		e.reserveNow(c, "big", id)
+		if _, err := c.Fail(e.ctx, id, "x"); err != nil {
+			t.Fatal(err)
+		}
+		big = append(big, id)
+	}
+	ts := e.statsTube(c, "big")
+	if stat(t, ts, "current-jobs-buried") != "2" || stat(t, ts, "current-buried-bytes") != "10" || stat(t, ts, "total-expired") != "1" {
+		t.Fatalf("byte bound: %v", ts)
+	}
+	if _, err := c.StatsJob(e.ctx, big[0]); err == nil {
+		t.Fatalf("the longest-buried job survived the byte bound")
+	}
+	if !strings.Contains(e.log.String(), "buried job expired by retention size") {
+		t.Fatalf("size expiry not logged: %s", e.log.String())
+	}
+
+	var many []uint64
+	for i := 0; i < 10; i++ {
+		id := e.put(c, "many", "m", time.Minute)
+		e.reserveNow(c, "many", id)
+		if _, err := c.Fail(e.ctx, id, "x"); err != nil {
+			t.Fatal(err)
+		}
+		many = append(many, id)
+	}
+	e.clock.Advance(time.Hour)
+	if ts := e.statsTube(c, "many"); stat(t, ts, "current-jobs-buried") != "0" || stat(t, ts, "total-expired") != "10" {
+		t.Fatalf("age bound: %v", ts)
+	}
+	lines := 0
+	for _, l := range strings.Split(e.log.String(), "\n") {
+		if strings.Contains(l, "tube=many") && strings.Contains(l, "retention age") {
+			lines++
+			want := fmt.Sprintf("count=10 lowest_id=%d highest_id=%d", many[0], many[9])
+			if !strings.Contains(l, want) {
+				t.Errorf("summary line %q lacks %q", l, want)
+			}
+		}
+	}
+	if lines != 1 {
+		t.Fatalf("%d log lines for a flood of 10 expiries, want 1 summary:\n%s", lines, e.log.String())
+	}
+}
