@@ -81,3 +81,43 @@ func TestExtensionNames(t *testing.T) {
 		}
 	}
 }
+
+// FuzzExtensionCommands feeds arbitrary input to the Reader after an
+// extension prefix: it must never panic, and a command it accepts must
+// hold what its line says.
+func FuzzExtensionCommands(f *testing.F) {
+	for _, s := range []string{
+		"fail 1 3\r\nabc\r\n", "fail 18446744073709551615 0\r\n\r\n", "fail 1 99999999999\r\n",
+		"list-jobs a all 0 1000\r\n", "list-jobs a ready 5 1\r\n", "kick-tube a 1 1\r\nx\r\n",
+		"flush-tube a buried\r\n", "fail 1  3\r\n", "list-jobs a all 0 -1\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := NewReader(bufio.NewReader(strings.NewReader(string(in))), 64)
+		for i := 0; i < 8; i++ {
+			var c Command
+			err := r.ReadCommand(&c)
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return
+			}
+			if err != nil {
+				continue
+			}
+			switch c.Op {
+			case OpFail, OpKickTube:
+				if uint32(len(c.Body)) != c.Size {
+					t.Fatalf("%s body %d bytes, size %d", c.Op, len(c.Body), c.Size)
+				}
+			case OpListJobs:
+				if !ValidTubeName(c.Tube) || !ValidState(c.Args) || c.Bound == 0 || c.Bound > MaxListLimit {
+					t.Fatalf("list-jobs accepted %+v", c)
+				}
+			case OpFlushTube:
+				if !ValidTubeName(c.Tube) || !ValidState(c.Args) {
+					t.Fatalf("flush-tube accepted %+v", c)
+				}
+			}
+		}
+	})
+}
