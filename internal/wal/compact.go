@@ -36,8 +36,8 @@ const compactGroup = 256
 
 // compact copies v's live records, and the tombstones still needed, into
 // st's head, makes the copies durable and removes v. It runs in the writer
-// goroutine; appends continue meanwhile.
-func (l *Log) compact(st *store, v *segment, lastWritten *[2]*segment, afterWrite func(*batch)) error {
+// goroutine with the write token held; appends continue meanwhile.
+func (l *Log) compact(st *store, v *segment) error {
 	buf := make([]byte, v.written)
 	if _, err := v.f.ReadAt(buf, 0); err != nil {
 		return fmt.Errorf("read %s: %w", v.path, err)
@@ -99,7 +99,7 @@ func (l *Log) compact(st *store, v *segment, lastWritten *[2]*segment, afterWrit
 		}
 		l.mu.Unlock()
 	}
-	l.flush(lastWritten, afterWrite)
+	l.flush()
 	l.syncDirty()
 	l.mu.Lock()
 	if l.failed != nil {
@@ -118,8 +118,8 @@ func (l *Log) compact(st *store, v *segment, lastWritten *[2]*segment, afterWrit
 	}
 	delete(st.byNum, v.num)
 	l.mu.Unlock()
-	if lastWritten[st.kind] == v {
-		lastWritten[st.kind] = nil
+	if l.lastWritten[st.kind] == v {
+		l.lastWritten[st.kind] = nil
 	}
 	v.f.Close()
 	if err := l.fs.Remove(v.path); err != nil {

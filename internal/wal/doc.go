@@ -113,8 +113,8 @@
 // # Compaction
 //
 // Each segment's bytes are either live (the put record of a job living in
-// the store, and the job's latest update) or dead. After each write batch
-// the writer compacts at most one sealed (non-head) segment of a store:
+// the store, and the job's latest update) or dead. After a write that
+// leaves work to do, the writer goroutine compacts at most one sealed (non-head) segment of a store:
 //
 //   - a segment with no live bytes, or
 //   - when the sealed segments of the store add up to more than twice the
@@ -130,9 +130,13 @@
 //
 // # Durability policies
 //
-// Appends encode the record into memory and return; one writer goroutine
-// writes the records of all appends since its last write with one pwrite
-// per segment (group commit) and then:
+// Appends encode the record into memory and return. The first caller of
+// Commit.Wait whose batch is not yet written becomes the writer: it writes
+// every record appended so far with one pwrite per segment, while the
+// commits appended meanwhile wait for it and are written together by the
+// next one (group commit). A writer goroutine writes records nobody waits
+// for within 2 ms, runs the interval fsync, keeps a spare segment ready and
+// compacts. After the write:
 //
 //   - always: fsyncs, then completes the batch's commits (Wait returns);
 //   - interval: completes the commits after the write (a kill -9 loses

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/reprieve/reprieve/internal/broker"
 	"github.com/reprieve/reprieve/internal/clock"
@@ -49,7 +50,21 @@ type Log struct {
 	// tubes interns tube names during replay.
 	tubes map[string]string
 
+	// wtok is held (a value sent into it) by whoever writes (see
+	// writer.go); it protects the fields below up to the blank line, and
+	// the segments' written and dirty fields. It is a one-slot channel
+	// rather than a mutex so that a committer can wait for its batch to
+	// be written or for the right to write it, whichever comes first.
+	wtok chan struct{}
+	// lastWritten is the segment last written in each store.
+	lastWritten [2]*segment
+	// lastSync is when the interval policy last fsync'd; timerArmed tells
+	// whether its timer is pending.
+	lastSync   time.Time
+	timerArmed bool
+
 	kick    chan struct{}   // wakes the writer; capacity 1
+	idle    *time.Timer     // kicks the writer when records wait unwritten
 	syncDue chan struct{}   // the interval timer fired; capacity 1
 	syncReq chan chan error // Sync's requests
 	quit    chan struct{}   // closed by Close
@@ -115,20 +130,35 @@ type tomb struct {
 // batch is a group of appends written (and fsync'd) together; it is the
 // broker.Commit the appends return.
 type batch struct {
+	l    *Log
 	done chan struct{}
 	err  error // set before done is closed
+	// handed is set (under Log.mu) once an append returned the batch.
+	handed bool
 }
 
-func newBatch() *batch { return &batch{done: make(chan struct{})} }
+func newBatch(l *Log) *batch { return &batch{l: l, done: make(chan struct{})} }
 
 // Wait blocks until the batch is as durable as the fsync policy promises
-// (see doc.go) and returns the error that prevented it.
+// (see doc.go) and returns the error that prevented it. The first caller
+// to find it unwritten writes it, with everything else pending.
 func (b *batch) Wait() error {
-	<-b.done
+	select {
+	case <-b.done:
+	default:
+		b.l.lead(b)
+		<-b.done
+	}
 	return b.err
 }
 
 var _ broker.Journal = (*Log)(nil)
+
+// commit returns the batch the caller's change belongs to. l.mu is held.
+func (l *Log) commit() *batch {
+	l.cur.handed = true
+	return l.cur
+}
 
 // usable returns why appends are refused now, or nil. l.mu is held.
 func (l *Log) usable() error {
@@ -149,7 +179,7 @@ func (l *Log) Put(j *job.Job) (broker.Commit, error) {
 	if err := l.putLocked(hot, j, true); err != nil {
 		return nil, err
 	}
-	return l.cur, nil
+	return l.commit(), nil
 }
 
 // Update logs a job's new state, priority, deadline, counters or failure
@@ -185,12 +215,12 @@ func (l *Log) Update(j *job.Job) (broker.Commit, error) {
 			if err := l.updateLocked(e, j); err != nil {
 				return nil, err
 			}
-			return l.cur, nil
+			return l.commit(), nil
 		}
 		l.seq++
 		l.deferred = append(l.deferred, tomb{st: e.st, seq: l.seq, id: j.ID, putSeg: e.put.seg})
 	}
-	return l.cur, nil
+	return l.commit(), nil
 }
 
 // Delete logs that a job is gone for good.
@@ -202,7 +232,7 @@ func (l *Log) Delete(id job.ID) (broker.Commit, error) {
 	}
 	e, ok := l.index[id]
 	if !ok {
-		return l.cur, nil
+		return l.commit(), nil
 	}
 	l.seq++
 	l.scratch = appendTomb(l.scratch[:0], recDelete, l.seq, id, e.put.seg)
@@ -211,7 +241,7 @@ func (l *Log) Delete(id job.ID) (broker.Commit, error) {
 	}
 	l.unlive(e)
 	delete(l.index, id)
-	return l.cur, nil
+	return l.commit(), nil
 }
 
 // putLocked writes j whole into store k and makes it the job's location.
@@ -302,16 +332,21 @@ func (l *Log) place(st *store, rec []byte, isPut bool) (loc, error) {
 
 // queue appends rec to the pending writes and wakes the writer.
 func (l *Log) queue(k storeKind, s *segment, off int64, rec []byte) {
+	if len(l.pend) == 0 {
+		// Usually a committer writes the batch at once (see writer.go);
+		// records nobody waits for are written by the writer goroutine
+		// when this timer fires.
+		l.idle.Reset(idleFlush)
+	}
 	if i := len(l.pend) - 1; i >= 0 && l.pend[i].seg == s && l.pend[i].off+int64(len(l.pend[i].buf)) == off {
 		l.pend[i].buf = append(l.pend[i].buf, rec...)
 	} else {
 		l.pend = append(l.pend, chunk{st: k, seg: s, off: off, buf: append([]byte(nil), rec...)})
 	}
-	select {
-	case l.kick <- struct{}{}:
-	default:
-	}
 }
+
+// idleFlush is how long records nobody waits for stay in memory at most.
+const idleFlush = 2 * time.Millisecond
 
 // rotate makes a new segment st's head, writing a mark as its first
 // record. l.mu is held.
@@ -382,6 +417,7 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	close(l.quit)
 	<-l.done
+	l.idle.Stop()
 	var errs []error
 	l.mu.Lock()
 	errs = append(errs, l.failed)

@@ -42,13 +42,17 @@ func Open(opts Options) (*Log, *Recovery, error) {
 		clock:   opts.Clock,
 		index:   make(map[job.ID]entry),
 		nextID:  1,
-		cur:     newBatch(),
 		kick:    make(chan struct{}, 1),
+		wtok:    make(chan struct{}, 1),
 		syncDue: make(chan struct{}, 1),
 		syncReq: make(chan chan error),
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	l.cur = newBatch(l)
+	l.idle = time.AfterFunc(time.Hour, l.wake)
+	l.idle.Stop()
+	l.lastSync = l.clock.Now()
 	sizes := [2]int64{opts.SegmentSize, opts.BuriedSegmentSize}
 	for k := range l.stores {
 		kind := storeKind(k)
@@ -66,6 +70,7 @@ func Open(opts Options) (*Log, *Recovery, error) {
 	rec, err := l.recover()
 	if err != nil {
 		l.closeFiles()
+		l.idle.Stop()
 		unlockDir(lock)
 		return nil, nil, err
 	}

@@ -5,94 +5,167 @@ import (
 	"time"
 )
 
+// Writing is done by whoever holds the write token (l.wtok): a caller in Commit.Wait whose
+// batch is not written yet (the leader: it writes, and under "always"
+// fsyncs, every record appended so far, so one write and one fsync serve
+// all the commits waiting behind it), or the writer goroutine, which
+// flushes records nobody waits for, runs the interval fsync, keeps a spare
+// segment ready and compacts. No goroutine handoff sits on the path of a
+// commit.
+
 // run is the writer goroutine, owned by the Log: Open starts it and Close
-// waits for it. It writes batches, fsyncs per policy, places deferred
-// gone records, keeps a spare segment ready and compacts.
+// waits for it.
 func (l *Log) run() {
 	defer close(l.done)
-	var (
-		lastSync    = l.clock.Now()
-		timerArmed  bool
-		lastWritten [2]*segment
-	)
-	afterWrite := func(b *batch) {
-		switch l.opts.Fsync {
-		case FsyncAlways:
-			l.syncDirty()
-		case FsyncInterval:
-			if now := l.clock.Now(); now.Sub(lastSync) >= l.opts.Interval {
-				l.syncDirty()
-				lastSync = now
-			} else if !timerArmed {
-				timerArmed = true
-				l.clock.AfterFunc(l.opts.Interval-now.Sub(lastSync), func() {
-					select {
-					case l.syncDue <- struct{}{}:
-					default:
-					}
-				})
-			}
-		}
-	}
 	for {
-		quitting := false
 		select {
 		case <-l.kick:
+			// A leader usually writes the records at once; if one is
+			// writing, it takes whatever is pending too.
+			if l.tryLockW() {
+				l.flush()
+				l.unlockW()
+			}
 		case <-l.syncDue:
-			timerArmed = false
+			l.lockW()
+			l.timerArmed = false
 			l.syncDirty()
-			lastSync = l.clock.Now()
+			l.lastSync = l.clock.Now()
+			l.unlockW()
 		case <-l.quit:
-			quitting = true
-		case reply := <-l.syncReq:
-			l.flush(&lastWritten, afterWrite)
-			l.flush(&lastWritten, afterWrite) // deferred gone records
+			// Everything appended before Close, the deferred gone records
+			// included, goes to disk and is fsync'd whatever the policy.
+			l.lockW()
+			for i := 0; i < 3; i++ {
+				l.flush()
+			}
 			l.syncDirty()
-			lastSync = l.clock.Now()
-			for i := 0; i < 1000 && l.maintain(&lastWritten, afterWrite); i++ {
+			l.unlockW()
+			return
+		case reply := <-l.syncReq:
+			l.lockW()
+			l.flush()
+			l.flush() // deferred gone records
+			l.syncDirty()
+			l.lastSync = l.clock.Now()
+			for i := 0; i < 1000 && l.maintain(); i++ {
 			}
 			l.mu.Lock()
 			err := l.failed
 			l.mu.Unlock()
+			l.unlockW()
 			reply <- err
 			continue
 		}
-		l.flush(&lastWritten, afterWrite)
-		if quitting {
-			// Everything appended before Close, the deferred gone records
-			// included, goes to disk and is fsync'd whatever the policy.
-			for i := 0; i < 3; i++ {
-				l.flush(&lastWritten, nil)
-			}
-			l.syncDirty()
-			return
-		}
-		if l.maintain(&lastWritten, afterWrite) {
-			select {
-			case l.kick <- struct{}{}:
-			default:
-			}
+		l.lockW()
+		more := l.maintain()
+		l.unlockW()
+		if more {
+			l.wake()
 		}
 	}
 }
 
-// flush writes the pending records, lets durable decide when they are
-// durable (nil: at once), completes the batch's commits and then places
-// the deferred gone records of moves the batch made durable.
-func (l *Log) flush(lastWritten *[2]*segment, durable func(*batch)) {
+// wake kicks the writer goroutine without blocking.
+func (l *Log) wake() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// lead is Commit.Wait's path: the caller waits for b to be written or for
+// the right to write, and then writes b (and everything appended before
+// and after it so far) unless a previous writer took it.
+func (l *Log) lead(b *batch) {
+	select {
+	case <-b.done:
+		return
+	case l.wtok <- struct{}{}:
+	}
+	select {
+	case <-b.done:
+	default:
+		l.flush()
+	}
+	l.mu.Lock()
+	due := l.maintenanceDue()
+	l.mu.Unlock()
+	l.unlockW()
+	if due {
+		l.wake()
+	}
+}
+
+func (l *Log) lockW()   { l.wtok <- struct{}{} }
+func (l *Log) unlockW() { <-l.wtok }
+
+func (l *Log) tryLockW() bool {
+	select {
+	case l.wtok <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// maintenanceDue tells whether a store needs a spare segment or has a
+// segment to compact. The write token and l.mu are held.
+func (l *Log) maintenanceDue() bool {
+	for _, st := range l.stores {
+		if h := st.head(); st.spare == nil && !st.noSpace && h.used > h.size/2 {
+			return true
+		}
+		if st.victim() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// afterWrite makes a written batch as durable as the policy promises
+// before its commits complete. the write token is held.
+func (l *Log) afterWrite() {
+	switch l.opts.Fsync {
+	case FsyncAlways:
+		l.syncDirty()
+	case FsyncInterval:
+		if now := l.clock.Now(); now.Sub(l.lastSync) >= l.opts.Interval {
+			l.syncDirty()
+			l.lastSync = now
+		} else if !l.timerArmed {
+			l.timerArmed = true
+			l.clock.AfterFunc(l.opts.Interval-now.Sub(l.lastSync), func() {
+				select {
+				case l.syncDue <- struct{}{}:
+				default:
+				}
+			})
+		}
+	}
+}
+
+// flush writes the pending records, makes them durable per policy,
+// completes the batch's commits and then places the deferred gone records
+// of moves the batch made durable. the write token is held.
+func (l *Log) flush() {
 	l.mu.Lock()
 	b, pend := l.cur, l.pend
-	l.cur, l.pend = newBatch(), nil
+	if len(pend) == 0 && len(l.deferred) == 0 && !b.handed {
+		l.mu.Unlock()
+		return
+	}
+	l.cur, l.pend = newBatch(l), nil
 	deferred := l.deferred
 	l.deferred = nil
 	err := l.failed
 	l.mu.Unlock()
 
 	if err == nil {
-		err = l.write(pend, lastWritten)
+		err = l.write(pend)
 	}
-	if err == nil && durable != nil {
-		durable(b)
+	if err == nil && len(pend) > 0 {
+		l.afterWrite()
 	}
 	l.mu.Lock()
 	if err == nil {
@@ -118,15 +191,15 @@ func (l *Log) flush(lastWritten *[2]*segment, durable func(*batch)) {
 
 // write writes the chunks in order. Before writing to a segment newer than
 // the last one written in a store, it fsyncs that one, so that a segment
-// is complete on disk before its successor holds anything.
-func (l *Log) write(pend []chunk, lastWritten *[2]*segment) error {
+// is complete on disk before its successor holds anything. the write token is held.
+func (l *Log) write(pend []chunk) error {
 	for _, c := range pend {
-		if prev := lastWritten[c.st]; prev != nil && prev != c.seg && prev.dirty {
+		if prev := l.lastWritten[c.st]; prev != nil && prev != c.seg && prev.dirty {
 			if err := l.sync(prev); err != nil {
 				return err
 			}
 		}
-		lastWritten[c.st] = c.seg
+		l.lastWritten[c.st] = c.seg
 		if _, err := c.seg.f.WriteAt(c.buf, c.off); err != nil {
 			return fmt.Errorf("write %s at %d: %w", c.seg.path, c.off, err)
 		}
@@ -136,7 +209,7 @@ func (l *Log) write(pend []chunk, lastWritten *[2]*segment) error {
 	return nil
 }
 
-// sync fsyncs one segment. Only the writer goroutine calls it.
+// sync fsyncs one segment. the write token is held.
 func (l *Log) sync(s *segment) error {
 	if err := s.f.Sync(); err != nil {
 		return fmt.Errorf("fsync %s: %w", s.path, err)
@@ -146,7 +219,7 @@ func (l *Log) sync(s *segment) error {
 	return nil
 }
 
-// syncDirty fsyncs every segment with unsynced writes.
+// syncDirty fsyncs every segment with unsynced writes. the write token is held.
 func (l *Log) syncDirty() {
 	l.mu.Lock()
 	var dirty []*segment
@@ -173,7 +246,8 @@ func (l *Log) syncDirty() {
 
 // maintain keeps a spare segment ready in each store and compacts at most
 // one segment. It reports whether more compaction work may be waiting.
-func (l *Log) maintain(lastWritten *[2]*segment, afterWrite func(*batch)) bool {
+// the write token is held.
+func (l *Log) maintain() bool {
 	l.mu.Lock()
 	if l.failed != nil {
 		l.mu.Unlock()
@@ -197,7 +271,7 @@ func (l *Log) maintain(lastWritten *[2]*segment, afterWrite func(*batch)) bool {
 		return false
 	}
 	start := time.Now()
-	if err := l.compact(st, victim, lastWritten, afterWrite); err != nil {
+	if err := l.compact(st, victim); err != nil {
 		l.logger.Warn("wal: compaction postponed", "segment", victim.path, "err", err)
 		return false
 	}
