@@ -110,6 +110,8 @@ commands, the extensions and the few differences.
 
 Signals:
   SIGUSR1          drain mode: put answers DRAINING, everything else works
+  SIGHUP           reload the --config policy file; an invalid file is
+                   logged, problem by problem, and the old policies kept
   SIGTERM, SIGINT  graceful shutdown: stop accepting, let each connection
                    finish the commands it sent (a blocked reserve ends at
                    once), then exit; a second signal exits at once
