@@ -174,15 +174,23 @@ func TestDiskVersusBeanstalkd(t *testing.T) {
 		peers = append(peers, reprievePeer(buildServer(t), fileSize))
 	}
 	const churnJobs, churnSize = 200000, 1024
-	const jobs, size, rounds = 2000, 1024, 40
+	const jobs, size = 2000, 1024
+	rounds := 40
+	if s := os.Getenv("REPRIEVE_DISK_ROUNDS"); s != "" {
+		fmt.Sscan(s, &rounds)
+	}
+	nChurn := churnJobs
+	if os.Getenv("REPRIEVE_DISK_SKIP_CHURN") != "" {
+		nChurn = 0
+	}
 	live := int64(jobs * size)
 	for _, p := range peers {
 		dir := filepath.Join(t.TempDir(), "data")
 		os.MkdirAll(dir, 0o755)
 		addr := freeAddr(t)
 		p.start(t, dir, addr)
-		b, files := churnAfterBury(t, addr, dir, churnJobs, churnSize)
-		t.Logf("%-14s one buried job + %d put/delete of %d B: data dir %d bytes in %d files", p.name, churnJobs, churnSize, b, files)
+		b, files := churnAfterBury(t, addr, dir, nChurn, churnSize)
+		t.Logf("%-14s one buried job + %d put/delete of %d B: data dir %d bytes in %d files", p.name, nChurn, churnSize, b, files)
 
 		dir2 := filepath.Join(t.TempDir(), "data")
 		os.MkdirAll(dir2, 0o755)
@@ -191,7 +199,7 @@ func TestDiskVersusBeanstalkd(t *testing.T) {
 		sizes := releaseRounds(t, addr2, dir2, jobs, size, rounds)
 		var row []string
 		for i, s := range sizes {
-			if (i+1)%10 == 0 {
+			if (i+1)%max(10, rounds/5) == 0 {
 				row = append(row, fmt.Sprintf("round %d: %d (%.1fx)", i+1, s, float64(s)/float64(live)))
 			}
 		}
