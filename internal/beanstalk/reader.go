@@ -67,14 +67,24 @@ func (r *Reader) ReadCommand(c *Command) error {
 	if perr != nil {
 		return perr
 	}
-	body := make([]byte, int(c.Size)+2)
+	// Exactly the body's size: the engine keeps this slice for the job's
+	// life, and a 64-byte body must not take an 80-byte allocation.
+	body := make([]byte, c.Size)
 	if _, err := io.ReadFull(r.br, body); err != nil {
 		return unexpected(err)
 	}
-	if body[c.Size] != '\r' || body[c.Size+1] != '\n' {
+	cr, err := r.br.ReadByte()
+	if err != nil {
+		return unexpected(err)
+	}
+	lf, err := r.br.ReadByte()
+	if err != nil {
+		return unexpected(err)
+	}
+	if cr != '\r' || lf != '\n' {
 		return ErrExpectedCRLF
 	}
-	c.Body = body[:c.Size:c.Size]
+	c.Body = body
 	return nil
 }
 
