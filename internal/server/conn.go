@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/beanstalk"
@@ -31,7 +32,7 @@ type Conn struct {
 	// while it waits for a new command.
 	mu       sync.Mutex
 	idle     bool
-	stopping bool
+	stopping atomic.Bool // set with mu held; read without it between commands
 
 	// waiting mirrors idle for the connection's goroutine, which alone
 	// sets it, so that busy takes mu only when idle was set.
@@ -73,7 +74,7 @@ func (f flushReader) Read(p []byte) (int, error) {
 func (c *Conn) stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.stopping = true
+	c.stopping.Store(true)
 	if c.idle {
 		_ = c.nc.SetReadDeadline(aLongTimeAgo)
 	}
@@ -85,7 +86,7 @@ func (c *Conn) stop() {
 func (c *Conn) setIdle(idle bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if idle && c.stopping {
+	if idle && c.stopping.Load() {
 		return false
 	}
 	c.idle = idle
@@ -147,10 +148,7 @@ func (c *Conn) serve() {
 			_ = c.w.Flush()
 			return
 		}
-		c.mu.Lock()
-		stopping := c.stopping
-		c.mu.Unlock()
-		if stopping && c.br.Buffered() == 0 {
+		if c.stopping.Load() && c.br.Buffered() == 0 {
 			_ = c.w.Flush()
 			return
 		}
