@@ -1,0 +1,51 @@
+package servertest_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/servertest"
+)
+
+func roundTrip(t *testing.T, addr, cmd string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(c, cmd)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	return line
+}
+
+func TestStart(t *testing.T) {
+	s := servertest.Start(t, &servertest.Options{Broker: broker.Config{MaxJobSize: 3}})
+	if got := roundTrip(t, s.Addr, "put 0 0 1 4\r\nabcd\r\n"); got != "JOB_TOO_BIG\r\n" {
+		t.Fatalf("got %q", got)
+	}
+	if got := roundTrip(t, s.Addr, "put 0 0 1 3\r\nabc\r\n"); got != "INSERTED 1\r\n" {
+		t.Fatalf("got %q", got)
+	}
+	if n := s.Broker.Stats().TotalJobs; n != 1 {
+		t.Fatalf("total jobs %d", n)
+	}
+}
+
+func TestStartBeanstalkd(t *testing.T) {
+	b := servertest.StartBeanstalkd(t, "-z", "3")
+	if got := roundTrip(t, b.Addr, "put 0 0 1 4\r\nabcd\r\n"); got != "JOB_TOO_BIG\r\n" {
+		t.Fatalf("got %q", got)
+	}
+	if b.Process.Pid <= 0 {
+		t.Fatal("no process")
+	}
+}
