@@ -143,8 +143,8 @@ func TestReleasedWithDelayRoundAfterRound(t *testing.T) {
 	if len(rec.Jobs) != jobs {
 		t.Fatalf("after restart %d jobs, want %d", len(rec.Jobs), jobs)
 	}
-	for i, j := range rec.Jobs {
-		sameJob(t, j, all[i])
+	for _, j := range rec.Jobs {
+		sameJob(t, j, all[j.ID-1])
 	}
 }
 
@@ -186,8 +186,8 @@ func TestMovesBetweenStores(t *testing.T) {
 	if len(rec.Jobs) != n {
 		t.Fatalf("%d jobs after restart, want %d", len(rec.Jobs), n)
 	}
-	for i, j := range rec.Jobs {
-		sameJob(t, j, jobs[i])
+	for _, j := range rec.Jobs {
+		sameJob(t, j, jobs[j.ID-1])
 	}
 	for id, e := range l.index {
 		if want := jobs[id-1].State == job.Buried; (e.st == buried) != want {

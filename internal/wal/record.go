@@ -271,7 +271,11 @@ func (d *decoder) failure() *job.Failure {
 
 // decodePayload decodes one record's payload. With body false, a put's
 // body is not copied (replay copies it only for the winning put).
-func decodePayload(p []byte) (record, error) {
+func decodePayload(p []byte) (record, error) { return decodeInto(p, nil) }
+
+// decodeInto is decodePayload decoding a put or update into into when it
+// is not nil (replay reuses job structs that lose to newer records).
+func decodeInto(p []byte, into *job.Job) (record, error) {
 	d := decoder{b: p}
 	var r record
 	r.typ = d.byte1("type")
@@ -282,7 +286,7 @@ func decodePayload(p []byte) (record, error) {
 	}
 	switch r.typ {
 	case recPut:
-		j := &job.Job{ID: r.id}
+		j := newJobFor(into, r.id)
 		j.Tube = d.str("tube")
 		j.Priority = d.u32("priority")
 		j.Delay = time.Duration(d.varint("delay"))
@@ -295,7 +299,7 @@ func decodePayload(p []byte) (record, error) {
 		j.Body = d.bytes("body")
 		r.job = j
 	case recUpdate:
-		j := &job.Job{ID: r.id}
+		j := newJobFor(into, r.id)
 		j.Tube = d.str("tube")
 		j.Priority = d.u32("priority")
 		j.Delay = time.Duration(d.varint("delay"))
@@ -320,6 +324,14 @@ func decodePayload(p []byte) (record, error) {
 	return r, d.err
 }
 
+func newJobFor(into *job.Job, id job.ID) *job.Job {
+	if into == nil {
+		return &job.Job{ID: id}
+	}
+	*into = job.Job{ID: id}
+	return into
+}
+
 // applyUpdate overlays the fields an update carries onto j.
 func applyUpdate(j, u *job.Job) {
 	j.Tube = u.Tube
@@ -335,7 +347,10 @@ func (e frameError) Error() string { return string(e) }
 
 // readFrame decodes the frame at b[off:]. It returns the record and the
 // frame's padded size; size 0 with a nil error is the end marker.
-func readFrame(b []byte, off int) (record, int, error) {
+func readFrame(b []byte, off int) (record, int, error) { return readFrameInto(b, off, nil) }
+
+// readFrameInto is readFrame decoding a put or update into into.
+func readFrameInto(b []byte, off int, into *job.Job) (record, int, error) {
 	if off+frameHeaderSize > len(b) {
 		return record{}, 0, nil
 	}
@@ -354,7 +369,7 @@ func readFrame(b []byte, off int) (record, int, error) {
 	if crc32.Checksum(p, castagnoli) != sum {
 		return record{}, 0, frameError("checksum mismatch")
 	}
-	r, err := decodePayload(p)
+	r, err := decodeInto(p, into)
 	if err != nil {
 		return record{}, 0, frameError(err.Error())
 	}

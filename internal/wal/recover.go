@@ -1,12 +1,10 @@
 package wal
 
 import (
-	"cmp"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
@@ -14,7 +12,8 @@ import (
 
 // Recovery is what Open found in the data directory.
 type Recovery struct {
-	// Jobs are the live jobs in id order, as last logged; Reserved ones
+	// Jobs are the live jobs, as last logged, in no particular order
+	// (roughly the order of the log); Reserved ones
 	// are for the engine to make Ready (broker.Restore does).
 	Jobs []*job.Job
 	// NextID is the id the next put must get: ids are never reused.
@@ -107,7 +106,7 @@ type hist struct {
 // localLast is the seq of the job's newest put or update in the store, 0
 // if the store holds no put of it or a newer tombstone.
 func (h *hist) localLast() uint64 {
-	if h == nil || h.put.j == nil {
+	if h.put.j == nil {
 		return 0
 	}
 	s := max(h.put.seq, h.upd.seq)
@@ -117,16 +116,52 @@ func (h *hist) localLast() uint64 {
 	return s
 }
 
+// pair is a job's history in the hot log and in the buried store.
+type pair struct {
+	id job.ID
+	h  [2]hist
+}
+
+// replayState holds the slabs replay allocates from: one allocation per
+// few thousand jobs instead of one per record. The engine copies the jobs
+// it restores, so nothing keeps a slab alive after start.
+type replayState struct {
+	// slabs hold every pair in the order the ids were first met, which
+	// is roughly file order: decisions walk them in that order.
+	slabs [][]pair
+	jobs  []job.Job
+}
+
+func (rp *replayState) newPair(id job.ID) *pair {
+	if len(rp.slabs) == 0 || len(rp.slabs[len(rp.slabs)-1]) == cap(rp.slabs[len(rp.slabs)-1]) {
+		rp.slabs = append(rp.slabs, make([]pair, 0, 4096))
+	}
+	s := &rp.slabs[len(rp.slabs)-1]
+	*s = append(*s, pair{id: id})
+	return &(*s)[len(*s)-1]
+}
+
+// nextJob returns a job struct to decode into; it stays the same until
+// keepJob says the last one was kept.
+func (rp *replayState) nextJob() *job.Job {
+	if len(rp.jobs) == cap(rp.jobs) {
+		rp.jobs = make([]job.Job, 0, 4096)
+	}
+	return &rp.jobs[:len(rp.jobs)+1][len(rp.jobs)]
+}
+
+func (rp *replayState) keepJob() { rp.jobs = rp.jobs[:len(rp.jobs)+1] }
+
 // recover replays both stores into l and returns what it found.
 func (l *Log) recover() (*Recovery, error) {
 	start := time.Now()
 	rec := &Recovery{}
 	l.tubes = make(map[string]string)
 	defer func() { l.tubes = nil }()
-	var hs [2]map[job.ID]*hist
-	for k, st := range l.stores {
-		hs[k] = make(map[job.ID]*hist)
-		if err := l.replayStore(st, hs[k], rec); err != nil {
+	hs := make(map[job.ID]*pair)
+	var rp replayState
+	for _, st := range l.stores {
+		if err := l.replayStore(st, hs, &rp, rec); err != nil {
 			return nil, err
 		}
 	}
@@ -138,8 +173,8 @@ func (l *Log) recover() (*Recovery, error) {
 		seg uint64
 	}
 	var fixes []fix
-	l.index = make(map[job.ID]entry, len(hs[hot])+len(hs[buried]))
-	rec.Jobs = make([]*job.Job, 0, len(hs[hot])+len(hs[buried]))
+	l.index = make(map[job.ID]entry, len(hs))
+	rec.Jobs = make([]*job.Job, 0, len(hs))
 	var segCache [2]*segment
 	live := func(k storeKind, lc loc) {
 		st := l.stores[k]
@@ -149,21 +184,23 @@ func (l *Log) recover() (*Recovery, error) {
 		segCache[k].live += int64(lc.n)
 		st.live += int64(lc.n)
 	}
-	decide := func(id job.ID, hh [2]*hist) {
+	decide := func(id job.ID, hh *[2]hist) {
 		best, bestSeq := -1, uint64(0)
 		var lastDelete uint64
-		for k, h := range hh {
+		for k := range hh {
+			h := &hh[k]
 			if s := h.localLast(); s > bestSeq {
 				best, bestSeq = k, s
 			}
-			if h != nil && h.delTyp == recDelete {
+			if h.delTyp == recDelete {
 				lastDelete = max(lastDelete, h.del)
 			}
 		}
 		if best >= 0 && lastDelete > bestSeq {
 			best = -1
 		}
-		for k, h := range hh {
+		for k := range hh {
+			h := &hh[k]
 			if k == best || h.localLast() == 0 {
 				continue
 			}
@@ -176,7 +213,7 @@ func (l *Log) recover() (*Recovery, error) {
 		if best < 0 {
 			return
 		}
-		h := hh[best]
+		h := &hh[best]
 		j := h.put.j
 		e := entry{st: storeKind(best), put: h.put.lc, last: h.put.lc}
 		if h.upd.j != nil && h.upd.seq > h.put.seq {
@@ -191,15 +228,11 @@ func (l *Log) recover() (*Recovery, error) {
 		}
 		rec.Jobs = append(rec.Jobs, j)
 	}
-	for id, h := range hs[hot] {
-		decide(id, [2]*hist{h, hs[buried][id]})
-	}
-	for id, h := range hs[buried] {
-		if hs[hot][id] == nil {
-			decide(id, [2]*hist{nil, h})
+	for _, slab := range rp.slabs {
+		for i := range slab {
+			decide(slab[i].id, &slab[i].h)
 		}
 	}
-	slices.SortFunc(rec.Jobs, func(a, b *job.Job) int { return cmp.Compare(a.ID, b.ID) })
 
 	// Every store gets a head to append to; conflicting copies left by a
 	// crash in the middle of a move are closed with a tombstone.
@@ -238,7 +271,7 @@ func (l *Log) recover() (*Recovery, error) {
 
 // replayStore reads st's segments into hs, truncating a torn tail, and
 // sets up st's segments, l.seq and l.nextID.
-func (l *Log) replayStore(st *store, hs map[job.ID]*hist, rec *Recovery) error {
+func (l *Log) replayStore(st *store, hs map[job.ID]*pair, rp *replayState, rec *Recovery) error {
 	nums, err := listSegments(st.dir)
 	if err != nil {
 		return err
@@ -264,7 +297,7 @@ func (l *Log) replayStore(st *store, hs map[job.ID]*hist, rec *Recovery) error {
 		if err := checkHeader(buf, st.kind, num); err != nil {
 			return fmt.Errorf("%w: %s offset 0: %v; run `reprieve repair --data %s`", ErrCorrupt, path, err, l.opts.Dir)
 		}
-		end, n, err := l.replaySegment(st, s, buf, hs, rec)
+		end, n, err := l.replaySegment(st, s, buf, hs, rp, rec)
 		if err != nil {
 			return err
 		}
@@ -285,20 +318,18 @@ func (l *Log) replayStore(st *store, hs map[job.ID]*hist, rec *Recovery) error {
 
 // replaySegment replays one segment's records into hs and returns the
 // offset after the last good record and the number of records.
-func (l *Log) replaySegment(st *store, s *segment, buf []byte, hs map[job.ID]*hist, rec *Recovery) (int, int, error) {
+func (l *Log) replaySegment(st *store, s *segment, buf []byte, hs map[job.ID]*pair, rp *replayState, rec *Recovery) (int, int, error) {
 	off, count := segmentHeaderSize, 0
-	var slab []hist
-	newHist := func(id job.ID) *hist {
-		if len(slab) == cap(slab) {
-			slab = make([]hist, 0, 4096)
+	hist := func(id job.ID) *hist {
+		p := hs[id]
+		if p == nil {
+			p = rp.newPair(id)
+			hs[id] = p
 		}
-		slab = slab[:len(slab)+1]
-		h := &slab[len(slab)-1]
-		hs[id] = h
-		return h
+		return &p.h[st.kind]
 	}
 	for {
-		r, n, err := readFrame(buf, off)
+		r, n, err := readFrameInto(buf, off, rp.nextJob())
 		if err == nil && n == 0 {
 			if off >= len(buf) || lastNonZero(buf, off) < 0 {
 				return off, count, nil
@@ -322,10 +353,7 @@ func (l *Log) replaySegment(st *store, s *segment, buf []byte, hs map[job.ID]*hi
 			} else {
 				l.tubes[r.job.Tube] = r.job.Tube
 			}
-			h := hs[r.id]
-			if h == nil {
-				h = newHist(r.id)
-			}
+			h := hist(r.id)
 			c := &h.put
 			if r.typ == recUpdate {
 				c = &h.upd
@@ -333,13 +361,16 @@ func (l *Log) replaySegment(st *store, s *segment, buf []byte, hs map[job.ID]*hi
 			// Equal seqs are verbatim copies: the later one is where the
 			// record lives now.
 			if c.j == nil || r.seq >= c.seq {
-				*c = cand{seq: r.seq, lc: lc, j: r.job}
+				if c.j != nil {
+					*c.j = *r.job // reuse the loser's struct
+				} else {
+					c.j = r.job
+					rp.keepJob()
+				}
+				c.seq, c.lc = r.seq, lc
 			}
 		case recDelete, recGone:
-			h := hs[r.id]
-			if h == nil {
-				h = newHist(r.id)
-			}
+			h := hist(r.id)
 			if r.seq > h.del {
 				h.del, h.delTyp = r.seq, r.typ
 			}
