@@ -133,14 +133,15 @@ func TestShutdownEndsBlockedReserveAndIdleConnections(t *testing.T) {
 func TestShutdownTimeoutClosesConnections(t *testing.T) {
 	srv, addr, _ := start(t, server.Config{})
 	c, r := dial(t, addr)
-	// A put whose body never comes: the command is in flight.
-	if _, err := io.WriteString(c, "put 0 0 1 10\r\nab"); err != nil {
+	// A put whose body never comes: the command is in flight. The reply to
+	// list-tube-used is sent when the server waits for the body, so once it
+	// is read the put line has been read too.
+	if _, err := io.WriteString(c, "list-tube-used\r\nput 0 0 1 10\r\nab"); err != nil {
 		t.Fatal(err)
 	}
-	for srv.Broker().Stats().CurrentConnections != 1 {
-		time.Sleep(time.Millisecond)
+	if got := line(t, r); got != "USING default\r\n" {
+		t.Fatalf("got %q", got)
 	}
-	time.Sleep(10 * time.Millisecond) // let the server read the line
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
