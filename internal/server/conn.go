@@ -39,6 +39,11 @@ type Conn struct {
 	waiting bool
 }
 
+// connBufferSize is the size of each connection's read and write buffers:
+// room for about a hundred pipelined 64-byte puts per read, 16 KiB per
+// connection in all. Bodies larger than a buffer bypass it.
+const connBufferSize = 8 << 10
+
 // aLongTimeAgo is a deadline in the past, to interrupt a blocked read.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -46,10 +51,10 @@ func newConn(s *Server, nc net.Conn) *Conn {
 	c := &Conn{
 		srv:  s,
 		nc:   nc,
-		w:    beanstalk.NewWriter(bufio.NewWriterSize(nc, 16<<10)),
+		w:    beanstalk.NewWriter(bufio.NewWriterSize(nc, connBufferSize)),
 		sess: s.b.Open(),
 	}
-	c.br = bufio.NewReaderSize(flushReader{c}, 16<<10)
+	c.br = bufio.NewReaderSize(flushReader{c}, connBufferSize)
 	c.r = beanstalk.NewReader(c.br, s.cfg.MaxJobSize)
 	c.r.OnLine(c.busy)
 	return c
