@@ -18,6 +18,7 @@ func TestServe(t *testing.T) {
 	t.Run("Signals", func(t *testing.T) { t.Parallel(); testServeSignals(t, bin) })
 	t.Run("FlagErrors", func(t *testing.T) { t.Parallel(); testServeFlagErrors(t, bin) })
 	t.Run("AddressInUse", func(t *testing.T) { t.Parallel(); testServeAddressInUse(t, bin) })
+	t.Run("IDsAcrossRestarts", func(t *testing.T) { t.Parallel(); testServeIDsAcrossRestarts(t, bin) })
 }
 
 // testServeSignals: SIGUSR1 turns drain mode on, SIGTERM stops the server

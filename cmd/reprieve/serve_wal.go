@@ -63,7 +63,13 @@ func configureLog(flags *wal.Flags, log *slog.Logger, bc *broker.Config, sc *ser
 		return kv
 	}
 	started := func(b *broker.Broker) error {
-		b.Restore(rec.Jobs, rec.NextID)
+		// The log reports the id the next put must get; the engine
+		// takes the last id given out.
+		last := rec.NextID
+		if last > 0 {
+			last--
+		}
+		b.Restore(rec.Jobs, last)
 		rec.Jobs = nil
 		return nil
 	}
