@@ -35,10 +35,11 @@ func (s *store) victim() *segment {
 const compactGroup = 256
 
 // compact copies v's live records, and the tombstones still needed, into
-// st's head, makes the copies durable and removes v. It runs in the writer
-// goroutine with the write token held; appends continue meanwhile.
-func (l *Log) compact(st *store, v *segment) error {
-	buf := make([]byte, v.written)
+// st's head, makes the copies durable and removes v; size is v's written
+// length. It runs in the writer goroutine, without the write token while
+// it reads and copies, so appends and commits continue meanwhile.
+func (l *Log) compact(st *store, v *segment, size int64) error {
+	buf := make([]byte, size)
 	if _, err := v.f.ReadAt(buf, 0); err != nil {
 		return fmt.Errorf("read %s: %w", v.path, err)
 	}
@@ -99,6 +100,8 @@ func (l *Log) compact(st *store, v *segment) error {
 		}
 		l.mu.Unlock()
 	}
+	l.lockW()
+	defer l.unlockW()
 	l.flush()
 	l.syncDirty()
 	l.mu.Lock()

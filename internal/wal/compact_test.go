@@ -189,6 +189,8 @@ func TestMovesBetweenStores(t *testing.T) {
 	for _, j := range rec.Jobs {
 		sameJob(t, j, jobs[j.ID-1])
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for id, e := range l.index {
 		if want := jobs[id-1].State == job.Buried; (e.st == buried) != want {
 			t.Fatalf("job %d lives in the %v store, state %v", id, e.st, jobs[id-1].State)

@@ -48,19 +48,16 @@ func (l *Log) run() {
 			l.flush() // deferred gone records
 			l.syncDirty()
 			l.lastSync = l.clock.Now()
+			l.unlockW()
 			for i := 0; i < 1000 && l.maintain(); i++ {
 			}
 			l.mu.Lock()
 			err := l.failed
 			l.mu.Unlock()
-			l.unlockW()
 			reply <- err
 			continue
 		}
-		l.lockW()
-		more := l.maintain()
-		l.unlockW()
-		if more {
+		if l.maintain() {
 			l.wake()
 		}
 	}
@@ -246,11 +243,14 @@ func (l *Log) syncDirty() {
 
 // maintain keeps a spare segment ready in each store and compacts at most
 // one segment. It reports whether more compaction work may be waiting.
-// the write token is held.
+// It takes the write token only to choose and to finish: committers keep
+// writing while compaction reads and copies.
 func (l *Log) maintain() bool {
+	l.lockW()
 	l.mu.Lock()
 	if l.failed != nil {
 		l.mu.Unlock()
+		l.unlockW()
 		return false
 	}
 	for _, st := range l.stores {
@@ -267,11 +267,16 @@ func (l *Log) maintain() bool {
 		}
 	}
 	l.mu.Unlock()
+	var size int64
+	if victim != nil {
+		size = victim.written
+	}
+	l.unlockW()
 	if victim == nil {
 		return false
 	}
 	start := time.Now()
-	if err := l.compact(st, victim); err != nil {
+	if err := l.compact(st, victim, size); err != nil {
 		l.logger.Warn("wal: compaction postponed", "segment", victim.path, "err", err)
 		return false
 	}
