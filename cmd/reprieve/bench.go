@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,9 +18,14 @@ func init() {
 	register("bench", "load generator for any beanstalkd-protocol server (throughput, latency, A/B)", runBench)
 }
 
-func runBench(args []string) error {
+func runBench(args []string) error { return benchMain(args, os.Stdout, os.Stderr) }
+
+// benchMain is `reprieve bench` writing its results to stdout and its
+// progress and per-round lines to stderr.
+func benchMain(args []string, stdout, stderr io.Writer) error {
 	cfg := bench.DefaultConfig()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	workload := fs.String("workload", string(cfg.Workload), "put, reserve-delete, put-reserve-delete or release-churn")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "server `host:port` (A)")
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "connections (put-reserve-delete: producers, and as many workers)")
@@ -87,9 +93,13 @@ Flags:
 	if cfg.Count > 0 {
 		cfg.Duration = 0
 	}
-	if isTerminal(os.Stderr) || *progress {
-		cfg.Progress = os.Stderr
-		cfg.ProgressInPlace = isTerminal(os.Stderr)
+	errTerm := false
+	if f, ok := stderr.(*os.File); ok {
+		errTerm = isTerminal(f)
+	}
+	if errTerm || *progress {
+		cfg.Progress = stderr
+		cfg.ProgressInPlace = errTerm
 	}
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
@@ -100,7 +110,7 @@ Flags:
 	if *compare == "" {
 		res, err := bench.Run(ctx, cfg)
 		if res != nil {
-			if perr := printResult(res, *asJSON); perr != nil {
+			if perr := printResult(stdout, res, *asJSON); perr != nil {
 				return perr
 			}
 		}
@@ -108,7 +118,7 @@ Flags:
 	}
 	each := func(round int, r *bench.Result) {
 		if !*asJSON {
-			fmt.Fprintf(os.Stderr, "round %d %s: %.0f ops/s, p99 %.3f ms\n", round, r.Addr, r.OpsPerSec, r.P99()/1000)
+			fmt.Fprintf(stderr, "round %d %s: %.0f ops/s, p99 %.3f ms\n", round, r.Addr, r.OpsPerSec, r.P99()/1000)
 		}
 	}
 	cmp, err := bench.Compare(ctx, cfg, *compare, *rounds, each)
@@ -119,20 +129,20 @@ Flags:
 		return err
 	}
 	if *asJSON {
-		return writeJSON(cmp)
+		return writeJSON(stdout, cmp)
 	}
-	return cmp.WriteText(os.Stdout)
+	return cmp.WriteText(stdout)
 }
 
-func printResult(res *bench.Result, asJSON bool) error {
+func printResult(out io.Writer, res *bench.Result, asJSON bool) error {
 	if asJSON {
-		return writeJSON(res)
+		return writeJSON(out, res)
 	}
-	return res.WriteText(os.Stdout)
+	return res.WriteText(out)
 }
 
-func writeJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
+func writeJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
