@@ -39,6 +39,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Rate, "rate", 0, "put and put-reserve-delete: pace puts to this many per second in total (0: as fast as the server takes them)")
 	fs.BoolVar(&cfg.NoPrefill, "no-prefill", false, "reserve-delete/release-churn: take the jobs already in the tubes (e.g. from put --keep)")
 	fs.DurationVar(&cfg.Delay, "delay", 0, "release-churn: delay of each release (whole seconds)")
+	fs.BoolVar(&cfg.Kick, "kick", false, "release-churn: when every job is delayed, kick them back instead of waiting (with a long --delay: beanstalkd issue #622's workload)")
 	fs.IntVar(&cfg.Bury, "bury", 0, "put and bury this many jobs in the first tube before the run (left buried)")
 	pri := fs.Uint("pri", uint(cfg.Priority), "priority of every job")
 	fs.DurationVar(&cfg.TTR, "ttr", cfg.TTR, "time to run of every job (whole seconds)")

@@ -75,6 +75,11 @@ type Config struct {
 	Rate int
 	// Delay is the delay of each release in ReleaseChurn.
 	Delay time.Duration
+	// Kick makes ReleaseChurn answer "no job ready" with a kick of the
+	// whole set instead of waiting: with a long Delay this is issue #622's
+	// workload (jobs released with a delay of hours, brought back round
+	// after round) without waiting for the delay.
+	Kick bool
 	// Bury puts and buries this many jobs in the first tube before the run
 	// (one buried job among heavy churn is the seed-003 log workload).
 	// They are left buried afterwards.

@@ -182,9 +182,10 @@ func dialWorkers(ctx context.Context, cfg Config, sh *shared, roleOf func(i int)
 		}
 		r, budget := roleOf(i)
 		tube := cfg.tubeName((i % half) % cfg.Tubes)
-		if r == roleProducer {
-			err = c.useTube(tube)
-		} else {
+		// Every connection uses its tube (kick works on the used tube);
+		// the others watch only it.
+		err = c.useTube(tube)
+		if err == nil && r != roleProducer {
 			err = c.watchOnly(tube)
 		}
 		if err != nil {

@@ -127,6 +127,22 @@ func TestReleaseChurnWithDelayLeavesNoDelayedJob(t *testing.T) {
 	})
 }
 
+func TestReleaseChurnWithKickRunsRoundsOfLongDelays(t *testing.T) {
+	t.Parallel()
+	addr := startBeanstalkd(t)
+	cfg := testConfig(addr, ReleaseChurn, 200)
+	cfg.Conns, cfg.Prefill, cfg.Delay, cfg.Kick = 2, 50, time.Hour, true
+	runOK(t, cfg)
+	st := stats(t, addr, "stats")
+	kicks, _ := strconv.Atoi(st["cmd-kick"])
+	// 200 releases of 50 jobs delayed for an hour: at least 3 rounds
+	// needed a kick; afterwards the delayed jobs are deleted.
+	if st["cmd-release"] != "200" || kicks < 3 || st["cmd-delete"] != "50" || st["current-jobs-delayed"] != "0" {
+		t.Fatalf("release %s kick %s delete %s delayed %s; want 200, >= 3, 50, 0",
+			st["cmd-release"], st["cmd-kick"], st["cmd-delete"], st["current-jobs-delayed"])
+	}
+}
+
 func TestTubesAndBuriedJobs(t *testing.T) {
 	t.Parallel()
 	addr := startBeanstalkd(t)

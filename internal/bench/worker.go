@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,7 @@ const (
 	cmdReserve
 	cmdDelete
 	cmdRelease
+	cmdKick
 )
 
 // pending is a command sent and not yet answered. Replies come in the order
@@ -73,6 +75,7 @@ type worker struct {
 	reserveEmpty []byte // reserve-with-timeout 0, once the tube can only shrink
 	pri          uint32
 	delay        int
+	kick         []byte // release-churn with Kick: the kick command sent when no job is ready
 
 	ring     []pending
 	head, n  int
@@ -115,6 +118,10 @@ func newWorker(c *conn, sh *shared, r role, cfg Config, budget int64) *worker {
 		w.reserve = w.reserveEmpty
 	case roleChurner:
 		w.reserve = reserveCmd(cfg.Delay + time.Second)
+		if cfg.Kick {
+			w.reserve = w.reserveEmpty
+			w.kick = []byte(fmt.Sprintf("kick %d\r\n", max(cfg.prefill(), 1)))
+		}
 	case roleStampWorker:
 		w.reserve = reserveCmd(time.Second)
 	}
@@ -297,6 +304,14 @@ func (w *worker) handle(p pending, line []byte, now int64) error {
 				// (jobs other workers hold are theirs to delete).
 				w.drained = w.sh.producersLeft.Load() == 0
 			case roleChurner:
+				if w.kick != nil && k == replyTimedOut {
+					// Every job is delayed: bring them back, as an
+					// operator (or a retry schedule's end) would.
+					w.inflight++
+					w.c.w.Write(w.kick)
+					w.push(cmdKick, p.start)
+					return nil
+				}
 				w.timeouts++
 				if w.timeouts > 3 {
 					return fmt.Errorf("bench: no job became ready in %d reserves of %s: the churn's jobs are gone", w.timeouts, w.reserve[:len(w.reserve)-2])
@@ -305,6 +320,12 @@ func (w *worker) handle(p pending, line []byte, now int64) error {
 		default:
 			return fmt.Errorf("%w: %q to reserve", ErrProtocol, line)
 		}
+	case cmdKick:
+		if k != replyOther || !bytes.HasPrefix(line, []byte("KICKED ")) {
+			return fmt.Errorf("%w: %q to kick", ErrProtocol, line)
+		}
+		w.inflight--
+		w.timeouts = 0
 	case cmdDelete, cmdRelease:
 		want := replyDeleted
 		if p.kind == cmdRelease {
