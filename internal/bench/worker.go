@@ -120,7 +120,7 @@ func newWorker(c *conn, sh *shared, r role, cfg Config, budget int64) *worker {
 		w.reserve = reserveCmd(cfg.Delay + time.Second)
 		if cfg.Kick {
 			w.reserve = w.reserveEmpty
-			w.kick = []byte(fmt.Sprintf("kick %d\r\n", max(cfg.prefill(), 1)))
+			w.kick = []byte("kick 1000000000\r\n") // every delayed job of the tube
 		}
 	case roleStampWorker:
 		w.reserve = reserveCmd(time.Second)
