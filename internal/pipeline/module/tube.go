@@ -151,7 +151,7 @@ func (t *tubeIn) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("input.tube: stats: %w", err)
 		}
-		if _, ok := st["reprieve-failures"]; ok {
+		if _, ok := st["total-failures"]; ok { // a Reprieve extension key
 			noFail = false
 		} else {
 			t.env.Log.Info("server has no fail command (not Reprieve); failed jobs will be released", "address", t.addr, "delay", t.releaseDelay)
