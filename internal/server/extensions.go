@@ -141,28 +141,6 @@ func handleListJobs(c *Conn, cmd *beanstalk.Command) bool {
 	return true
 }
 
-// writeJobStats writes every key of a stats-job reply, beanstalkd's and
-// the extensions', in the same order.
-func writeJobStats(js *broker.JobStats, d *beanstalk.Dict) {
-	d.Uint("id", uint64(js.ID))
-	d.Str("tube", js.Tube)
-	d.Str("state", js.State.String())
-	d.Uint("pri", uint64(js.Priority))
-	d.Seconds("age", js.Age)
-	d.Seconds("delay", js.Delay)
-	d.Seconds("ttr", js.TTR)
-	d.Seconds("time-left", js.TimeLeft)
-	d.Int("file", int64(js.File))
-	d.Uint("reserves", uint64(js.Reserves))
-	d.Uint("timeouts", uint64(js.Timeouts))
-	d.Uint("releases", uint64(js.Releases))
-	d.Uint("buries", uint64(js.Buries))
-	d.Uint("kicks", uint64(js.Kicks))
-	for _, f := range jobStatsHooks {
-		f(js, d)
-	}
-}
-
 // handleKickTube answers "kick-tube <tube> <bound> <bytes>\r\n<text>\r\n"
 // with KICKED <count>.
 func handleKickTube(c *Conn, cmd *beanstalk.Command) bool {

@@ -164,12 +164,9 @@ func handleStatsTube(c *Conn, cmd *beanstalk.Command) bool {
 	return true
 }
 
-func handleStatsJob(c *Conn, cmd *beanstalk.Command) bool {
-	js, err := c.srv.b.StatsJob(job.ID(cmd.ID))
-	if err != nil {
-		return c.ReplyError(err)
-	}
-	d := c.Dict()
+// writeJobStats writes every key of a stats-job reply, beanstalkd's and
+// the extensions', in the same order.
+func writeJobStats(js *broker.JobStats, d *beanstalk.Dict) {
 	d.Uint("id", uint64(js.ID))
 	d.Str("tube", js.Tube)
 	d.Str("state", js.State.String())
@@ -185,8 +182,17 @@ func handleStatsJob(c *Conn, cmd *beanstalk.Command) bool {
 	d.Uint("buries", uint64(js.Buries))
 	d.Uint("kicks", uint64(js.Kicks))
 	for _, f := range jobStatsHooks {
-		f(&js, d)
+		f(js, d)
 	}
+}
+
+func handleStatsJob(c *Conn, cmd *beanstalk.Command) bool {
+	js, err := c.srv.b.StatsJob(job.ID(cmd.ID))
+	if err != nil {
+		return c.ReplyError(err)
+	}
+	d := c.Dict()
+	writeJobStats(&js, d)
 	c.w.OK(d.Bytes())
 	return true
 }
