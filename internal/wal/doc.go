@@ -126,7 +126,11 @@
 // the head, then removes the segment and fsyncs the directory. The server
 // keeps serving meanwhile: copying takes the log's lock a few hundred
 // records at a time. Disk use is thus bounded by about three times the
-// live bytes plus two segments (the head and a preallocated spare).
+// live bytes plus one segment (the head). Once a store's head is half
+// full the writer preallocates a spare segment for it, but only while the
+// spare, counted with every other file, keeps the data directory within
+// that bound; otherwise the append that fills the head creates the next
+// segment itself.
 //
 // # Durability policies
 //

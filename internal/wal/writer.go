@@ -110,7 +110,7 @@ func (l *Log) tryLockW() bool {
 // segment to compact. The write token and l.mu are held.
 func (l *Log) maintenanceDue() bool {
 	for _, st := range l.stores {
-		if h := st.head(); st.spare == nil && !st.noSpace && h.used > h.size/2 {
+		if l.spareDue(st) && !st.noSpace {
 			return true
 		}
 		if st.victim() != nil {
@@ -118,6 +118,28 @@ func (l *Log) maintenanceDue() bool {
 		}
 	}
 	return false
+}
+
+// spareDue tells whether st should get a spare segment now: its head is
+// more than half full and the spare, counted with every other file, keeps
+// the data directory within the disk bound (see doc.go, "Compaction").
+// Without a spare, the put that fills the head creates the next segment
+// itself. l.mu is held.
+func (l *Log) spareDue(st *store) bool {
+	if h := st.head(); st.spare != nil || h.used <= h.size/2 {
+		return false
+	}
+	var disk, live int64
+	for _, s := range l.stores {
+		for _, g := range s.segs {
+			disk += g.size
+		}
+		if s.spare != nil {
+			disk += s.spare.size
+		}
+		live += s.live
+	}
+	return disk+st.segSize <= 3*live+l.stores[hot].segSize
 }
 
 // afterWrite makes a written batch as durable as the policy promises
@@ -254,7 +276,7 @@ func (l *Log) maintain() bool {
 		return false
 	}
 	for _, st := range l.stores {
-		if h := st.head(); st.spare == nil && h.used > h.size/2 {
+		if l.spareDue(st) {
 			l.allocate(st) // a failure is remembered in st.noSpace and retried by the next put
 		}
 	}
