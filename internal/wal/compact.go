@@ -100,10 +100,15 @@ func (l *Log) compact(st *store, v *segment, size int64) error {
 		}
 		l.mu.Unlock()
 	}
+	// The copies are written, then fsync'd without the write token so that
+	// commits go on meanwhile, and only then is v removed.
+	l.lockW()
+	l.flush()
+	dirty := l.dirtySegments()
+	l.unlockW()
+	l.syncSegments(dirty)
 	l.lockW()
 	defer l.unlockW()
-	l.flush()
-	l.syncDirty()
 	l.mu.Lock()
 	if l.failed != nil {
 		l.mu.Unlock()

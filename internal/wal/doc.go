@@ -145,7 +145,12 @@
 //   - always: fsyncs, then completes the batch's commits (Wait returns);
 //   - interval: completes the commits after the write (a kill -9 loses
 //     nothing acknowledged; power loss may lose the last interval) and
-//     fsyncs at most once per interval;
+//     fsyncs at most once per interval. That fsync is the writer
+//     goroutine's: it notes which segments have unsynced writes while
+//     holding the right to write, then fsyncs them after letting go of
+//     it, so no commit waits for an interval fsync (only a write that
+//     starts a new segment first fsyncs the segment before it, once per
+//     segment, under every policy);
 //   - never: completes the commits after the write; never fsyncs records.
 //
 // # Full disk

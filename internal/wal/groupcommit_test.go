@@ -2,10 +2,13 @@ package wal
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
 )
 
@@ -119,5 +122,73 @@ func TestFsyncFailureStopsTheLog(t *testing.T) {
 	fs.failSync.Store(false)
 	if err := l.Close(); !errors.Is(err, ErrFailed) {
 		t.Fatalf("Close: %v, want the failure reported", err)
+	}
+}
+
+// TestIntervalFsyncNeverDelaysCommits holds every fsync at a gate under
+// the interval policy and checks that commits are still acknowledged: the
+// committer that finds the interval elapsed hands the fsync to the writer
+// goroutine instead of doing it, and the writer fsyncs without holding
+// the write token.
+func TestIntervalFsyncNeverDelaysCommits(t *testing.T) {
+	fs := newTestFS()
+	clk := clock.NewFake(t0)
+	o := testOptions(t.TempDir())
+	o.Fsync, o.fs, o.Clock, o.Interval = FsyncInterval, fs, clk, 50*time.Millisecond
+	l, _ := openLog(t, o)
+	released := false
+	defer func() {
+		if !released {
+			fs.release()
+		}
+	}()
+	before := fs.syncs.Load() // segment creation at Open
+	fs.hold()
+	clk.Advance(time.Hour) // the interval has elapsed; no fsync is due yet
+
+	// waitAcked waits for a commit, failing (rather than hanging) if it
+	// waits for the held fsync.
+	waitAcked := func(what string, cm broker.Commit, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cm.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		case <-time.After(10 * time.Second):
+			fs.release()
+			released = true
+			<-done
+			t.Fatalf("%s was acknowledged only after the held fsync", what)
+		}
+	}
+	cm, err := l.Put(newJob(1, "first after the interval"))
+	waitAcked("put 1", cm, err)
+	<-fs.inSync // the writer goroutine is inside the interval fsync
+	if got := fs.syncs.Load() - before; got != 0 {
+		t.Fatalf("%d fsyncs completed while the gate is held", got)
+	}
+	for i := range 10 {
+		cm, err := l.Put(newJob(job.ID(2+i), "during the fsync"))
+		waitAcked(fmt.Sprintf("put %d", 2+i), cm, err)
+	}
+	fs.release()
+	released = true
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fs.syncs.Load() - before; got < 2 {
+		t.Fatalf("%d fsyncs: want the interval fsync and Sync's", got)
+	}
+	mustClose(t, l)
+	l, rec := openLog(t, o)
+	defer mustClose(t, l)
+	if len(rec.Jobs) != 11 {
+		t.Fatalf("%d jobs after reopen, want 11", len(rec.Jobs))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // segmentHeaderSize is the fixed header in front of a segment's records.
@@ -61,8 +62,27 @@ type segment struct {
 	written int64
 	// live counts the bytes of live records (see doc.go).
 	live int64
-	// dirty tells the writer the file has writes not yet fsync'd.
-	dirty bool
+	// writes counts the writes to the file; only the holder of the write
+	// token touches it.
+	writes uint64
+	// synced is the value of writes that the last completed fsync covers;
+	// the file has unsynced writes while it differs from writes. It is
+	// atomic because the interval fsync runs without the write token.
+	synced atomic.Uint64
+}
+
+// dirty tells whether s has writes not yet fsync'd. The write token is
+// held.
+func (s *segment) dirty() bool { return s.writes != s.synced.Load() }
+
+// markSynced records that an fsync covered s's first n writes.
+func (s *segment) markSynced(n uint64) {
+	for {
+		old := s.synced.Load()
+		if old >= n || s.synced.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }
 
 func segmentName(num uint64) string { return fmt.Sprintf("%016x%s", num, segmentSuffix) }

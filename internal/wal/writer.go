@@ -9,9 +9,9 @@ import (
 // batch is not written yet (the leader: it writes, and under "always"
 // fsyncs, every record appended so far, so one write and one fsync serve
 // all the commits waiting behind it), or the writer goroutine, which
-// flushes records nobody waits for, runs the interval fsync, keeps a spare
-// segment ready and compacts. No goroutine handoff sits on the path of a
-// commit.
+// flushes records nobody waits for, runs the interval fsync (without the
+// token, so that commits go on meanwhile), keeps a spare segment ready and
+// compacts. No goroutine handoff sits on the path of a commit.
 
 // run is the writer goroutine, owned by the Log: Open starts it and Close
 // waits for it.
@@ -27,11 +27,15 @@ func (l *Log) run() {
 				l.unlockW()
 			}
 		case <-l.syncDue:
+			// The interval fsync: the dirty segments are chosen under the
+			// write token, and fsync'd after it is released, so that
+			// commits keep being written meanwhile.
 			l.lockW()
 			l.timerArmed = false
-			l.syncDirty()
 			l.lastSync = l.clock.Now()
+			dirty := l.dirtySegments()
 			l.unlockW()
+			l.syncSegments(dirty)
 		case <-l.quit:
 			// Everything appended before Close, the deferred gone records
 			// included, goes to disk and is fsync'd whatever the policy.
@@ -149,18 +153,25 @@ func (l *Log) afterWrite() {
 	case FsyncAlways:
 		l.syncDirty()
 	case FsyncInterval:
-		if now := l.clock.Now(); now.Sub(l.lastSync) >= l.opts.Interval {
-			l.syncDirty()
-			l.lastSync = now
-		} else if !l.timerArmed {
-			l.timerArmed = true
-			l.clock.AfterFunc(l.opts.Interval-now.Sub(l.lastSync), func() {
-				select {
-				case l.syncDue <- struct{}{}:
-				default:
-				}
-			})
+		// The writer goroutine fsyncs, never the committer: a commit
+		// never waits for an fsync under this policy.
+		if l.timerArmed {
+			return
 		}
+		l.timerArmed = true
+		if d := l.opts.Interval - l.clock.Now().Sub(l.lastSync); d > 0 {
+			l.clock.AfterFunc(d, l.syncNow)
+		} else {
+			l.syncNow()
+		}
+	}
+}
+
+// syncNow asks the writer goroutine for the interval fsync.
+func (l *Log) syncNow() {
+	select {
+	case l.syncDue <- struct{}{}:
+	default:
 	}
 }
 
@@ -213,7 +224,7 @@ func (l *Log) flush() {
 // is complete on disk before its successor holds anything. the write token is held.
 func (l *Log) write(pend []chunk) error {
 	for _, c := range pend {
-		if prev := l.lastWritten[c.st]; prev != nil && prev != c.seg && prev.dirty {
+		if prev := l.lastWritten[c.st]; prev != nil && prev != c.seg && prev.dirty() {
 			if err := l.sync(prev); err != nil {
 				return err
 			}
@@ -223,35 +234,55 @@ func (l *Log) write(pend []chunk) error {
 			return fmt.Errorf("write %s at %d: %w", c.seg.path, c.off, err)
 		}
 		c.seg.written = c.off + int64(len(c.buf))
-		c.seg.dirty = true
+		c.seg.writes++
 	}
 	return nil
 }
 
 // sync fsyncs one segment. the write token is held.
 func (l *Log) sync(s *segment) error {
+	return l.syncUpTo(s, s.writes)
+}
+
+// syncUpTo fsyncs s, which covers at least its first n writes. It does
+// not need the write token.
+func (l *Log) syncUpTo(s *segment, n uint64) error {
 	if err := s.f.Sync(); err != nil {
 		return fmt.Errorf("fsync %s: %w", s.path, err)
 	}
-	s.dirty = false
+	s.markSynced(n)
 	l.fsyncs.Add(1)
 	return nil
 }
 
-// syncDirty fsyncs every segment with unsynced writes. the write token is held.
-func (l *Log) syncDirty() {
+// syncTarget is a segment to fsync and the write count the fsync covers.
+type syncTarget struct {
+	s      *segment
+	writes uint64
+}
+
+// dirtySegments lists the segments with unsynced writes. the write token
+// is held.
+func (l *Log) dirtySegments() []syncTarget {
 	l.mu.Lock()
-	var dirty []*segment
+	defer l.mu.Unlock()
+	var dirty []syncTarget
 	for _, st := range l.stores {
 		for _, s := range st.segs {
-			if s.dirty {
-				dirty = append(dirty, s)
+			if s.dirty() {
+				dirty = append(dirty, syncTarget{s, s.writes})
 			}
 		}
 	}
-	l.mu.Unlock()
-	for _, s := range dirty {
-		if err := l.sync(s); err != nil {
+	return dirty
+}
+
+// syncSegments fsyncs the segments dirtySegments listed; a failure stops
+// the log. It needs no write token, but only the writer goroutine (which
+// alone closes compacted segments) or a holder of the token may call it.
+func (l *Log) syncSegments(dirty []syncTarget) {
+	for _, d := range dirty {
+		if err := l.syncUpTo(d.s, d.writes); err != nil {
 			l.mu.Lock()
 			if l.failed == nil {
 				l.failed = fmt.Errorf("%w: %w", ErrFailed, err)
@@ -261,6 +292,11 @@ func (l *Log) syncDirty() {
 			return
 		}
 	}
+}
+
+// syncDirty fsyncs every segment with unsynced writes. the write token is held.
+func (l *Log) syncDirty() {
+	l.syncSegments(l.dirtySegments())
 }
 
 // maintain keeps a spare segment ready in each store and compacts at most
