@@ -7,14 +7,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/beanstalkd/go-beanstalk"
 )
 
-// dirBytes returns the bytes files under dir take on disk and how many
-// files there are.
+// dirBytes returns the bytes files under dir take on disk, counted as
+// du(1) does (allocated blocks, st_blocks*512), and how many files there
+// are.
 func dirBytes(t *testing.T, dir string) (int64, int) {
 	t.Helper()
 	var size int64
@@ -24,7 +26,11 @@ func dirBytes(t *testing.T, dir string) (int64, int) {
 			return err
 		}
 		if info.Mode().IsRegular() && info.Name() != "LOCK" {
-			size += info.Size()
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				size += st.Blocks * 512
+			} else {
+				size += info.Size()
+			}
 			n++
 		}
 		return nil
@@ -158,13 +164,19 @@ func releaseRounds(t *testing.T, addr, dir string, jobs, size, rounds int) []int
 }
 
 // TestDiskVersusBeanstalkd runs both bounded-disk workloads against
-// beanstalkd -b and reprieve with the same file size and prints the data
-// directories' sizes. It takes a minute; set REPRIEVE_DISK_COMPARE=1.
+// beanstalkd -b and reprieve with the same file size (1 MiB, or
+// REPRIEVE_DISK_SEGMENT bytes) and prints the data directories' sizes. It
+// takes a minute; set REPRIEVE_DISK_COMPARE=1.
 func TestDiskVersusBeanstalkd(t *testing.T) {
 	if os.Getenv("REPRIEVE_DISK_COMPARE") == "" {
 		t.Skip("set REPRIEVE_DISK_COMPARE=1 to compare disk use with beanstalkd")
 	}
-	const fileSize = 1 << 20
+	fileSize := 1 << 20 // REPRIEVE_DISK_SEGMENT=16777216 compares at reprieve's default
+	if v := os.Getenv("REPRIEVE_DISK_SEGMENT"); v != "" {
+		if _, err := fmt.Sscan(v, &fileSize); err != nil || fileSize <= 0 {
+			t.Fatalf("REPRIEVE_DISK_SEGMENT=%q: want a size in bytes", v)
+		}
+	}
 	var peers []peer
 	which := os.Getenv("REPRIEVE_DISK_COMPARE") // 1: both; beanstalkd or reprieve: that one
 	if which != "reprieve" {
