@@ -2,6 +2,7 @@ package broker
 
 import (
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
@@ -223,13 +224,15 @@ func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
 	// ascend strictly they are unique, so nothing needs sorting but the
 	// buried jobs, and no lookup guards against duplicates.
 	unique := len(b.jobs) == 0
-	for i := 1; unique && i < len(jobs); i++ {
-		unique = jobs[i] != nil && jobs[i-1] != nil && jobs[i-1].ID < jobs[i].ID
+	for i := range jobs {
+		if !unique {
+			break
+		}
+		unique = jobs[i] != nil && (i == 0 || jobs[i-1].ID < jobs[i].ID)
 	}
-	if unique && len(jobs) > 0 && jobs[0] == nil {
-		unique = false
-	}
+	var slabs [][]rec
 	if unique {
+		slabs = make([][]rec, 0, len(jobs)/restoreSlab+1)
 		b.jobs = make(map[job.ID]*rec, len(jobs))
 	} else {
 		jobs = append([]*job.Job(nil), jobs...)
@@ -251,6 +254,9 @@ func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
 		// not per job; a slab is freed once all its jobs are gone.
 		if len(recs) == 0 {
 			recs = make([]rec, min(restoreSlab, len(jobs)))
+			if unique {
+				slabs = append(slabs, recs)
+			}
 		}
 		r := &recs[0]
 		recs = recs[1:]
@@ -271,18 +277,53 @@ func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
 		}
 		r.tube = last
 		r.Tube = last.name
-		b.jobs[r.ID] = r
 		if r.ID > b.nextID {
 			b.nextID = r.ID
 		}
-		if r.State == job.Buried {
-			buried = append(buried, r)
-			continue
+		if !unique {
+			b.jobs[r.ID] = r
+			if r.State == job.Buried {
+				buried = append(buried, r)
+			} else {
+				b.place(r, now)
+			}
 		}
-		b.place(r, now)
+	}
+	if unique {
+		// Filling the job table is half of the work and touches nothing
+		// that place does: it runs on the other core meanwhile.
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for _, slab := range slabs {
+				for i := range slab {
+					if r := &slab[i]; r.tube != nil {
+						b.jobs[r.ID] = r
+					}
+				}
+			}
+		})
+		for _, slab := range slabs {
+			for i := range slab {
+				r := &slab[i]
+				switch {
+				case r.tube == nil: // the unused end of the last slab
+				case r.State == job.Buried:
+					buried = append(buried, r)
+				default:
+					b.place(r, now)
+				}
+			}
+		}
+		wg.Wait()
 	}
 	// Burial order is by Deadline (the time of burial), then id.
-	sort.SliceStable(buried, func(i, k int) bool { return buried[i].Deadline.Before(buried[k].Deadline) })
+	sort.SliceStable(buried, func(i, k int) bool {
+		x, y := buried[i], buried[k]
+		if !x.Deadline.Equal(y.Deadline) {
+			return x.Deadline.Before(y.Deadline)
+		}
+		return x.ID < y.ID
+	})
 	for _, r := range buried {
 		b.place(r, now)
 	}
@@ -291,7 +332,7 @@ func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
 	}
 }
 
-// restoreSlab is how many jobs Restore allocates at once. Small enough
+// restoreSlab is how many jobs Restore allocates at once: small enough
 // that a slab kept alive by a few long-lived jobs wastes little.
 const restoreSlab = 256
 
