@@ -101,6 +101,16 @@ type hist struct {
 	put, upd cand
 	del      uint64
 	delTyp   byte
+	chosen   bool // the job lives on in this store (decided after replay)
+}
+
+// entry returns where the job's records are, for a chosen hist.
+func (h *hist) entry(k storeKind) entry {
+	e := entry{st: k, put: h.put.lc, last: h.put.lc}
+	if h.upd.j != nil && h.upd.seq > h.put.seq {
+		e.last = h.upd.lc
+	}
+	return e
 }
 
 // localLast is the seq of the job's newest put or update in the store, 0
@@ -241,7 +251,6 @@ func (l *Log) recover() (*Recovery, error) {
 		seg uint64
 	}
 	var fixes []fix
-	l.index = make(map[job.ID]entry, rp.count())
 	rec.Jobs = make([]*job.Job, 0, rp.count())
 	var segCache [2]*segment
 	live := func(k storeKind, lc loc) {
@@ -282,14 +291,13 @@ func (l *Log) recover() (*Recovery, error) {
 			return
 		}
 		h := &hh[best]
+		h.chosen = true
 		j := h.put.j
-		e := entry{st: storeKind(best), put: h.put.lc, last: h.put.lc}
-		if h.upd.j != nil && h.upd.seq > h.put.seq {
+		e := h.entry(storeKind(best))
+		if e.last != e.put {
 			applyUpdate(j, h.upd.j)
-			e.last = h.upd.lc
 		}
 		j.Body = append([]byte(nil), j.Body...)
-		l.index[id] = e
 		live(e.st, e.put)
 		if e.last != e.put {
 			live(e.st, e.last)
@@ -305,7 +313,12 @@ func (l *Log) recover() (*Recovery, error) {
 	// Every store gets a head to append to; conflicting copies left by a
 	// crash in the middle of a move are closed with a tombstone.
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	unlock := true
+	defer func() {
+		if unlock {
+			l.mu.Unlock()
+		}
+	}()
 	// A mark in every head keeps the id sequence even if all the older
 	// segments are compacted away (the head may be an empty spare); a new
 	// store's first segment gets its mark from rotate.
@@ -334,6 +347,28 @@ func (l *Log) recover() (*Recovery, error) {
 	}
 	rec.NextID = l.nextID
 	rec.Took = time.Since(start)
+	// Filling the index (a million map inserts for a million jobs) is
+	// left to a goroutine that holds l.mu until it is done: every use of
+	// the index takes l.mu, so the first append, compaction or Close
+	// waits for it, while the caller restores the jobs into the engine
+	// on the other core meanwhile. It ends by itself; Close, which takes
+	// l.mu, cannot finish before it.
+	unlock = false
+	n := len(rec.Jobs)
+	go func() {
+		defer l.mu.Unlock()
+		l.index = make(map[job.ID]entry, n)
+		for _, slab := range rp.slabs {
+			for i := range slab {
+				p := &slab[i]
+				for k := range p.h {
+					if p.h[k].chosen {
+						l.index[p.id] = p.h[k].entry(storeKind(k))
+					}
+				}
+			}
+		}
+	}()
 	return rec, nil
 }
 
