@@ -20,7 +20,8 @@ type Recovery struct {
 	NextID job.ID
 	// TornTails describes each torn tail that was truncated.
 	TornTails []string
-	// Segments and Records count what was read; Took is how long it took.
+	// Segments and Records count what was read; Took is how long it took
+	// (the writer's index of the jobs is filled after, in the background).
 	Segments, Records int
 	Took              time.Duration
 }
@@ -28,7 +29,10 @@ type Recovery struct {
 // Open locks the data directory, replays it and starts the writer. The
 // caller hands Recovery.Jobs and NextID to broker.Restore before serving
 // and calls Close when done. A directory damaged before its end gives
-// ErrCorrupt; one in use by another process gives ErrLocked.
+// ErrCorrupt; one in use by another process gives ErrLocked. The log's
+// index of live jobs is filled in the background after Open returns: the
+// first append, Stats or Close waits for it (a few hundred ms for 1M jobs),
+// which lets the caller restore the jobs into the engine meanwhile.
 func Open(opts Options) (*Log, *Recovery, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, nil, err
