@@ -130,10 +130,26 @@ func (h *hist) localLast() uint64 {
 	return s
 }
 
-// pair is a job's history in the hot log and in the buried store.
+// pair is a job's history in the hot log and in the buried store. Few
+// jobs ever reach the buried store, so its hist is made on demand: a
+// pair is half the size it would be with both inline, which is less to
+// clear and for the collector to scan, per job, during replay.
 type pair struct {
-	id job.ID
-	h  [2]hist
+	id  job.ID
+	hot hist
+	bur *hist // nil while the buried store holds no record of the job
+}
+
+// noHist stands for the buried hist of a job without one; it is only read.
+var noHist hist
+
+// hists returns the pair's hist in each store (noHist for none).
+func (p *pair) hists() [2]*hist {
+	b := p.bur
+	if b == nil {
+		b = &noHist
+	}
+	return [2]*hist{hot: &p.hot, buried: b}
 }
 
 // replayState holds the slabs replay allocates from: one allocation per
@@ -146,6 +162,23 @@ type replayState struct {
 	slabs [][]pair
 	jobs  []job.Job
 	ids   idIndex
+	burs  []hist // a slab of buried-store hists
+}
+
+// hist returns id's hist in store k, making it on first sight.
+func (rp *replayState) hist(id job.ID, k storeKind) *hist {
+	p := rp.pair(id)
+	if k == hot {
+		return &p.hot
+	}
+	if p.bur == nil {
+		if len(rp.burs) == 0 {
+			rp.burs = make([]hist, 1024)
+		}
+		p.bur = &rp.burs[0]
+		rp.burs = rp.burs[1:]
+	}
+	return p.bur
 }
 
 // slabSize is how many pairs (and jobs) replay allocates at once.
@@ -265,11 +298,11 @@ func (l *Log) recover() (*Recovery, error) {
 		segCache[k].live += int64(lc.n)
 		st.live += int64(lc.n)
 	}
-	decide := func(id job.ID, hh *[2]hist) {
+	decide := func(id job.ID, hh [2]*hist) {
 		best, bestSeq := -1, uint64(0)
 		var lastDelete uint64
 		for k := range hh {
-			h := &hh[k]
+			h := hh[k]
 			if s := h.localLast(); s > bestSeq {
 				best, bestSeq = k, s
 			}
@@ -281,7 +314,7 @@ func (l *Log) recover() (*Recovery, error) {
 			best = -1
 		}
 		for k := range hh {
-			h := &hh[k]
+			h := hh[k]
 			if k == best || h.localLast() == 0 {
 				continue
 			}
@@ -294,7 +327,7 @@ func (l *Log) recover() (*Recovery, error) {
 		if best < 0 {
 			return
 		}
-		h := &hh[best]
+		h := hh[best]
 		h.chosen = true
 		j := h.put.j
 		e := h.entry(storeKind(best))
@@ -310,7 +343,7 @@ func (l *Log) recover() (*Recovery, error) {
 	}
 	for _, slab := range rp.slabs {
 		for i := range slab {
-			decide(slab[i].id, &slab[i].h)
+			decide(slab[i].id, slab[i].hists())
 		}
 	}
 
@@ -365,9 +398,9 @@ func (l *Log) recover() (*Recovery, error) {
 		for _, slab := range rp.slabs {
 			for i := range slab {
 				p := &slab[i]
-				for k := range p.h {
-					if p.h[k].chosen {
-						l.index[p.id] = p.h[k].entry(storeKind(k))
+				for k, h := range p.hists() {
+					if h.chosen {
+						l.index[p.id] = h.entry(storeKind(k))
 					}
 				}
 			}
@@ -427,7 +460,7 @@ func (l *Log) replayStore(st *store, rp *replayState, rec *Recovery) error {
 // offset after the last good record and the number of records.
 func (l *Log) replaySegment(st *store, s *segment, buf []byte, rp *replayState, rec *Recovery) (int, int, error) {
 	off, count := segmentHeaderSize, 0
-	hist := func(id job.ID) *hist { return &rp.pair(id).h[st.kind] }
+	hist := func(id job.ID) *hist { return rp.hist(id, st.kind) }
 	for {
 		r, n, err := readFrameInto(buf, off, rp.nextJob())
 		if err == nil && n == 0 {
