@@ -39,8 +39,13 @@ func TestReserveDeleteEmptiesItsTube(t *testing.T) {
 	wantStats(t, addr, "stats", map[string]string{
 		"cmd-put": "777", "cmd-delete": "777", "current-jobs-ready": "0", "current-jobs-reserved": "0",
 	})
-	// The tube, empty and unused, is gone: only "default" is left.
-	wantStats(t, addr, "stats", map[string]string{"current-tubes": "1", "total-jobs": "777"})
+	// The tube, empty and unused, is gone once the server has seen the
+	// run's connections close (it learns that after the run returns):
+	// only "default" is left.
+	for i := 0; i < 500 && stats(t, addr, "stats")["current-connections"] != "1"; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantStats(t, addr, "stats", map[string]string{"current-tubes": "1", "total-jobs": "777", "current-connections": "1"})
 }
 
 func TestReserveDeleteInDurationModeStopsWhenEmpty(t *testing.T) {
