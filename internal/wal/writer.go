@@ -311,10 +311,9 @@ func (l *Log) maintain() bool {
 		l.unlockW()
 		return false
 	}
-	var spares []*store
 	for _, st := range l.stores {
 		if l.spareDue(st) {
-			spares = append(spares, st)
+			l.allocate(st) // a failure is remembered in st.noSpace and retried by the next put
 		}
 	}
 	var st *store
@@ -331,9 +330,6 @@ func (l *Log) maintain() bool {
 		size = victim.written
 	}
 	l.unlockW()
-	for _, st := range spares {
-		l.prepareSpare(st)
-	}
 	if victim == nil {
 		return false
 	}
@@ -344,47 +340,4 @@ func (l *Log) maintain() bool {
 	}
 	l.logger.Debug("wal: compacted segment", "segment", victim.path, "took", time.Since(start))
 	return true
-}
-
-// prepareSpare creates st's spare segment without holding the log's lock
-// while the file is allocated and fsync'd, so that appends go on. Its
-// number is taken first; if a put made the next segment itself meanwhile,
-// the new file is removed again. A failure for lack of space is
-// remembered in st.noSpace, as allocate does. It runs in the writer
-// goroutine.
-func (l *Log) prepareSpare(st *store) {
-	l.mu.Lock()
-	if !l.spareDue(st) {
-		l.mu.Unlock()
-		return
-	}
-	num := st.nextNum
-	st.nextNum++
-	l.mu.Unlock()
-	s, err := createSegment(l.fs, st.dir, st.kind, num, st.segSize)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err != nil {
-		if !isNoSpace(err) {
-			l.logger.Warn("wal: cannot create a spare segment; the next one is made when needed", "store", st.kind.String(), "err", err)
-			return
-		}
-		if !st.noSpace {
-			l.logger.Warn("wal: disk full; refusing puts until space returns", "store", st.kind.String(), "err", err)
-		}
-		st.noSpace = true
-		return
-	}
-	if st.noSpace {
-		l.logger.Info("wal: disk space is back; accepting puts", "store", st.kind.String())
-	}
-	st.noSpace = false
-	if st.spare != nil || st.head().num > num {
-		s.f.Close()
-		if err := l.fs.Remove(s.path); err != nil {
-			l.logger.Warn("wal: cannot remove an unused segment", "segment", s.path, "err", err)
-		}
-		return
-	}
-	st.spare = s
 }
