@@ -20,28 +20,30 @@ func newQueue(ref QueueRef, size int, drop bool) *queue {
 
 // put enqueues m, blocking while the queue is full unless it drops. It
 // reports false if m was dropped; err is ctx's error if ctx ended first.
+// The in counter is raised before the send, so a reader of the counters
+// never sees a message leave a queue before it was counted in.
 func (q *queue) put(ctx context.Context, m *Message) (bool, error) {
+	q.in.Add(1)
 	if q.drop {
 		select {
 		case q.ch <- m:
-			q.in.Add(1)
 			return true, nil
 		default:
+			q.in.Add(^uint64(0))
 			q.dropped.Add(1)
 			return false, nil
 		}
 	}
 	select {
-	case q.ch <- m:
-		q.in.Add(1)
+	case q.ch <- m: // room now: sent even if ctx has ended
 		return true, nil
 	default:
 	}
 	select {
 	case q.ch <- m:
-		q.in.Add(1)
 		return true, nil
 	case <-ctx.Done():
+		q.in.Add(^uint64(0))
 		return false, ctx.Err()
 	}
 }
