@@ -75,15 +75,7 @@ modules:
 routingtable:
   - in.outbox -> out.inbox
 `, log, srv.URL)), 0o644)
-	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestFileInputSurvivesSIGKILL$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+cfgPath)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+	start := func() *exec.Cmd { return startCrashChild(t, "TestFileInputSurvivesSIGKILL", cfgPath) }
 	first := start()
 	eventually(t, "a third of the records", func() bool { d, _ := count(); return d >= records/3 })
 	first.Process.Signal(syscall.SIGKILL)
@@ -147,15 +139,7 @@ modules:
 routingtable:
   - in.outbox -> out.inbox
 `, buf, srv.URL)), 0o644)
-	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestDiskInputSurvivesSIGKILL$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+cfgPath)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+	start := func() *exec.Cmd { return startCrashChild(t, "TestDiskInputSurvivesSIGKILL", cfgPath) }
 	first := start()
 	eventually(t, "a third of the records", func() bool { d, _ := count(); return d >= records/3 })
 	first.Process.Signal(syscall.SIGKILL)
@@ -178,4 +162,18 @@ routingtable:
 	if limit := 4096*records/len(lines) + 20 + 2; dups > limit {
 		t.Fatalf("%d repeats, more than the in-flight window of %d", dups, limit)
 	}
+}
+
+// startCrashChild starts this test binary again, running only the test
+// named, as a child process that runs the pipeline in cfgPath until it is
+// killed.
+func startCrashChild(t *testing.T, test, cfgPath string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+cfgPath)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
 }
