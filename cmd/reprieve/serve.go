@@ -83,6 +83,9 @@ type servePlugin struct {
 	// stop, run after the server and the broker have stopped (nil:
 	// nothing).
 	configure func(log *slog.Logger, bc *broker.Config, sc *server.Config) (started func(b *broker.Broker) error, stop func() error, err error)
+	// serving, if set, runs once the server is built, before it listens;
+	// it may keep srv to read its counters (the admin interface).
+	serving func(srv *server.Server)
 }
 
 // servePlugins is filled by the init functions of the plugins' files.
@@ -188,6 +191,11 @@ func serve(cfg serveConfig) (err error) {
 	srv, err := server.New(sc)
 	if err != nil {
 		return err
+	}
+	for _, p := range servePlugins {
+		if p.serving != nil {
+			p.serving(srv)
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -1,0 +1,13 @@
+// Package admin serves Reprieve's operator interface over HTTP: a JSON API
+// under /api/v1 (server, tube and job stats, buried jobs with their failure
+// history, kick, delete, pause and flush), Prometheus metrics at /metrics,
+// health checks at /healthz and /readyz, and a dashboard at / whose HTML,
+// script and style sheet are embedded in the binary.
+//
+// New builds the http.Handler from a Config; Server runs it on a listener,
+// with TLS when a certificate is given, and shuts it down bounded. Every
+// API call (and /metrics unless Config.MetricsPublic) needs the
+// "Authorization: Bearer <token>" header when Config.Token is set. The
+// admin API reads and changes the engine directly, never over the wire
+// protocol; docs/admin.md documents every endpoint and reply.
+package admin
