@@ -35,8 +35,21 @@ type PoolConfig struct {
 	// MaxIdleReservers is how many idle reserving connections are kept per
 	// server between reserves. Default 4.
 	MaxIdleReservers int
-	// Clock times put timeouts, dial timeouts and redial backoff; default
-	// clock.Real().
+	// ReserveSlice is how long one wait of Reserve may block a server: a
+	// waiting Reserve sends reserve-with-timeout of this many seconds
+	// (rounded up, at least 1) to every live server at once, and again
+	// when it ends, keeping the connections. It bounds how long a wait the
+	// caller gave up on keeps a server's connection busy. Default 1s.
+	ReserveSlice time.Duration
+	// SpareHold bounds how long a job that a wait reserved after its
+	// Reserve had been served (two servers answered in the same slice) is
+	// kept for the next Reserve on the same tubes before it is released
+	// with its priority; it is released sooner if half its TTR, or all but
+	// 2×DeadlineMargin of it, would pass first. Negative releases such jobs
+	// at once. Default 5s.
+	SpareHold time.Duration
+	// Clock times put timeouts, dial timeouts, redial backoff, Reserve's
+	// timeout, spare jobs and DEADLINE_SOON; default clock.Real().
 	Clock clock.Clock
 	// Dial opens one connection; default Dial.
 	Dial func(ctx context.Context, addr string) (*Conn, error)
@@ -62,6 +75,12 @@ func (cfg PoolConfig) withDefaults() PoolConfig {
 	if cfg.MaxIdleReservers == 0 {
 		cfg.MaxIdleReservers = 4
 	}
+	if cfg.ReserveSlice == 0 {
+		cfg.ReserveSlice = time.Second
+	}
+	if cfg.SpareHold == 0 {
+		cfg.SpareHold = 5 * time.Second
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
 	}
@@ -86,7 +105,7 @@ func (cfg PoolConfig) Validate() error {
 	switch {
 	case cfg.MaxInFlight < 0, cfg.MaxIdleReservers < 0:
 		return errors.New("client: pool config: MaxInFlight and MaxIdleReservers must not be negative")
-	case cfg.PutTimeout < 0, cfg.DialTimeout < 0, cfg.RedialMin < 0, cfg.RedialMax < 0:
+	case cfg.PutTimeout < 0, cfg.DialTimeout < 0, cfg.RedialMin < 0, cfg.RedialMax < 0, cfg.ReserveSlice < 0:
 		return errors.New("client: pool config: durations must not be negative")
 	case cfg.RedialMax != 0 && cfg.RedialMin > cfg.RedialMax:
 		return fmt.Errorf("client: pool config: RedialMin %v exceeds RedialMax %v", cfg.RedialMin, cfg.RedialMax)
@@ -100,22 +119,39 @@ func (cfg PoolConfig) Validate() error {
 // another server, and Reserve takes the first job any server hands out.
 // It is safe for concurrent use.
 //
+// Towards the servers a Pool behaves as one beanstalkd client would: the
+// jobs reserved through it and not yet finished are its reservations, and
+// Reserve reports DEADLINE_SOON for them whichever goroutine holds them.
+// Workers that want reports of their own jobs only use a Pool each.
+//
 // Delivery is at least once: a put whose server died or timed out before
 // answering may have been stored there, and the re-sent copy makes two.
 // Consumers should tolerate duplicates (make jobs idempotent, or carry a
 // key in the body). Job ids are per server; a JobRef or Handle names both.
+//
+// Lock order: server.mu before Pool.mu; Handle.mu is taken alone.
 type Pool struct {
-	cfg     PoolConfig
-	servers []*server
-	next    atomic.Uint64 // round-robin cursor for puts and reserves
-	resends atomic.Uint64 // puts re-sent to another server
+	cfg      PoolConfig
+	servers  []*server
+	next     atomic.Uint64 // round-robin cursor for puts and reserves
+	resends  atomic.Uint64 // puts re-sent to another server
+	released atomic.Uint64 // spare jobs released
 
-	slotFreed notifier // a put slot freed or a server came back
-	serverUp  notifier // a server came back
+	slotFreed   notifier // a put slot freed or a server came back
+	serverUp    notifier // a server came back
+	liveChanged notifier // a server came back or was taken for dead
+	held        notifier // a Handle was handed out or touched
 
-	ctx    context.Context // ended by Close; stops redialers
+	mu      sync.Mutex           // protects the fields below and calls of wg.Add
+	closed  bool                 // Close has begun: no goroutine may start
+	takers  map[string][]*taker  // waiting Reserve calls by tube set, oldest first
+	slicing map[sliceKey]int     // waits in flight per server and tube set
+	spares  map[string][]*spare  // jobs reserved with no Reserve to take them, by tube set, oldest first
+	open    map[*Handle]struct{} // Handles handed out and not finished
+
+	ctx    context.Context // ended by Close; stops redialers and waits
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // redial goroutines
+	wg     sync.WaitGroup // redialers, waits, spare releases
 }
 
 // NewPool connects to every server (at once, each bounded by DialTimeout)
@@ -126,7 +162,13 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	p := &Pool{cfg: cfg}
+	p := &Pool{
+		cfg:     cfg,
+		takers:  map[string][]*taker{},
+		slicing: map[sliceKey]int{},
+		spares:  map[string][]*spare{},
+		open:    map[*Handle]struct{}{},
+	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for _, a := range cfg.Addrs {
 		p.servers = append(p.servers, &server{addr: a, slots: make(chan struct{}, cfg.MaxInFlight)})
@@ -151,11 +193,25 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 	return p, nil
 }
 
-// Close stops the redialers and closes every connection; jobs reserved
-// through the pool and not finished go back to their servers' ready queues.
+// Close stops the redialers and the waits, closes every connection and
+// returns when every goroutine of the pool has ended. Jobs reserved through
+// the pool and not finished, and spare jobs, go back to their servers'
+// ready queues. Closing twice is harmless.
 func (p *Pool) Close() error {
-	p.cancel()
-	p.wg.Wait()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	for _, list := range p.spares {
+		for _, sp := range list {
+			sp.timer.Stop()
+		}
+	}
+	p.spares = map[string][]*spare{}
+	p.mu.Unlock()
+	p.cancel() // ends the waits in flight: their connections close
 	for _, s := range p.servers {
 		s.mu.Lock()
 		if s.conn != nil {
@@ -167,7 +223,30 @@ func (p *Pool) Close() error {
 	}
 	p.slotFreed.signal()
 	p.serverUp.signal()
+	p.liveChanged.signal()
+	p.wg.Wait()
 	return nil
+}
+
+// spawn runs f on a goroutine the pool owns and Close waits for; it
+// reports false, and does not run f, once Close has begun.
+func (p *Pool) spawn(f func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.spawnLocked(f)
+}
+
+// spawnLocked is spawn with p.mu held.
+func (p *Pool) spawnLocked(f func()) bool {
+	if p.closed {
+		return false
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // PoolStats describes a Pool at one moment.
@@ -175,7 +254,11 @@ type PoolStats struct {
 	Live, Dead int
 	// Resends counts puts re-sent to another server after a failure.
 	Resends uint64
-	Servers []ServerStats
+	// Spares is how many jobs a wait reserved that no Reserve has taken
+	// yet; SparesReleased counts those given back to their servers.
+	Spares         int
+	SparesReleased uint64
+	Servers        []ServerStats
 }
 
 // ServerStats describes one server of a Pool.
@@ -190,7 +273,7 @@ type ServerStats struct {
 
 // Stats returns the pool's view of its servers, in the order of Addrs.
 func (p *Pool) Stats() PoolStats {
-	st := PoolStats{Resends: p.resends.Load()}
+	st := PoolStats{Resends: p.resends.Load(), Spares: p.spareCount(), SparesReleased: p.released.Load()}
 	for _, s := range p.servers {
 		s.mu.Lock()
 		ss := ServerStats{Addr: s.addr, Live: s.live, InFlight: len(s.slots), Puts: s.puts, Deaths: s.deaths, Redials: s.redials}

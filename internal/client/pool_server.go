@@ -66,15 +66,12 @@ func (p *Pool) markDead(s *server, c *Conn) {
 		s.failures = 0 // it had been up a good while: start the backoff over
 	}
 	p.startRedial(s)
+	p.liveChanged.signal()
 }
 
 // startRedial starts the goroutine that reconnects s; s.mu is held.
 func (p *Pool) startRedial(s *server) {
-	if p.ctx.Err() != nil {
-		return
-	}
-	p.wg.Add(1)
-	go p.redial(s)
+	p.spawn(func() { p.redial(s) })
 }
 
 // backoff returns the wait before reconnection attempt n (0-based).
@@ -89,7 +86,6 @@ func (p *Pool) backoff(n int) time.Duration {
 
 // redial reconnects s with backoff until it succeeds or the pool closes.
 func (p *Pool) redial(s *server) {
-	defer p.wg.Done()
 	for {
 		s.mu.Lock()
 		wait := p.backoff(s.failures)
@@ -120,6 +116,7 @@ func (p *Pool) redial(s *server) {
 		s.mu.Unlock()
 		p.slotFreed.signal()
 		p.serverUp.signal()
+		p.liveChanged.signal()
 		return
 	}
 }
