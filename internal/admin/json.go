@@ -33,32 +33,45 @@ func (o object) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, err := json.Marshal(f.key)
-		if err != nil {
+		if err := marshal(&b, f.key); err != nil {
 			return nil, err
 		}
-		b.Write(k)
 		b.WriteByte(':')
-		v, err := json.Marshal(f.value)
-		if err != nil {
+		if err := marshal(&b, f.value); err != nil {
 			return nil, fmt.Errorf("admin: key %s: %w", f.key, err)
 		}
-		b.Write(v)
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
 
+// marshal appends v as JSON to b, leaving <, > and & as they are: error
+// texts read better so, and replies are served as application/json with
+// nosniff, never as HTML.
+func marshal(b *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	b.Truncate(b.Len() - 1) // Encode's newline
+	return nil
+}
+
 // writeJSON answers status with v as indented JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
-		body, _ = json.Marshal(map[string]string{"error": err.Error(), "code": "internal"})
+		b.Reset()
+		_ = enc.Encode(apiError{Error: err.Error(), Code: "internal"})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(b.Bytes())
 }
 
 // apiError is the body of every error reply.
