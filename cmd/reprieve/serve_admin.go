@@ -6,11 +6,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/admin"
@@ -111,6 +114,9 @@ func (a *adminFlags) configure(log *slog.Logger, _ *broker.Config, sc *server.Co
 	}
 	a.log, a.sc = log, sc
 	srv, err := admin.Listen(admin.ListenConfig{Addr: a.listen, CertFile: a.certFile, KeyFile: a.keyFile, Logger: log})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, nil, fmt.Errorf("%w (is another server running there? choose another with --admin-listen)", err)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -49,7 +49,7 @@ func (e *expo) sample(name string, v float64, labels ...string) {
 		e.b.WriteByte('}')
 	}
 	e.b.WriteByte(' ')
-	e.b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+	e.b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
 	e.b.WriteByte('\n')
 }
 
