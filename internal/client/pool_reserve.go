@@ -166,6 +166,12 @@ func (p *Pool) sweep(ctx context.Context, key string, tubes []string) (h *Handle
 			covered++
 			continue
 		}
+		// A wait that ended meanwhile may have left its job as a spare
+		// (before it stopped counting), holding the connection a reserve
+		// here would take.
+		if h := p.takeSpare(key); h != nil {
+			return h, covered, nil
+		}
 		// A broken idle connection (the server restarted) earns one more
 		// try on a fresh one; a failed dial takes the server for dead.
 		for attempt := 0; attempt < 2 && s.isLive(); attempt++ {

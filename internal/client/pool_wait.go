@@ -39,9 +39,20 @@ var errWaitTimeout = errors.New("client: reserve timed out")
 // wait is Reserve's wait on every live server: see Reserve.
 func (p *Pool) wait(ctx context.Context, key string, tubes []string, timeout time.Duration) (*Handle, error) {
 	t := &taker{got: make(chan waitResult, 1)}
-	p.mu.Lock()
-	p.takers[key] = append(p.takers[key], t)
-	p.mu.Unlock()
+	for {
+		// A spare left since the sweep is taken before waiting: keepSpare
+		// gives to takers only those that are registered when it stores.
+		if h := p.takeSpare(key); h != nil {
+			return p.handOut(h), nil
+		}
+		p.mu.Lock()
+		if len(p.spares[key]) == 0 {
+			p.takers[key] = append(p.takers[key], t)
+			p.mu.Unlock()
+			break
+		}
+		p.mu.Unlock()
+	}
 
 	var expired chan struct{}
 	if timeout > 0 {
