@@ -1,0 +1,114 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/clock"
+)
+
+// deadlineSoon checks that err is a *DeadlineSoonError naming h.
+func deadlineSoon(t *testing.T, what string, err error, h *Handle) {
+	t.Helper()
+	var e *DeadlineSoonError
+	if !errors.As(err, &e) || !errors.Is(err, ErrDeadlineSoon) || e.Handle != h {
+		t.Fatalf("%s = %v; want DEADLINE_SOON for job %d on %s", what, err, h.ID, h.Addr)
+	}
+}
+
+// Pool.Reserve says DEADLINE_SOON when a Handle it gave has less than
+// DeadlineMargin of its TTR left, at once or during a wait, as beanstalkd
+// does on the connection holding the job (which agrees); a ready job wins
+// over it; Touch and Delete end it. Servers and pool share a fake clock.
+func TestPoolDeadlineSoon(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p, clk, direct := fakeServers(t, 2, PoolConfig{})
+	id, _ := direct[0].Put(ctx, []byte("slow"), 0, 0, 10*time.Second)
+	h, err := p.Reserve(ctx, 0)
+	if err != nil || h.ID != id {
+		t.Fatalf("Reserve = %+v, %v; want job %d", h, err, id)
+	}
+
+	errc := make(chan error, 1)
+	go func() {
+		h, err := p.Reserve(ctx, -1)
+		if err == nil {
+			err = errors.New("reserved job " + string(h.Body))
+		}
+		errc <- err
+	}()
+	until(t, "the reserve waits", func() bool { return p.waiting("default") == 1 })
+	clk.Advance(8 * time.Second)
+	if _, err := p.Reserve(ctx, 0); !errors.Is(err, ErrTimedOut) {
+		t.Fatalf("Reserve with 2s of the TTR left = %v; want ErrTimedOut", err)
+	}
+	clk.Advance(time.Second)
+	deadlineSoon(t, "waiting Reserve when 1s of the TTR is left", <-errc, h)
+	deadlineSoon(t, "Reserve(0) when 1s of the TTR is left", func() error { _, err := p.Reserve(ctx, 0); return err }(), h)
+	var e *Error
+	if _, err := h.r.c.ReserveWithTimeout(ctx, 0); !errors.As(err, &e) || e.Code != "DEADLINE_SOON" {
+		t.Fatalf("the server, on the Handle's connection: %v; want DEADLINE_SOON too", err)
+	}
+
+	// A ready job is taken rather than reporting DEADLINE_SOON.
+	other, _ := direct[1].Put(ctx, []byte("ready"), 0, 0, time.Minute)
+	h2, err := p.Reserve(ctx, 0)
+	if err != nil || h2.ID != other || h2.Addr != direct[1].Addr() {
+		t.Fatalf("Reserve with a ready job and a due Handle = %+v, %v; want the ready job", h2, err)
+	}
+	if err := h2.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Touch gives it a whole TTR again.
+	if err := h.Touch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Reserve(ctx, 0); !errors.Is(err, ErrTimedOut) {
+		t.Fatalf("Reserve after Touch = %v; want ErrTimedOut", err)
+	}
+	clk.Advance(9 * time.Second)
+	deadlineSoon(t, "Reserve 9s after Touch", func() error { _, err := p.Reserve(ctx, 0); return err }(), h)
+	if err := h.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Reserve(ctx, 0); !errors.Is(err, ErrTimedOut) {
+		t.Fatalf("Reserve after Delete = %v; want ErrTimedOut", err)
+	}
+}
+
+func TestPoolDeadlineSoonShortTTR(t *testing.T) { eachKind(t, 2, testPoolDeadlineSoonShortTTR) }
+
+// A job with a TTR of 1s is within the margin as soon as it is reserved:
+// the next Reserve says DEADLINE_SOON, naming it, on both kinds of server
+// (the pool reads the TTR with stats-job). The pool's clock is fake and
+// stands still, so nothing here depends on how fast the test runs.
+func testPoolDeadlineSoonShortTTR(t *testing.T, addrs []string) {
+	ctx := context.Background()
+	p := newPool(t, PoolConfig{Addrs: addrs, Clock: clock.NewFake(epoch)})
+	if _, err := p.Put(ctx, "short", []byte("1s"), 0, 0, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	h, err := p.Reserve(ctx, 0, "short")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Reserve(ctx, 0, "short")
+	deadlineSoon(t, "Reserve while holding a job with a TTR of 1s", err, h)
+	want := "reserve: job 1 on " + h.Addr + " has less than 1s of its TTR left: client: deadline soon"
+	if err.Error() != want {
+		t.Errorf("error reads %q; want %q", err, want)
+	}
+	_, err = p.Reserve(ctx, time.Hour, "other")
+	deadlineSoon(t, "Reserve on another tube", err, h)
+	if err := h.Release(ctx, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	h, err = p.Reserve(ctx, 0, "short")
+	if err != nil || string(h.Body) != "1s" {
+		t.Fatalf("Reserve after Release = %+v, %v; want the job again", h, err)
+	}
+}
