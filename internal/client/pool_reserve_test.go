@@ -99,7 +99,7 @@ func testPoolReserveKeepsConnections(t *testing.T, addrs []string) {
 		if after := statsOn(t, c, "total-connections"); after != before[i] {
 			t.Errorf("%s: total-connections %d after %d reserves; want %d as before them (no new connection)", addrs[i], after, rounds, before[i])
 		}
-		want := int64(rounds/len(addrs)) // rounds 1..30, and round 0 on the first server
+		want := int64(rounds / len(addrs)) // rounds 1..30, and round 0 on the first server
 		if i == 0 {
 			want++
 		}

@@ -1,0 +1,131 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/clock"
+)
+
+// slowProxy forwards connections to a real server at once but holds back
+// every reply until release is called: a server that does the work and
+// answers late.
+type slowProxy struct {
+	Addr string
+
+	release chan struct{}
+	once    sync.Once
+}
+
+func startSlowProxy(t *testing.T, target string) *slowProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := &slowProxy{Addr: l.Addr().String(), release: make(chan struct{})}
+	var wg sync.WaitGroup
+	var mu sync.Mutex // protects conns
+	var conns []net.Conn
+	track := func(c net.Conn) { mu.Lock(); conns = append(conns, c); mu.Unlock() }
+	wg.Go(func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			track(in)
+			track(out)
+			wg.Go(func() { io.Copy(out, in) })
+			wg.Go(func() {
+				<-sp.release
+				io.Copy(in, out)
+				in.Close()
+			})
+		}
+	})
+	t.Cleanup(func() {
+		sp.Release()
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return sp
+}
+
+// Release lets the held replies through.
+func (sp *slowProxy) Release() { sp.once.Do(func() { close(sp.release) }) }
+
+// With MaxInFlight 4, a server that stores puts but answers late gets
+// exactly 4 of 10 puts and the others go to the other server; once
+// PutTimeout passes the 4 are re-sent there, and the late server's copies
+// stay: each of those 4 jobs is stored twice, as the package documents
+// (at least once).
+func TestPoolPutInFlightBoundAndLateAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, addrs := startServers(t, 2)
+	slow := startSlowProxy(t, addrs[0])
+	clk := clock.NewFake(epoch)
+	p := newPool(t, PoolConfig{Addrs: []string{slow.Addr, addrs[1]}, MaxInFlight: 4, PutTimeout: 5 * time.Second, Clock: clk})
+	p.next.Store(0)
+
+	type result struct {
+		ref JobRef
+		err error
+	}
+	results := make(chan result, 10)
+	done := 0
+	for i := range 10 {
+		go func() {
+			ref, err := p.Put(ctx, "late", fmt.Appendf(nil, "%d", i), 0, 0, time.Minute)
+			results <- result{ref, err}
+		}()
+		until(t, fmt.Sprintf("put %d is answered or in flight", i), func() bool {
+			select {
+			case r := <-results:
+				if r.err != nil || r.ref.Addr != addrs[1] {
+					t.Fatalf("put = %+v, %v; want it on %s", r.ref, r.err, addrs[1])
+				}
+				done++
+			default:
+			}
+			return done+p.Stats().Servers[0].InFlight == i+1
+		})
+	}
+	if st := p.Stats(); done != 6 || st.Servers[0].InFlight != 4 {
+		t.Fatalf("%d puts answered, stats %+v; want 6 answered and 4 in flight at the slow server", done, st)
+	}
+	until(t, "the slow server stores the 4 puts it got", func() bool { return serverStat(t, addrs[0], "total-jobs") == 4 })
+
+	clk.Advance(5 * time.Second)
+	for range 4 {
+		if r := <-results; r.err != nil || r.ref.Addr != addrs[1] {
+			t.Fatalf("timed-out put = %+v, %v; want it re-sent to %s", r.ref, r.err, addrs[1])
+		}
+	}
+	slow.Release()
+	if st := p.Stats(); st.Resends != 4 || st.Servers[0].Live || st.Servers[0].Deaths != 1 || st.Servers[1].Puts != 10 {
+		t.Errorf("stats = %+v; want 4 resends, the slow server dead once, 10 puts acknowledged by %s", st, addrs[1])
+	}
+	if n := serverStat(t, addrs[1], "current-jobs-ready"); n != 10 {
+		t.Errorf("%s holds %d jobs; want all 10", addrs[1], n)
+	}
+	if n := serverStat(t, addrs[0], "current-jobs-ready"); n != 4 {
+		t.Errorf("the late server holds %d jobs; want the 4 copies it stored before answering late", n)
+	}
+}
