@@ -1,7 +1,9 @@
 /*
- * null.c: a beanstalkd-protocol server that stores nothing. It answers
- * "use" with USING and "put" with INSERTED (reading and dropping the body),
- * anything else with UNKNOWN_COMMAND, from one epoll loop in one thread —
+ * null.c: a beanstalkd-protocol server that stores nothing. It answers as
+ * bench/null/answer does (use, watch, ignore; put with INSERTED, dropping
+ * the body; reserve with a 64-byte job, as if the tube were never empty;
+ * delete with DELETED; anything else UNKNOWN_COMMAND), from one epoll loop
+ * in one thread —
  * beanstalkd's own design minus all of its work. bench/ceiling uses it as
  * the fastest server any design can be on this machine.
  *
@@ -57,6 +59,14 @@ static int answer(struct conn *c) {
 			on += sprintf(c->out + on, "INSERTED %lu\r\n", ++c->id);
 		} else if (!strncmp(line, "use ", 4) && len > 6 && len < 210) {
 			on += sprintf(c->out + on, "USING %.*s\r\n", len - 6, line + 4);
+		} else if (!strncmp(line, "watch ", 6)) {
+			on += sprintf(c->out + on, "WATCHING 2\r\n");
+		} else if (!strncmp(line, "ignore ", 7)) {
+			on += sprintf(c->out + on, "WATCHING 1\r\n");
+		} else if (!strncmp(line, "reserve", 7)) {
+			on += sprintf(c->out + on, "RESERVED %lu 64\r\n%064d\r\n", ++c->id, 0);
+		} else if (!strncmp(line, "delete ", 7)) {
+			on += sprintf(c->out + on, "DELETED\r\n");
 		} else {
 			on += sprintf(c->out + on, "UNKNOWN_COMMAND\r\n");
 		}
