@@ -23,13 +23,14 @@ and prints "reserved job ID on HOST:PORT (N bytes)" and its body; with
 
 A reservation belongs to the connection that made it: when this command
 exits, the job goes back to ready, unless --delete or --bury finished it
-first. With several servers in --addr, it takes the first job any of them
-hands out.
+first. With several servers in --addr, it waits on all of them at once
+(in 1s slices of reserve-with-timeout) and takes the first job any of them
+hands out; a second job handed out at the same moment goes back to its
+server, with its priority, when the command exits.
 
---timeout waits at most that long (seconds, or a Go duration, rounded up
-to whole seconds; 0 only takes a job that is ready now); without it, the
-command waits until a job comes or it is interrupted. With no job in time it
-exits with status 1.`
+--timeout waits at most that long (seconds, or a Go duration; 0 only takes
+a job that is ready now); without it, the command waits until a job comes
+or it is interrupted. With no job in time it exits with status 1.`
 
 // waitFlag is --timeout: a duration, or "forever".
 type waitFlag struct{ d *time.Duration }

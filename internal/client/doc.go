@@ -41,9 +41,33 @@
 // to another server a put that got no answer within PutTimeout, bounds the
 // puts in flight per server (MaxInFlight, ZeroMQ's high-water mark), and
 // reserves from all servers at once, returning a Handle that remembers where
-// its job lives. Delivery through a Pool is at least once: a put re-sent
-// after a lost connection or a timeout may also have been stored by the
-// first server. See Pool.
+// its job lives.
+//
+// Reserve first asks each live server for a ready job, then waits on all
+// of them at once with reserve-with-timeout in slices of ReserveSlice (1s),
+// on connections it keeps: the protocol cannot cancel a reserve, so a wait
+// that is no longer wanted is left to end with its slice rather than cut
+// by closing its connection, and the next Reserve joins it. A worker that
+// reserves again and again thus opens no connection after the first round.
+// If two servers hand out a job in the same slice, the second is a spare:
+// the next Reserve on the same tubes gets it at once, or the pool releases
+// it with its own priority after SpareHold (at once if little of its TTR is
+// left). Reserve returns a *DeadlineSoonError (ErrDeadlineSoon) when no job
+// is at hand and a Handle of the pool has less than DeadlineMargin of its
+// TTR left, as beanstalkd does for the jobs of a connection.
+//
+// Delivery through a Pool is at least once, and precisely so: a put is
+// re-sent to another server when its connection broke before the answer
+// came, or when no answer came within PutTimeout. In both cases the first
+// server may have stored the job (the answer was lost, or came late), and
+// the pool does not undo it: that copy stays, so the job exists twice.
+// PoolStats.Resends counts these re-sends and bounds the duplicates. A Put
+// that returns such an error may likewise have stored the job. A put
+// refused with DRAINING or OUT_OF_MEMORY was not stored and is re-sent
+// without that risk. On the reserving side every job a server hands out
+// goes to one caller or back to its server, never to two callers; a job
+// whose connection breaks while held goes back to its server's ready queue
+// and may be reserved again, as with one beanstalkd connection. See Pool.
 //
 // # Extension commands
 //

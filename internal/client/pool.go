@@ -125,9 +125,15 @@ func (cfg PoolConfig) Validate() error {
 // Workers that want reports of their own jobs only use a Pool each.
 //
 // Delivery is at least once: a put whose server died or timed out before
-// answering may have been stored there, and the re-sent copy makes two.
-// Consumers should tolerate duplicates (make jobs idempotent, or carry a
-// key in the body). Job ids are per server; a JobRef or Handle names both.
+// answering may have been stored there, and the re-sent copy makes two
+// (the package documentation says exactly when). Consumers should
+// tolerate duplicates (make jobs idempotent, or carry a key in the body).
+// Job ids are per server; a JobRef or Handle names both.
+//
+// Work in flight per server is bounded for puts by MaxInFlight. Reserving
+// uses on each server one connection per Reserve waiting at the same
+// moment (Reserves on the same tubes one after another share it), one per
+// Handle held, and holds at most one spare job per such connection.
 //
 // Lock order: server.mu before Pool.mu; Handle.mu is taken alone.
 type Pool struct {
