@@ -10,7 +10,7 @@ const $ = (id) => document.getElementById(id);
 let selected = null;     // the tube whose buried jobs are shown
 let lastPoll = null;     // {at, total, tubes: {name: total-jobs}} of the previous poll
 let pageAfter = 0;       // next_after of the buried list, 0 when complete
-let timer = null;
+let refreshFailed = false; // the status line shows a failed refresh
 
 // api calls the admin API with the token, returning the decoded JSON; a
 // 401 shows the login form.
@@ -67,7 +67,12 @@ async function refresh() {
     [stats, tubes] = await Promise.all([api("GET", "/api/v1/stats"), api("GET", "/api/v1/tubes")]);
   } catch (e) {
     status("refresh failed: " + e.message, true);
+    refreshFailed = true;
     return;
+  }
+  if (refreshFailed) {
+    status("", false);
+    refreshFailed = false;
   }
   $("login").hidden = true;
   $("main").hidden = false;
@@ -212,5 +217,5 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("more").addEventListener("click", () => loadBuried(true));
   refresh();
-  timer = setInterval(refresh, POLL_MS);
+  setInterval(refresh, POLL_MS);
 });
