@@ -73,7 +73,7 @@ func (b *Broker) StatsTube(name string) (TubeStats, error) {
 func (b *Broker) StatsJob(id job.ID) (JobStats, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	r := b.jobs[id]
+	r := b.jobs.get(id)
 	if r == nil {
 		return JobStats{}, ErrNotFound
 	}
@@ -126,7 +126,7 @@ func (b *Broker) ListTubes() []string {
 func (b *Broker) Peek(id job.ID) (Peeked, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	r := b.jobs[id]
+	r := b.jobs.get(id)
 	if r == nil {
 		return Peeked{}, ErrNotFound
 	}
@@ -171,7 +171,7 @@ func (b *Broker) peekTop(name string, st job.State) (Peeked, error) {
 // otherwise. ErrOutOfMemory if the change cannot be logged.
 func (b *Broker) KickJob(id job.ID) error {
 	b.mu.Lock()
-	r := b.jobs[id]
+	r := b.jobs.get(id)
 	if r == nil || (r.State != job.Buried && r.State != job.Delayed) {
 		b.mu.Unlock()
 		return ErrNotFound
@@ -223,7 +223,7 @@ func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
 	// a quarter of its time sorting and looking up here): when the ids
 	// ascend strictly they are unique, so nothing needs sorting but the
 	// buried jobs, and no lookup guards against duplicates.
-	unique := len(b.jobs) == 0
+	unique := b.jobs.len() == 0
 	for i := range jobs {
 		if !unique {
 			break
@@ -233,7 +233,7 @@ func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
 	var slabs [][]rec
 	if unique {
 		slabs = make([][]rec, 0, len(jobs)/restoreSlab+1)
-		b.jobs = make(map[job.ID]*rec, len(jobs))
+		b.jobs = newJobTable(len(jobs))
 	} else {
 		jobs = append([]*job.Job(nil), jobs...)
 		sort.SliceStable(jobs, func(i, k int) bool {
@@ -247,7 +247,7 @@ func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
 	var recs []rec
 	var last *tube
 	for _, j := range jobs {
-		if j == nil || (!unique && b.jobs[j.ID] != nil) {
+		if j == nil || (!unique && b.jobs.get(j.ID) != nil) {
 			continue
 		}
 		// recs come from slabs of restoreSlab: one allocation per slab,
@@ -281,7 +281,7 @@ func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
 			b.nextID = r.ID
 		}
 		if !unique {
-			b.jobs[r.ID] = r
+			b.jobs.set(r)
 			if r.State == job.Buried {
 				buried = append(buried, r)
 			} else {
@@ -297,7 +297,7 @@ func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
 			for _, slab := range slabs {
 				for i := range slab {
 					if r := &slab[i]; r.tube != nil {
-						b.jobs[r.ID] = r
+						b.jobs.set(r)
 					}
 				}
 			}

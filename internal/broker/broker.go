@@ -38,7 +38,7 @@ type Broker struct {
 	// mu protects everything below.
 	mu sync.Mutex
 
-	jobs   map[job.ID]*rec
+	jobs   jobTable
 	nextID job.ID // the last id given out
 
 	tubes               map[string]*tube
@@ -86,7 +86,7 @@ func New(cfg Config) *Broker {
 		journal:    cfg.Journal,
 		log:        cfg.Logger,
 		maxJobSize: cfg.MaxJobSize,
-		jobs:       make(map[job.ID]*rec),
+		jobs:       newJobTable(0),
 		tubes:      make(map[string]*tube),
 	}
 	if b.log == nil {
@@ -297,7 +297,7 @@ func (b *Broker) reserve(s *Session, r *rec, now time.Time) {
 
 // drop forgets r after it was unplaced.
 func (b *Broker) drop(r *rec) {
-	delete(b.jobs, r.ID)
+	b.jobs.remove(r.ID)
 	r.State = 0
 	b.maybeDrop(r.tube)
 }

@@ -43,7 +43,7 @@ func checkInvariants(t *testing.T, b *Broker) {
 		}
 		heapOK("reserved", &s.reserved)
 		for _, r := range s.reserved.a {
-			if r.State != job.Reserved || r.owner != s || b.jobs[r.ID] != r {
+			if r.State != job.Reserved || r.owner != s || b.jobs.get(r.ID) != r {
 				fail("reserved job %d misplaced", r.ID)
 			}
 		}
@@ -66,7 +66,7 @@ func checkInvariants(t *testing.T, b *Broker) {
 		heapOK(tb.name+" buried", &tb.buried)
 		u, bytes := 0, 0
 		for _, r := range tb.ready.a {
-			if r.State != job.Ready || r.tube != tb || b.jobs[r.ID] != r {
+			if r.State != job.Ready || r.tube != tb || b.jobs.get(r.ID) != r {
 				fail("ready job %d misplaced", r.ID)
 			}
 			if isUrgent(r) {
@@ -74,12 +74,12 @@ func checkInvariants(t *testing.T, b *Broker) {
 			}
 		}
 		for _, r := range tb.delay.a {
-			if r.State != job.Delayed || r.tube != tb || b.jobs[r.ID] != r {
+			if r.State != job.Delayed || r.tube != tb || b.jobs.get(r.ID) != r {
 				fail("delayed job %d misplaced", r.ID)
 			}
 		}
 		for _, r := range tb.buried.a {
-			if r.State != job.Buried || r.tube != tb || b.jobs[r.ID] != r {
+			if r.State != job.Buried || r.tube != tb || b.jobs.get(r.ID) != r {
 				fail("buried job %d misplaced", r.ID)
 			}
 			bytes += len(r.Body)
@@ -118,8 +118,8 @@ func checkInvariants(t *testing.T, b *Broker) {
 		fail("counters ready %d/%d delayed %d/%d buried %d/%d reserved %d/%d urgent %d/%d",
 			ready, b.nReady, delayed, b.nDelayed, buried, b.nBuried, reserved, b.nReserved, urgent, b.nUrgent)
 	}
-	if len(b.jobs) != ready+delayed+buried+reserved {
-		fail("%d jobs in table, %d placed", len(b.jobs), ready+delayed+buried+reserved)
+	if b.jobs.len() != ready+delayed+buried+reserved {
+		fail("%d jobs in table, %d placed", b.jobs.len(), ready+delayed+buried+reserved)
 	}
 }
 
@@ -227,15 +227,15 @@ func TestRandomOperations(t *testing.T) {
 			}
 			// What the log holds is what the engine holds.
 			b.mu.Lock()
-			if len(m.jobs) != len(b.jobs) {
+			if len(m.jobs) != b.jobs.len() {
 				// reserved jobs are logged in their last logged state
-				t.Errorf("log has %d jobs, engine %d", len(m.jobs), len(b.jobs))
+				t.Errorf("log has %d jobs, engine %d", len(m.jobs), b.jobs.len())
 			}
-			for id := range b.jobs {
-				if _, ok := m.jobs[id]; !ok {
-					t.Errorf("job %d missing from the log", id)
+			b.jobs.each(func(r *rec) {
+				if _, ok := m.jobs[r.ID]; !ok {
+					t.Errorf("job %d missing from the log", r.ID)
 				}
-			}
+			})
 			b.mu.Unlock()
 		})
 	}

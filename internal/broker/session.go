@@ -286,7 +286,7 @@ func (b *Broker) DiscardID() {
 
 // insert adds a new job to the table and its tube.
 func (b *Broker) insert(r *rec, now time.Time) {
-	b.jobs[r.ID] = r
+	b.jobs.set(r)
 	r.tube.totalJobs++
 	b.totalJobs++
 	b.place(r, now)
@@ -305,7 +305,7 @@ func (s *Session) wait(cs []Commit) error {
 
 // owned returns job id if s has it reserved, else nil.
 func (s *Session) owned(id job.ID) *rec {
-	r := s.b.jobs[id]
+	r := s.b.jobs.get(id)
 	if r == nil || r.State != job.Reserved || r.owner != s {
 		return nil
 	}
@@ -318,7 +318,7 @@ func (s *Session) owned(id job.ID) *rec {
 func (s *Session) Delete(id job.ID) error {
 	b := s.b
 	b.mu.Lock()
-	r := b.jobs[id]
+	r := b.jobs.get(id)
 	if r == nil || (r.State == job.Reserved && r.owner != s) {
 		b.mu.Unlock()
 		return ErrNotFound
@@ -501,7 +501,7 @@ func (s *Session) ReserveJob(id job.ID) (Reserved, error) {
 		b.mu.Unlock()
 		return Reserved{}, ErrClosed
 	}
-	r := b.jobs[id]
+	r := b.jobs.get(id)
 	if r == nil || r.State == job.Reserved {
 		b.mu.Unlock()
 		return Reserved{}, ErrNotFound
