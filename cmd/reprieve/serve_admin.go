@@ -140,6 +140,7 @@ func (a *adminFlags) serving(srv *server.Server) {
 	}
 	h, err := admin.New(admin.Config{
 		Broker:        srv.Broker(),
+		Stats:         srv.Stats,
 		Commands:      srv.Count,
 		Binlog:        a.sc.Binlog,
 		ExtraStats:    a.sc.ExtraStats,

@@ -21,8 +21,12 @@ var ErrConfig = errors.New("admin: invalid config")
 type Config struct {
 	// Broker is the engine the API reads and changes.
 	Broker *broker.Broker
+	// Stats gives the stats reply's keys and values, as
+	// (*server.Server).Stats does; nil: the stats API gives only the
+	// broker's current-jobs-* keys.
+	Stats func() []beanstalk.KeyValue
 	// Commands returns how often a command ran (the cmd-* stats), such as
-	// (*server.Server).Count; nil: no cmd-* keys or command metrics.
+	// (*server.Server).Count; nil: no command metrics.
 	Commands func(op beanstalk.Op) uint64
 	// Binlog gives the binlog-* stats keys, as server.Config.Binlog does;
 	// nil: those of a server without a log (zeros, max size 10485760).

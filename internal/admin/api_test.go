@@ -34,8 +34,8 @@ func TestServerStatsMatchesWire(t *testing.T) {
 	r.decode(t, &got)
 	for key, v := range wire {
 		switch key {
-		case "id", "rusage-utime", "rusage-stime":
-			continue // per process (id is not exposed) or moving
+		case "rusage-utime", "rusage-stime":
+			continue // moving
 		case "cmd-stats":
 			v = "1" // the wire's own stats command was counted after
 		}

@@ -65,6 +65,7 @@ func start(t *testing.T, o options) *env {
 	logs := &lockedBuffer{}
 	cfg := admin.Config{
 		Broker:        srv.Broker,
+		Stats:         srv.Server.Stats,
 		Commands:      srv.Server.Count,
 		Token:         o.token,
 		MetricsPublic: o.metricsPublic,

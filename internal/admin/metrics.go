@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/broker"
 )
 
@@ -94,7 +93,7 @@ func (h *Handler) writeServerMetrics(e *expo) {
 	e.one("reprieve_job_timeouts_total", "counter", "Reserved jobs whose TTR expired.", float64(st.JobTimeouts))
 	if h.cfg.Commands != nil {
 		e.family("reprieve_commands_total", "counter", "Protocol commands run, by command (the cmd-* stats).")
-		for _, op := range append(append([]beanstalk.Op(nil), beanstalkCounters...), extensionCounters()...) {
+		for _, op := range commandOps() {
 			e.sample("reprieve_commands_total", float64(h.cfg.Commands(op)), "cmd", op.String())
 		}
 	}

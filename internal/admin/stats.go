@@ -2,101 +2,45 @@ package admin
 
 import (
 	"net/http"
-	"os"
 	"strconv"
-	"syscall"
+	"strings"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/broker"
 	"github.com/reprieve/reprieve/internal/job"
-	"github.com/reprieve/reprieve/internal/server"
 )
 
-// beanstalkCounters lists beanstalkd's cmd-* keys in the order of its
-// stats reply (the server's own list; extension commands follow it).
-var beanstalkCounters = []beanstalk.Op{
-	beanstalk.OpPut, beanstalk.OpPeek, beanstalk.OpPeekReady, beanstalk.OpPeekDelayed,
-	beanstalk.OpPeekBuried, beanstalk.OpReserve, beanstalk.OpReserveWithTimeout,
-	beanstalk.OpDelete, beanstalk.OpRelease, beanstalk.OpUse, beanstalk.OpWatch,
-	beanstalk.OpIgnore, beanstalk.OpBury, beanstalk.OpKick, beanstalk.OpTouch,
-	beanstalk.OpStats, beanstalk.OpStatsJob, beanstalk.OpStatsTube, beanstalk.OpListTubes,
-	beanstalk.OpListTubeUsed, beanstalk.OpListTubesWatched, beanstalk.OpPauseTube,
-}
-
-// extensionCounters returns the commands after pause-tube that have a
-// name: Reprieve's extensions, in the stats reply's order.
-func extensionCounters() []beanstalk.Op {
+// commandOps returns every command with a name: beanstalkd's and
+// Reprieve's extensions, in Op order.
+func commandOps() []beanstalk.Op {
 	var ops []beanstalk.Op
-	for op := beanstalk.OpPauseTube + 1; op < beanstalk.MaxOps && op.String() != ""; op++ {
-		ops = append(ops, op)
+	for op := beanstalk.Op(1); op < beanstalk.MaxOps; op++ {
+		if op.String() != "" {
+			ops = append(ops, op)
+		}
 	}
 	return ops
 }
 
 // statsObject returns the server's stats under the keys and in the order
-// of the beanstalk stats reply, numbers as JSON numbers. The wal-* keys
-// keep their text unless they are numbers or booleans.
+// of the beanstalk stats reply, numbers and booleans as JSON ones; only the
+// broker's part when there is no Stats source.
 func (h *Handler) statsObject() object {
-	st := h.b.Stats()
 	var o object
-	o.add("current-jobs-urgent", st.CurrentJobsUrgent)
-	o.add("current-jobs-ready", st.CurrentJobsReady)
-	o.add("current-jobs-reserved", st.CurrentJobsReserved)
-	o.add("current-jobs-delayed", st.CurrentJobsDelayed)
-	o.add("current-jobs-buried", st.CurrentJobsBuried)
-	if h.cfg.Commands != nil {
-		for _, op := range beanstalkCounters {
-			o.add("cmd-"+op.String(), h.cfg.Commands(op))
-		}
+	if h.cfg.Stats == nil {
+		st := h.b.Stats()
+		o.add("current-jobs-urgent", st.CurrentJobsUrgent)
+		o.add("current-jobs-ready", st.CurrentJobsReady)
+		o.add("current-jobs-reserved", st.CurrentJobsReserved)
+		o.add("current-jobs-delayed", st.CurrentJobsDelayed)
+		o.add("current-jobs-buried", st.CurrentJobsBuried)
+		return o
 	}
-	o.add("job-timeouts", st.JobTimeouts)
-	o.add("total-jobs", st.TotalJobs)
-	o.add("max-job-size", h.cfg.MaxJobSize)
-	o.add("current-tubes", st.CurrentTubes)
-	o.add("current-connections", st.CurrentConnections)
-	o.add("current-producers", st.CurrentProducers)
-	o.add("current-workers", st.CurrentWorkers)
-	o.add("current-waiting", st.CurrentWaiting)
-	o.add("total-connections", st.TotalConnections)
-	o.add("pid", os.Getpid())
-	o.add("version", h.cfg.Version)
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	o.add("rusage-utime", micros(time.Duration(ru.Utime.Nano())))
-	o.add("rusage-stime", micros(time.Duration(ru.Stime.Nano())))
-	o.add("uptime", seconds(st.Uptime))
-	bl := h.binlog()
-	o.add("binlog-oldest-index", bl.OldestIndex)
-	o.add("binlog-current-index", bl.CurrentIndex)
-	o.add("binlog-records-migrated", bl.RecordsMigrated)
-	o.add("binlog-records-written", bl.RecordsWritten)
-	o.add("binlog-max-size", bl.MaxSize)
-	o.add("draining", st.Draining)
-	o.add("hostname", host.name)
-	o.add("os", host.os)
-	o.add("platform", host.platform)
-	if h.cfg.Commands != nil {
-		for _, op := range extensionCounters() {
-			o.add("cmd-"+op.String(), h.cfg.Commands(op))
-		}
-	}
-	o.add("total-failures", st.Failures)
-	o.add("total-gave-up", st.GaveUp)
-	o.add("total-expired", st.Expired)
-	for _, kv := range h.extraStats() {
+	for _, kv := range h.cfg.Stats() {
 		o.add(kv.Key, scalar(kv.Value))
 	}
 	return o
-}
-
-// binlog returns the binlog-* values, those of a server without a log
-// when there is no source.
-func (h *Handler) binlog() server.BinlogStats {
-	if h.cfg.Binlog == nil {
-		return server.BinlogStats{MaxSize: 10 << 20}
-	}
-	return h.cfg.Binlog()
 }
 
 func (h *Handler) extraStats() []beanstalk.KeyValue {
@@ -115,14 +59,15 @@ func scalar(s string) any {
 	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
 		return n
 	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && strings.Trim(s, "0123456789.") == "" {
+		return f
+	}
 	if b, err := strconv.ParseBool(s); err == nil && (s == "true" || s == "false") {
 		return b
 	}
 	return s
 }
 
-// micros gives a duration in seconds with microsecond precision.
-func micros(d time.Duration) float64 { return float64(d/time.Microsecond) / 1e6 }
 
 // tubeObject returns a tube's stats under the keys of stats-tube.
 func tubeObject(ts broker.TubeStats) object {

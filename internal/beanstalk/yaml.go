@@ -1,6 +1,7 @@
 package beanstalk
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 )
@@ -82,6 +83,33 @@ func (d *Dict) Bool(k string, v bool) {
 	d.key(k)
 	d.buf = strconv.AppendBool(d.buf, v)
 	d.buf = append(d.buf, '\n')
+}
+
+// KeyValues returns the dictionary's lines as key and value, in order,
+// with the quotes of Quoted values removed.
+func (d *Dict) KeyValues() []KeyValue {
+	var kvs []KeyValue
+	rest := d.buf
+	if len(rest) >= 4 && string(rest[:4]) == "---\n" {
+		rest = rest[4:]
+	}
+	for len(rest) > 0 {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		k, v, _ := bytes.Cut(line, []byte(": "))
+		kv := KeyValue{Key: string(k), Value: string(v)}
+		if len(v) > 0 && v[0] == '"' {
+			if u, err := strconv.Unquote(kv.Value); err == nil {
+				kv.Value = u
+			}
+		}
+		kvs = append(kvs, kv)
+	}
+	return kvs
 }
 
 // Add adds prepared lines.

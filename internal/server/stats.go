@@ -110,6 +110,15 @@ func (s *Server) writeStats(d *beanstalk.Dict) {
 	}
 }
 
+// Stats returns what the stats command answers, as keys and values in the
+// reply's order (the quotes of the version removed): for callers that
+// show the server's stats elsewhere, such as the admin interface.
+func (s *Server) Stats() []beanstalk.KeyValue {
+	var d beanstalk.Dict
+	s.writeStats(&d)
+	return d.KeyValues()
+}
+
 // cmdKey returns "cmd-<name>" for op (extensions registered after this
 // package's initialization included).
 func cmdKey(op beanstalk.Op) string {
