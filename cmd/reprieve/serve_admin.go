@@ -141,6 +141,7 @@ func (a *adminFlags) serving(srv *server.Server) {
 	h, err := admin.New(admin.Config{
 		Broker:        srv.Broker(),
 		Stats:         srv.Stats,
+		Stopping:      srv.Stopping,
 		Commands:      srv.Count,
 		Binlog:        a.sc.Binlog,
 		ExtraStats:    a.sc.ExtraStats,

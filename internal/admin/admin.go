@@ -25,6 +25,9 @@ type Config struct {
 	// (*server.Server).Stats does; nil: the stats API gives only the
 	// broker's current-jobs-* keys.
 	Stats func() []beanstalk.KeyValue
+	// Stopping reports that the job server is shutting down, as
+	// (*server.Server).Stopping does; /readyz then answers 503. Nil: never.
+	Stopping func() bool
 	// Commands returns how often a command ran (the cmd-* stats), such as
 	// (*server.Server).Count; nil: no command metrics.
 	Commands func(op beanstalk.Op) uint64
@@ -190,10 +193,16 @@ func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// readyz answers 200 "ready", or 503 "draining" while drain mode is on
-// (puts are refused), so that a load balancer sends producers elsewhere.
+// readyz answers 200 "ready", or 503 "stopping" once the job server is
+// shutting down and "draining" while drain mode is on (puts are refused),
+// so that a load balancer sends producers elsewhere.
 func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if h.cfg.Stopping != nil && h.cfg.Stopping() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("stopping\n"))
+		return
+	}
 	if h.b.Stats().Draining {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("draining\n"))

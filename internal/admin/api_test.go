@@ -415,7 +415,8 @@ func TestTubeNamesInPaths(t *testing.T) {
 	}
 }
 
-// TestHealth checks /healthz and /readyz, which drain mode turns to 503.
+// TestHealth checks /healthz and /readyz, which drain mode and a shutdown
+// turn to 503.
 func TestHealth(t *testing.T) {
 	e := start(t, options{token: "secret"})
 	e.doToken(t, "GET", "/healthz", "").want(t, "healthz", 200, "ok\n")
@@ -426,4 +427,8 @@ func TestHealth(t *testing.T) {
 	if r := e.doToken(t, "POST", "/healthz", ""); r.status != http.StatusMethodNotAllowed {
 		t.Errorf("POST /healthz: %d", r.status)
 	}
+	if err := e.srv.Server.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.doToken(t, "GET", "/readyz", "").want(t, "readyz stopping", 503, "stopping\n")
 }

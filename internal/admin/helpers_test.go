@@ -66,6 +66,7 @@ func start(t *testing.T, o options) *env {
 	cfg := admin.Config{
 		Broker:        srv.Broker,
 		Stats:         srv.Server.Stats,
+		Stopping:      srv.Server.Stopping,
 		Commands:      srv.Server.Count,
 		Token:         o.token,
 		MetricsPublic: o.metricsPublic,

@@ -240,6 +240,13 @@ func (s *Server) closeAll() {
 // and stats says "draining: true".
 func (s *Server) SetDraining(on bool) { s.b.SetDraining(on) }
 
+// Stopping reports whether Shutdown or Close has been called.
+func (s *Server) Stopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 // Broker returns the broker the server runs commands on.
 func (s *Server) Broker() *broker.Broker { return s.b }
 
