@@ -153,7 +153,7 @@ func TestBuriedJobsPaged(t *testing.T) {
       "reserves": 1,
       "timeouts": 0,
       "releases": 0,
-      "buries": 0,
+      "buries": 1,
       "kicks": 0,
       "size": 5,
       "failures": 1,

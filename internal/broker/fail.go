@@ -189,6 +189,7 @@ func (b *Broker) giveUp(cs *[]Commit, r *rec, old job.Job, owner *Session, p *tu
 		dt := b.tube(p.DeadLetterTube, true)
 		f.GaveUp = "dead-letter " + dt.name
 		r.tube, r.Tube = dt, dt.name
+		r.Buries++
 		r.State = job.Buried
 		r.Deadline = now
 		if err := b.commitMove(cs, r, old, from, owner, now); err != nil {
@@ -199,6 +200,7 @@ func (b *Broker) giveUp(cs *[]Commit, r *rec, old job.Job, owner *Session, p *tu
 		return FailResult{Action: FailDeadLettered, Tube: dt.name}, nil
 	default:
 		f.GaveUp = "buried"
+		r.Buries++
 		r.State = job.Buried
 		r.Deadline = now
 		if err := b.commitMove(cs, r, old, from, owner, now); err != nil {
