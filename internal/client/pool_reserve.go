@@ -103,7 +103,9 @@ func (h *Handle) finish(ctx context.Context, op func(*Conn) error) error {
 // worker that reserves again and again opens no new connection. When two
 // servers hand out a job in the same slice, the one no Reserve takes is a
 // spare, given to the next Reserve on the same tubes or released with its
-// own priority (see SpareHold).
+// own priority (see SpareHold). A job that a wait still in flight takes
+// just as Reserve starts reaches the pool a moment later as a spare, so a
+// Reserve with timeout zero can miss it then.
 func (p *Pool) Reserve(ctx context.Context, timeout time.Duration, tubes ...string) (*Handle, error) {
 	tubes, key, err := watchList(tubes)
 	if err != nil {

@@ -170,36 +170,40 @@ func (p *Pool) startWaits(key string, tubes []string) {
 	}
 }
 
-// goOn reports whether a wait on s for key should run another slice; if
-// not, it is no longer counted.
-func (p *Pool) goOn(s *server, key string) bool {
+// goOn reports whether a wait on s for key should run another slice. If
+// not, it gives *r back to the idle list first and only then stops being
+// counted, so that a Reserve that sees no wait in flight finds the
+// connection idle; a taker that came meanwhile keeps it going.
+func (p *Pool) goOn(s *server, key string, r **reserver) bool {
 	live := s.isLive()
 	k := sliceKey{s, key}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if live && !p.closed && p.slicing[k] <= len(p.takers[key]) {
-		return true
+	for {
+		p.mu.Lock()
+		if live && !p.closed && p.slicing[k] <= len(p.takers[key]) {
+			p.mu.Unlock()
+			return true
+		}
+		if *r == nil {
+			if p.slicing[k]--; p.slicing[k] == 0 {
+				delete(p.slicing, k)
+			}
+			p.mu.Unlock()
+			return false
+		}
+		p.mu.Unlock()
+		p.putIdle(s, *r)
+		*r = nil
 	}
-	if p.slicing[k]--; p.slicing[k] == 0 {
-		delete(p.slicing, k)
-	}
-	return false
 }
 
 // waitOn runs slices of reserve-with-timeout on s for tubes while goOn
 // says so, on one connection kept from slice to slice.
 func (p *Pool) waitOn(s *server, key string, tubes []string) {
 	var r *reserver
-	defer func() {
-		if r != nil {
-			p.putIdle(s, r)
-		}
-	}()
-	for p.goOn(s, key) {
+	for p.goOn(s, key, &r) {
 		if r == nil {
 			var err error
 			if r, err = p.takeReserver(p.ctx, s, tubes); err != nil {
-				r = nil
 				p.quit(s, key)
 				return
 			}
@@ -212,6 +216,7 @@ func (p *Pool) waitOn(s *server, key string, tubes []string) {
 			p.deliver(key, h)
 		case errors.Is(err, ErrTimedOut):
 		case errors.Is(err, ErrClosed):
+			p.putIdle(s, r) // closes it
 			if p.ctx.Err() == nil {
 				p.markDead(s, nil) // the server went away (ignored if it was taken for dead already)
 			}
@@ -220,6 +225,7 @@ func (p *Pool) waitOn(s *server, key string, tubes []string) {
 		default:
 			// An error reply no later slice would avoid: the oldest taker
 			// returns it rather than have the wait tried again and again.
+			p.putIdle(s, r)
 			p.give(key, waitResult{err: err})
 			p.quit(s, key)
 			return
