@@ -136,6 +136,7 @@ function select(name) {
   $("body").hidden = true;
   $("buried-tube").textContent = name;
   $("buried").hidden = false;
+  for (const r of $("tubes").tBodies[0].rows) r.classList.toggle("selected", r.cells[0].textContent === name);
   loadBuried(false);
 }
 
@@ -189,6 +190,7 @@ async function act(method, path, describe) {
 
 function showLogin() {
   $("main").hidden = true;
+  $("logout").hidden = true;
   $("login").hidden = false;
   $("token").focus();
 }
