@@ -70,7 +70,8 @@ func openPage(t *testing.T, e *env) *page {
 	t.Cleanup(cancel)
 	// The default options run headless; without a user-data-dir flag the
 	// allocator makes a temporary profile and removes it once the
-	// browser has exited. We run as root: no sandbox.
+	// browser has exited. Chromium refuses to run as root (as CI does)
+	// with its sandbox: --no-sandbox.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 1024))
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
