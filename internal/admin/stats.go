@@ -68,7 +68,6 @@ func scalar(s string) any {
 	return s
 }
 
-
 // tubeObject returns a tube's stats under the keys of stats-tube.
 func tubeObject(ts broker.TubeStats) object {
 	var o object
