@@ -80,9 +80,13 @@ func (p *Pool) wait(ctx context.Context, key string, tubes []string, timeout tim
 		var soon chan struct{}
 		var soonTimer interface{ Stop() bool }
 		if !due.next.IsZero() {
+			d := due.next.Sub(p.cfg.Clock.Now())
+			if d <= 0 {
+				continue // the clock passed it meanwhile (a fake clock would not fire a timer of 0)
+			}
 			soon = make(chan struct{})
 			ch := soon
-			soonTimer = p.cfg.Clock.AfterFunc(due.next.Sub(p.cfg.Clock.Now()), func() { close(ch) })
+			soonTimer = p.cfg.Clock.AfterFunc(d, func() { close(ch) })
 		}
 		select {
 		case res := <-t.got:
