@@ -234,14 +234,21 @@ func TestPoolRedialBackoff(t *testing.T) {
 		t.Fatalf("Put with no live server = %v; want ErrNoServers", err)
 	}
 	redials := func() uint64 { return p.Stats().Servers[0].Redials }
+	// The redialer may arm its next timer while Advance still runs the
+	// callback that woke it, with the clock at that timer's deadline
+	// rather than at the end of the Advance: its next wait can then start
+	// up to early before the test's clock, which grows by at most each
+	// step's jitter span.
+	var early time.Duration
 	for i, base := range []time.Duration{100, 200, 400, 800, 800} {
 		base *= time.Millisecond
 		until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
-		clk.Advance(base - time.Nanosecond)
+		clk.Advance(base - early - time.Nanosecond)
 		if got := redials(); got != uint64(i) {
 			t.Fatalf("attempt %d ran before its backoff of %v", i+1, base)
 		}
-		clk.Advance(base/5 + time.Nanosecond)
+		clk.Advance(early + base/5 + time.Nanosecond)
+		early += base/5 + time.Nanosecond
 		until(t, fmt.Sprintf("attempt %d after %v", i+1, base), func() bool { return redials() == uint64(i+1) })
 	}
 	l, err = net.Listen("tcp", addr)
