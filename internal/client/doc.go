@@ -56,18 +56,24 @@
 // is at hand and a Handle of the pool has less than DeadlineMargin of its
 // TTR left, as beanstalkd does for the jobs of a connection.
 //
-// Delivery through a Pool is at least once, and precisely so: a put is
+// Delivery through a Pool is at least once, and precisely so. A put is
 // re-sent to another server when its connection broke before the answer
-// came, or when no answer came within PutTimeout. In both cases the first
-// server may have stored the job (the answer was lost, or came late), and
-// the pool does not undo it: that copy stays, so the job exists twice.
-// PoolStats.Resends counts these re-sends and bounds the duplicates. A Put
-// that returns such an error may likewise have stored the job. A put
+// came, or when no answer came within PutTimeout. After a broken
+// connection the first server may have stored the job and the pool cannot
+// know: that copy stays. After a timeout the pool keeps the connection
+// open for one more PutTimeout and reads the late answer: if the job was
+// stored there and the re-sent put succeeded, it deletes the late copy
+// (PoolStats.LateDeleted), so the job exists once. The late copy stays
+// when the answer comes later than that (the pool has closed the
+// connection), when a worker reserved it before the delete, or when the
+// Put failed everywhere else (then it is the only copy, and the caller was
+// told the Put failed; PoolStats.LateKept counts the last two). A put
 // refused with DRAINING or OUT_OF_MEMORY was not stored and is re-sent
-// without that risk. On the reserving side every job a server hands out
-// goes to one caller or back to its server, never to two callers; a job
-// whose connection breaks while held goes back to its server's ready queue
-// and may be reserved again, as with one beanstalkd connection. See Pool.
+// without risk. PoolStats.Resends bounds the duplicates. On the reserving
+// side every job a server hands out goes to one caller or back to its
+// server, never to two callers; a job whose connection breaks while held
+// goes back to its server's ready queue and may be reserved again, as with
+// one beanstalkd connection. See Pool.
 //
 // # Extension commands
 //

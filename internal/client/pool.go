@@ -143,6 +143,9 @@ type Pool struct {
 	resends  atomic.Uint64 // puts re-sent to another server
 	released atomic.Uint64 // spare jobs released
 
+	lateDeleted atomic.Uint64 // copies of timed-out puts deleted after a late answer
+	lateKept    atomic.Uint64 // copies of timed-out puts that answered late and stay
+
 	slotFreed   notifier // a put slot freed or a server came back
 	serverUp    notifier // a server came back
 	liveChanged notifier // a server came back or was taken for dead
@@ -264,7 +267,12 @@ type PoolStats struct {
 	// yet; SparesReleased counts those given back to their servers.
 	Spares         int
 	SparesReleased uint64
-	Servers        []ServerStats
+	// LateDeleted counts copies stored by a server that answered a put
+	// after PutTimeout, deleted because the re-sent put was stored
+	// elsewhere; LateKept counts those that stay (a worker had reserved
+	// the copy, or the Put failed, so the copy is the only one).
+	LateDeleted, LateKept uint64
+	Servers               []ServerStats
 }
 
 // ServerStats describes one server of a Pool.
@@ -279,7 +287,13 @@ type ServerStats struct {
 
 // Stats returns the pool's view of its servers, in the order of Addrs.
 func (p *Pool) Stats() PoolStats {
-	st := PoolStats{Resends: p.resends.Load(), Spares: p.spareCount(), SparesReleased: p.released.Load()}
+	st := PoolStats{
+		Resends:        p.resends.Load(),
+		Spares:         p.spareCount(),
+		SparesReleased: p.released.Load(),
+		LateDeleted:    p.lateDeleted.Load(),
+		LateKept:       p.lateKept.Load(),
+	}
 	for _, s := range p.servers {
 		s.mu.Lock()
 		ss := ServerStats{Addr: s.addr, Live: s.live, InFlight: len(s.slots), Puts: s.puts, Deaths: s.deaths, Redials: s.redials}

@@ -2,10 +2,12 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ type slowProxy struct {
 
 	release chan struct{}
 	once    sync.Once
+	hungUp  atomic.Int64 // client connections that ended
 }
 
 func startSlowProxy(t *testing.T, target string) *slowProxy {
@@ -46,7 +49,10 @@ func startSlowProxy(t *testing.T, target string) *slowProxy {
 			}
 			track(in)
 			track(out)
-			wg.Go(func() { io.Copy(out, in) })
+			wg.Go(func() {
+				io.Copy(out, in)
+				sp.hungUp.Add(1)
+			})
 			wg.Go(func() {
 				<-sp.release
 				io.Copy(in, out)
@@ -72,60 +78,107 @@ func (sp *slowProxy) Release() { sp.once.Do(func() { close(sp.release) }) }
 
 // With MaxInFlight 4, a server that stores puts but answers late gets
 // exactly 4 of 10 puts and the others go to the other server; once
-// PutTimeout passes the 4 are re-sent there, and the late server's copies
-// stay: each of those 4 jobs is stored twice, as the package documents
-// (at least once).
+// PutTimeout passes the 4 are re-sent there. If the late server answers
+// within one more PutTimeout its copies are deleted, so every job is
+// stored once; if it answers later the pool has closed the connection and
+// its copies stay, as the package documents (at least once).
 func TestPoolPutInFlightBoundAndLateAnswer(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	_, addrs := startServers(t, 2)
-	slow := startSlowProxy(t, addrs[0])
-	clk := clock.NewFake(epoch)
-	p := newPool(t, PoolConfig{Addrs: []string{slow.Addr, addrs[1]}, MaxInFlight: 4, PutTimeout: 5 * time.Second, Clock: clk})
-	p.next.Store(0)
+	for _, tc := range []struct {
+		name       string
+		after      time.Duration // how long after the timeout the answers come
+		lateCopies int64
+	}{
+		{"answer within the window", 0, 0},
+		{"answer after the window", 5 * time.Second, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			_, addrs := startServers(t, 2)
+			slow := startSlowProxy(t, addrs[0])
+			clk := clock.NewFake(epoch)
+			p := newPool(t, PoolConfig{Addrs: []string{slow.Addr, addrs[1]}, MaxInFlight: 4, PutTimeout: 5 * time.Second, Clock: clk})
+			p.next.Store(0)
 
-	type result struct {
-		ref JobRef
-		err error
-	}
-	results := make(chan result, 10)
-	done := 0
-	for i := range 10 {
-		go func() {
-			ref, err := p.Put(ctx, "late", fmt.Appendf(nil, "%d", i), 0, 0, time.Minute)
-			results <- result{ref, err}
-		}()
-		until(t, fmt.Sprintf("put %d is answered or in flight", i), func() bool {
-			select {
-			case r := <-results:
-				if r.err != nil || r.ref.Addr != addrs[1] {
-					t.Fatalf("put = %+v, %v; want it on %s", r.ref, r.err, addrs[1])
-				}
-				done++
-			default:
+			type result struct {
+				ref JobRef
+				err error
 			}
-			return done+p.Stats().Servers[0].InFlight == i+1
+			results := make(chan result, 10)
+			done := 0
+			for i := range 10 {
+				go func() {
+					ref, err := p.Put(ctx, "late", fmt.Appendf(nil, "%d", i), 0, 0, time.Minute)
+					results <- result{ref, err}
+				}()
+				until(t, fmt.Sprintf("put %d is answered or in flight", i), func() bool {
+					select {
+					case r := <-results:
+						if r.err != nil || r.ref.Addr != addrs[1] {
+							t.Fatalf("put = %+v, %v; want it on %s", r.ref, r.err, addrs[1])
+						}
+						done++
+					default:
+					}
+					return done+p.Stats().Servers[0].InFlight == i+1
+				})
+			}
+			if st := p.Stats(); done != 6 || st.Servers[0].InFlight != 4 {
+				t.Fatalf("%d puts answered, stats %+v; want 6 answered and 4 in flight at the slow server", done, st)
+			}
+			until(t, "the slow server stores the 4 puts it got", func() bool { return serverStat(t, addrs[0], "total-jobs") == 4 })
+			until(t, "the 4 puts wait for their answers", func() bool { return clk.Pending() == 4 })
+
+			clk.Advance(5 * time.Second)
+			for range 4 {
+				if r := <-results; r.err != nil || r.ref.Addr != addrs[1] {
+					t.Fatalf("timed-out put = %+v, %v; want it re-sent to %s", r.ref, r.err, addrs[1])
+				}
+			}
+			if tc.after > 0 {
+				clk.Advance(tc.after)
+				until(t, "the pool has closed its connection to the late server", func() bool { return slow.hungUp.Load() == 1 })
+				slow.Release()
+			} else {
+				slow.Release()
+				until(t, "the late copies are deleted", func() bool { return p.Stats().LateDeleted == 4 })
+			}
+			st := p.Stats()
+			if st.Resends != 4 || st.Servers[0].Deaths != 1 || st.Servers[1].Puts != 10 || st.LateKept != 0 {
+				t.Errorf("stats = %+v; want 4 resends, the slow server taken for dead once, 10 puts acknowledged by %s, no late copy kept knowingly", st, addrs[1])
+			}
+			if n := serverStat(t, addrs[1], "current-jobs-ready"); n != 10 {
+				t.Errorf("%s holds %d jobs; want all 10", addrs[1], n)
+			}
+			if n := serverStat(t, addrs[0], "current-jobs-ready"); n != tc.lateCopies {
+				t.Errorf("the late server holds %d jobs; want %d", n, tc.lateCopies)
+			}
 		})
 	}
-	if st := p.Stats(); done != 6 || st.Servers[0].InFlight != 4 {
-		t.Fatalf("%d puts answered, stats %+v; want 6 answered and 4 in flight at the slow server", done, st)
-	}
-	until(t, "the slow server stores the 4 puts it got", func() bool { return serverStat(t, addrs[0], "total-jobs") == 4 })
+}
 
+// A put that times out on the only server fails; if the server then
+// answers, its copy is the only one and stays, counted as LateKept.
+func TestPoolPutLateAnswerAfterFailure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, addrs := startServers(t, 1)
+	slow := startSlowProxy(t, addrs[0])
+	clk := clock.NewFake(epoch)
+	p := newPool(t, PoolConfig{Addrs: []string{slow.Addr}, PutTimeout: 5 * time.Second, Clock: clk})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.Put(ctx, "late", []byte("only"), 0, 0, time.Minute)
+		errc <- err
+	}()
+	until(t, "the put waits for its answer", func() bool { return clk.Pending() == 1 })
 	clk.Advance(5 * time.Second)
-	for range 4 {
-		if r := <-results; r.err != nil || r.ref.Addr != addrs[1] {
-			t.Fatalf("timed-out put = %+v, %v; want it re-sent to %s", r.ref, r.err, addrs[1])
-		}
+	if err := <-errc; !errors.Is(err, ErrNoServers) || !errors.Is(err, errPutTimeout) {
+		t.Fatalf("Put = %v; want ErrNoServers after the timeout", err)
 	}
 	slow.Release()
-	if st := p.Stats(); st.Resends != 4 || st.Servers[0].Live || st.Servers[0].Deaths != 1 || st.Servers[1].Puts != 10 {
-		t.Errorf("stats = %+v; want 4 resends, the slow server dead once, 10 puts acknowledged by %s", st, addrs[1])
-	}
-	if n := serverStat(t, addrs[1], "current-jobs-ready"); n != 10 {
-		t.Errorf("%s holds %d jobs; want all 10", addrs[1], n)
-	}
-	if n := serverStat(t, addrs[0], "current-jobs-ready"); n != 4 {
-		t.Errorf("the late server holds %d jobs; want the 4 copies it stored before answering late", n)
+	until(t, "the late answer is read", func() bool { return p.Stats().LateKept == 1 })
+	if n := serverStat(t, addrs[0], "current-jobs-ready"); n != 1 || p.Stats().LateDeleted != 0 {
+		t.Errorf("the server holds %d jobs, %d late copies deleted; want the one copy kept", n, p.Stats().LateDeleted)
 	}
 }

@@ -52,6 +52,19 @@ func (s *server) isLive() bool {
 // it has), closes its connections and starts re-dialing it. A failure of a
 // connection already replaced is ignored.
 func (p *Pool) markDead(s *server, c *Conn) {
+	p.takeForDead(s, c, false)
+}
+
+// markDeadKeeping is markDead after a put timed out on c: c stays open for
+// one more PutTimeout, so that the late answers of puts in flight on it
+// can still be read (see undoLate), and is closed after that.
+func (p *Pool) markDeadKeeping(s *server, c *Conn) {
+	p.takeForDead(s, c, true)
+}
+
+// takeForDead is markDead, keeping the producing connection open for one
+// more PutTimeout if keep is set.
+func (p *Pool) takeForDead(s *server, c *Conn, keep bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.live || (c != nil && c != s.conn) {
@@ -59,7 +72,20 @@ func (p *Pool) markDead(s *server, c *Conn) {
 	}
 	s.live = false
 	s.deaths++
-	s.conn.Close()
+	if old := s.conn; keep {
+		p.spawn(func() {
+			woke := make(chan struct{})
+			t := p.cfg.Clock.AfterFunc(p.cfg.PutTimeout, func() { close(woke) })
+			select {
+			case <-woke:
+			case <-p.ctx.Done():
+				t.Stop()
+			}
+			old.Close()
+		})
+	} else {
+		old.Close()
+	}
 	s.conn = nil
 	s.closeReservers()
 	if p.cfg.Clock.Now().Sub(s.liveSince) >= p.cfg.RedialMax {

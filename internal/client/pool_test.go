@@ -191,6 +191,7 @@ func TestPoolPutTimeoutAndInFlightBound(t *testing.T) {
 	first := make(chan result, 1)
 	go func() { ref, err := p.Put(ctx, "default", []byte("A"), 0, 0, time.Minute); first <- result{ref, err} }()
 	until(t, "the first put is in flight at the black hole", func() bool { return p.Stats().Servers[0].InFlight == 1 })
+	until(t, "the first put waits for its answer", func() bool { return clk.Pending() == 1 })
 
 	for _, body := range []string{"B", "C"} {
 		ref, err := p.Put(ctx, "default", []byte(body), 0, 0, time.Minute)
