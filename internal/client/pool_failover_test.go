@@ -89,3 +89,53 @@ func TestPoolReserveJoinsServerThatComesBack(t *testing.T) {
 		t.Fatalf("Reserve with every server killed = %v; want ErrNoServers", err)
 	}
 }
+
+// A server killed while a Reserve waits on three is dropped from the wait
+// at once; the wait goes on on the other two without touching their
+// connections, and takes a job put there.
+func TestPoolReserveWaitSurvivesKill(t *testing.T) {
+	t.Parallel()
+	bs, addrs := startServers(t, 3)
+	clk := clock.NewFake(epoch) // holds the redial of the killed server
+	p := newPool(t, PoolConfig{Addrs: addrs, Clock: clk})
+	ctx := context.Background()
+	direct := make([]*Conn, 3)
+	for i, a := range addrs {
+		c, err := Dial(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		direct[i] = c
+	}
+	got := make(chan *Handle, 1)
+	go func() {
+		h, err := p.Reserve(ctx, -1)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- h
+	}()
+	for _, c := range direct {
+		until(t, "a reserve waits on "+c.Addr(), func() bool { return statsOn(t, c, "current-waiting") == 1 })
+	}
+	before := []int64{statsOn(t, direct[0], "total-connections"), 0, statsOn(t, direct[2], "total-connections")}
+	bs[1].Kill()
+	until(t, "the killed server is taken for dead", func() bool { return !p.Stats().Servers[1].Live })
+	id, _ := direct[2].Put(ctx, []byte("after the kill"), 0, 0, time.Minute)
+	h := <-got
+	if h == nil || h.Addr != addrs[2] || h.ID != id {
+		t.Fatalf("Reserve = %+v; want job %d from %s", h, id, addrs[2])
+	}
+	if err := h.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 2} {
+		if n := statsOn(t, direct[i], "total-connections"); n != before[i] {
+			t.Errorf("%s: total-connections %d; want %d (no connection of a live server closed and reopened)", addrs[i], n, before[i])
+		}
+	}
+	if st := p.Stats(); st.Live != 2 || st.Servers[1].Deaths != 1 {
+		t.Errorf("stats = %+v; want 2 live servers, %s dead once", st, addrs[1])
+	}
+}
