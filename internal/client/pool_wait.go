@@ -208,6 +208,11 @@ func (p *Pool) waitOn(s *server, key string, tubes []string) {
 		if r == nil {
 			var err error
 			if r, err = p.takeReserver(p.ctx, s, tubes); err != nil {
+				// A failed dial took s for dead; an error reply to watch
+				// goes to the oldest taker, as below.
+				if e := (*Error)(nil); errors.As(err, &e) {
+					p.give(key, waitResult{err: err})
+				}
 				p.quit(s, key)
 				return
 			}
