@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reprieve/reprieve/internal/admin"
+	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/client"
 	"github.com/reprieve/reprieve/internal/server"
 )
@@ -431,4 +433,29 @@ func TestHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.doToken(t, "GET", "/readyz", "").want(t, "readyz stopping", 503, "stopping\n")
+}
+
+// TestServerStatsTypes checks how stats values become JSON: numbers and
+// booleans typed, the keys that name things kept as text even when they
+// look like numbers.
+func TestServerStatsTypes(t *testing.T) {
+	e := start(t, options{config: func(c *admin.Config) {
+		c.Stats = func() []beanstalk.KeyValue {
+			return []beanstalk.KeyValue{
+				{Key: "pid", Value: "7"}, {Key: "version", Value: "2"}, {Key: "rusage-utime", Value: "0.001500"},
+				{Key: "binlog-oldest-index", Value: "-1"}, {Key: "draining", Value: "false"},
+				{Key: "hostname", Value: "1234"}, {Key: "wal-fsync-policy", Value: "interval=50ms"},
+			}
+		}
+	}})
+	e.do(t, "GET", "/api/v1/stats").want(t, "stats", 200, `{
+  "pid": 7,
+  "version": "2",
+  "rusage-utime": 0.0015,
+  "binlog-oldest-index": -1,
+  "draining": false,
+  "hostname": "1234",
+  "wal-fsync-policy": "interval=50ms"
+}
+`)
 }

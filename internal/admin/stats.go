@@ -38,10 +38,18 @@ func (h *Handler) statsObject() object {
 		return o
 	}
 	for _, kv := range h.cfg.Stats() {
-		o.add(kv.Key, scalar(kv.Value))
+		if textKeys[kv.Key] {
+			o.add(kv.Key, kv.Value)
+		} else {
+			o.add(kv.Key, scalar(kv.Value))
+		}
 	}
 	return o
 }
+
+// textKeys are the stats keys whose values stay text even when they look
+// like numbers (a host named 1234, version "2").
+var textKeys = map[string]bool{"version": true, "id": true, "hostname": true, "os": true, "platform": true}
 
 func (h *Handler) extraStats() []beanstalk.KeyValue {
 	if h.cfg.ExtraStats == nil {
