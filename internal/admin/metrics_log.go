@@ -1,6 +1,10 @@
 package admin
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/reprieve/reprieve/internal/promtext"
+)
 
 // logCounters maps the durable log's stats keys that count events to
 // their metric names.
@@ -23,12 +27,12 @@ var logStoreGauges = []struct{ suffix, name, help string }{
 // writeLogMetrics writes the durable log's sizes and counters, from the
 // binlog-* values and the wal-* stats keys; nothing for a server without
 // a log.
-func (h *Handler) writeLogMetrics(e *expo) {
+func (h *Handler) writeLogMetrics(e *promtext.Writer) {
 	if h.cfg.Binlog != nil {
 		bl := h.cfg.Binlog()
-		e.one("reprieve_log_records_written_total", "counter", "Records written to the log (binlog-records-written).", float64(bl.RecordsWritten))
-		e.one("reprieve_log_records_migrated_total", "counter", "Records copied by compaction (binlog-records-migrated).", float64(bl.RecordsMigrated))
-		e.one("reprieve_log_segment_max_bytes", "gauge", "Size of a log segment file (binlog-max-size).", float64(bl.MaxSize))
+		e.One("reprieve_log_records_written_total", "counter", "Records written to the log (binlog-records-written).", float64(bl.RecordsWritten))
+		e.One("reprieve_log_records_migrated_total", "counter", "Records copied by compaction (binlog-records-migrated).", float64(bl.RecordsMigrated))
+		e.One("reprieve_log_segment_max_bytes", "gauge", "Size of a log segment file (binlog-max-size).", float64(bl.MaxSize))
 	}
 	kv := map[string]string{}
 	for _, x := range h.extraStats() {
@@ -47,11 +51,11 @@ func (h *Handler) writeLogMetrics(e *expo) {
 	}
 	for _, c := range logCounters {
 		if v, ok := num(c.key); ok {
-			e.one(c.name, "counter", c.help, v)
+			e.One(c.name, "counter", c.help, v)
 		}
 	}
 	if v, ok := num("wal-no-space"); ok {
-		e.one("reprieve_wal_no_space", "gauge", "1 while the log refuses puts for lack of disk space.", v)
+		e.One("reprieve_wal_no_space", "gauge", "1 while the log refuses puts for lack of disk space.", v)
 	}
 	for _, g := range logStoreGauges {
 		started := false
@@ -61,10 +65,10 @@ func (h *Handler) writeLogMetrics(e *expo) {
 				continue
 			}
 			if !started {
-				e.family(g.name, "gauge", g.help)
+				e.Family(g.name, "gauge", g.help)
 				started = true
 			}
-			e.sample(g.name, v, "store", store)
+			e.Sample(g.name, v, "store", store)
 		}
 	}
 }

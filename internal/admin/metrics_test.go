@@ -1,10 +1,6 @@
 package admin_test
 
 import (
-	"bufio"
-	"fmt"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,208 +8,30 @@ import (
 
 	"github.com/reprieve/reprieve/internal/admin"
 	"github.com/reprieve/reprieve/internal/beanstalk"
+	"github.com/reprieve/reprieve/internal/promtext"
 	"github.com/reprieve/reprieve/internal/server"
 	"github.com/reprieve/reprieve/internal/wal"
 )
 
-// exposition is /metrics parsed back: each series ("name{k="v",…}" with
-// labels sorted and values unescaped) and its value, and each family's type.
-type exposition struct {
-	series map[string]float64
-	types  map[string]string
-}
-
-var (
-	metricName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
-	labelName  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-)
-
-// parseExposition parses the Prometheus text format strictly: every
-// family has one HELP and one TYPE line before its samples, its samples
-// are contiguous, names and label names are valid, label values use only
-// the format's escapes, no series repeats, counters end in _total.
+// parseExposition parses /metrics back strictly (promtext.Parse says what
+// it checks) and fails the test on the first bad line.
 func parseExposition(t *testing.T, text string) exposition {
 	t.Helper()
-	x, err := parse(text)
+	x, err := promtext.Parse(text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return x
+	return exposition{x}
 }
 
-// errBadLine stops parse at the first bad line.
-type errBadLine struct{ msg string }
-
-func (e errBadLine) Error() string { return e.msg }
-
-func parse(text string) (x exposition, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(errBadLine); ok {
-				err = e
-				return
-			}
-			panic(r)
-		}
-	}()
-	x = exposition{series: map[string]float64{}, types: map[string]string{}}
-	help := map[string]bool{}
-	done := map[string]bool{} // families whose samples have ended
-	current := ""
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		fail := func(format string, a ...any) {
-			panic(errBadLine{fmt.Sprintf("line %d %q: %s", n, line, fmt.Sprintf(format, a...))})
-		}
-		if rest, ok := strings.CutPrefix(line, "# HELP "); ok {
-			name, doc, _ := strings.Cut(rest, " ")
-			if !metricName.MatchString(name) || help[name] || doc == "" {
-				fail("bad or repeated HELP")
-			}
-			help[name] = true
-			continue
-		}
-		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
-			name, typ, _ := strings.Cut(rest, " ")
-			if !help[name] || x.types[name] != "" {
-				fail("TYPE without HELP before it, or repeated")
-			}
-			switch typ {
-			case "counter":
-				if !strings.HasSuffix(name, "_total") {
-					fail("counter not named _total")
-				}
-			case "gauge":
-				if strings.HasSuffix(name, "_total") {
-					fail("gauge named _total")
-				}
-			default:
-				fail("type %q", typ)
-			}
-			x.types[name] = typ
-			continue
-		}
-		if strings.HasPrefix(line, "#") || line == "" {
-			fail("unexpected comment or blank line")
-		}
-		i := strings.IndexAny(line, "{ ")
-		if i < 0 {
-			fail("no value")
-		}
-		name, rest := line[:i], line[i:]
-		if x.types[name] == "" {
-			fail("sample before its TYPE")
-		}
-		if name != current {
-			if done[name] {
-				fail("samples of %s are not contiguous", name)
-			}
-			done[current] = true
-			current = name
-		}
-		var labels []string
-		if rest[0] == '{' {
-			rest = rest[1:]
-			for rest[0] != '}' {
-				eq := strings.Index(rest, `="`)
-				if eq < 0 || !labelName.MatchString(rest[:eq]) {
-					fail("bad label")
-				}
-				key := rest[:eq]
-				rest = rest[eq+2:]
-				var v strings.Builder
-				for {
-					if rest == "" {
-						fail("unterminated label value")
-					}
-					c := rest[0]
-					rest = rest[1:]
-					if c == '"' {
-						break
-					}
-					if c == '\n' {
-						fail("raw newline in a label value")
-					}
-					if c == '\\' {
-						switch rest[0] {
-						case '\\':
-							v.WriteByte('\\')
-						case '"':
-							v.WriteByte('"')
-						case 'n':
-							v.WriteByte('\n')
-						default:
-							fail("bad escape \\%c", rest[0])
-						}
-						rest = rest[1:]
-						continue
-					}
-					v.WriteByte(c)
-				}
-				labels = append(labels, key+"="+strconv.Quote(v.String()))
-				if rest[0] == ',' {
-					rest = rest[1:]
-				}
-			}
-			rest = rest[1:]
-		}
-		val, ok := strings.CutPrefix(rest, " ")
-		if !ok {
-			fail("no space before the value")
-		}
-		f, err := strconv.ParseFloat(val, 64)
-		if err != nil {
-			fail("value: %v", err)
-		}
-		sort.Strings(labels)
-		key := name
-		if len(labels) > 0 {
-			key += "{" + strings.Join(labels, ",") + "}"
-		}
-		if _, dup := x.series[key]; dup {
-			fail("series repeated")
-		}
-		x.series[key] = f
-	}
-	for name := range x.types {
-		if !done[name] && name != current {
-			return x, errBadLine{"family " + name + " has no samples"}
-		}
-	}
-	return x, nil
-}
-
-// TestParseExpositionRejects makes sure the parser above catches each
-// mistake it checks for.
-func TestParseExpositionRejects(t *testing.T) {
-	const ok = "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 1\na_total{x=\"2\"} 2\n"
-	if _, err := parse(ok); err != nil {
-		t.Fatalf("valid input: %v", err)
-	}
-	for _, bad := range []string{
-		"a_total 1\n",
-		"# TYPE a_total counter\na_total 1\n",
-		"# HELP a A.\n# TYPE a counter\na 1\n",
-		"# HELP a_total A.\n# TYPE a_total gauge\na_total 1\n",
-		"# HELP a A.\n# TYPE a gauge\na{x=\"q\\tz\"} 1\n",
-		"# HELP a A.\n# TYPE a gauge\na{x=\"q\"} 1\na{x=\"q\"} 2\n",
-		"# HELP a A.\n# TYPE a gauge\n# HELP b B.\n# TYPE b gauge\na 1\nb 1\na{x=\"1\"} 1\n",
-		"# HELP a A.\n# TYPE a gauge\na one\n",
-		"# HELP a A.\n# TYPE a gauge\n",
-		"# HELP a A.\n# TYPE a gauge\na{1x=\"q\"} 1\n",
-	} {
-		if _, err := parse(bad); err == nil {
-			t.Errorf("accepted %q", bad)
-		}
-	}
-}
+// exposition is /metrics parsed back.
+type exposition struct{ promtext.Exposition }
 
 // want checks series values.
 func (x exposition) want(t *testing.T, values map[string]float64) {
 	t.Helper()
 	for k, v := range values {
-		got, ok := x.series[k]
+		got, ok := x.Series[k]
 		if !ok {
 			t.Errorf("no series %s", k)
 		} else if got != v {
@@ -306,8 +124,8 @@ func TestMetrics(t *testing.T) {
 		`reprieve_wal_dead_bytes{store="hot"}`:                    100,
 		`reprieve_wal_segments{store="buried"}`:                   1,
 	})
-	if x.types["reprieve_commands_total"] != "counter" || x.types["reprieve_tube_jobs"] != "gauge" {
-		t.Errorf("types: %v", x.types)
+	if x.Types["reprieve_commands_total"] != "counter" || x.Types["reprieve_tube_jobs"] != "gauge" {
+		t.Errorf("types: %v", x.Types)
 	}
 }
 
@@ -316,7 +134,7 @@ func TestMetrics(t *testing.T) {
 func TestMetricsWithoutLog(t *testing.T) {
 	e := start(t, options{config: func(c *admin.Config) { c.Commands = nil }})
 	x := parseExposition(t, e.do(t, "GET", "/metrics").body)
-	for name := range x.types {
+	for name := range x.Types {
 		if strings.HasPrefix(name, "reprieve_wal_") || strings.HasPrefix(name, "reprieve_log_") || name == "reprieve_commands_total" {
 			t.Errorf("family %s without its source", name)
 		}
