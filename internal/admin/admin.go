@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -65,10 +64,10 @@ func (c Config) Validate() error {
 
 // Handler is the admin HTTP handler: API, metrics, health and dashboard.
 type Handler struct {
+	router
 	cfg Config
 	b   *broker.Broker
 	log *slog.Logger
-	mux *http.ServeMux
 }
 
 // New returns the handler for cfg, or the error of cfg.Validate.
@@ -85,28 +84,13 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Handler{cfg: cfg, b: cfg.Broker, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &Handler{router: newRouter(cfg.Token), cfg: cfg, b: cfg.Broker, log: cfg.Logger}
 	h.routes()
 	return h, nil
 }
 
-// route is one path of the admin interface with a handler per method.
-type route struct {
-	// public routes need no token.
-	public  bool
-	methods map[string]http.HandlerFunc
-}
-
-// routes registers every path. Methods are dispatched here rather than
-// in the mux patterns so that a wrong method gets a JSON 405 naming the
-// allowed ones.
+// routes registers every path.
 func (h *Handler) routes() {
-	get := func(f http.HandlerFunc) map[string]http.HandlerFunc {
-		return map[string]http.HandlerFunc{http.MethodGet: f, http.MethodHead: f}
-	}
-	post := func(f http.HandlerFunc) map[string]http.HandlerFunc {
-		return map[string]http.HandlerFunc{http.MethodPost: f}
-	}
 	h.handle("/api/v1/stats", route{methods: get(h.serverStats)})
 	h.handle("/api/v1/tubes", route{methods: get(h.tubes)})
 	h.handle("/api/v1/tubes/{tube}", route{methods: get(h.tube)})
@@ -119,79 +103,17 @@ func (h *Handler) routes() {
 		http.MethodGet: h.job, http.MethodHead: h.job, http.MethodDelete: h.deleteJob,
 	}})
 	h.handle("/api/v1/jobs/{id}/kick", route{methods: post(h.kickJob)})
-	h.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		if !h.authorized(w, r) {
-			return
-		}
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path+" (see docs/admin.md)")
-	})
+	h.notFound("/api/", true, "endpoint", "see docs/admin.md")
 	h.handle("/metrics", route{public: h.cfg.MetricsPublic, methods: get(h.metrics)})
-	h.handle("/healthz", route{public: true, methods: get(h.healthz)})
+	h.handle("/healthz", route{public: true, methods: get(healthz)})
 	h.handle("/readyz", route{public: true, methods: get(h.readyz)})
 	h.handle("/{$}", route{public: true, methods: get(h.dashboard)})
 	h.handle("/assets/{file}", route{public: true, methods: get(h.asset)})
-	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such page: "+r.URL.Path+" (the dashboard is at /, the API under /api/v1)")
-	})
-}
-
-// handle registers rt at pattern with authentication and method dispatch.
-func (h *Handler) handle(pattern string, rt route) {
-	allow := make([]string, 0, len(rt.methods))
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete} {
-		if rt.methods[m] != nil {
-			allow = append(allow, m)
-		}
-	}
-	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if !rt.public && !h.authorized(w, r) {
-			return
-		}
-		f := rt.methods[r.Method]
-		if f == nil {
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
-				r.Method+" is not allowed on "+r.URL.Path+"; use "+strings.Join(allow, " or "))
-			return
-		}
-		f(w, r)
-	})
+	h.notFound("/", false, "page", "the dashboard is at /, the API under /api/v1")
 }
 
 // ServeHTTP serves the admin interface.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Cache-Control", "no-store")
-	h.mux.ServeHTTP(w, r)
-}
-
-// authorized checks the bearer token and answers 401 when it is missing
-// or wrong.
-func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
-	if h.cfg.Token == "" {
-		return true
-	}
-	auth := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(auth, " ")
-	if ok && strings.EqualFold(scheme, "Bearer") &&
-		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(h.cfg.Token)) == 1 {
-		return true
-	}
-	if auth == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="reprieve"`)
-		writeError(w, http.StatusUnauthorized, "unauthorized", "this server needs an admin token: send the header Authorization: Bearer <token>")
-		return false
-	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="reprieve", error="invalid_token"`)
-	writeError(w, http.StatusUnauthorized, "unauthorized", "the admin token is wrong: send the header Authorization: Bearer <token> with the server's --admin-token")
-	return false
-}
-
-// healthz answers 200 "ok" while the process serves HTTP at all.
-func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte("ok\n"))
-}
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
 
 // readyz answers 200 "ready", or 503 "stopping" once the job server is
 // shutting down and "draining" while drain mode is on (puts are refused),
