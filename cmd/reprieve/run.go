@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/reprieve/reprieve/internal/admin"
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/pipeline"
 	_ "github.com/reprieve/reprieve/internal/pipeline/module"
@@ -24,6 +26,8 @@ func runRun(args []string) error {
 	debug := fs.Bool("debug", false, "log at debug level and print every module's queue counters periodically")
 	every := fs.Duration("stats-interval", 10*time.Second, "how often --debug prints the counters")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on shutdown, how long to wait for in-memory queues to empty")
+	var af adminFlags
+	af.register(fs, "the pipeline's /metrics, /api/v1/pipeline, /healthz and /readyz (docs/pipelines.md)", "read the pipeline's counters")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: reprieve run [flags] FILE
 
@@ -34,6 +38,12 @@ queues (so failed messages still reach durable modules), flushes buffers and
 logs any message left undelivered. The exit status is 1 if a module exceeded
 its restart intensity.
 
+--admin-listen serves the pipeline's counters as Prometheus metrics
+(/metrics) and JSON (/api/v1/pipeline), with /healthz and /readyz (503
+once a shutdown has begun), under the same token and TLS rules as
+'reprieve serve' (docs/admin.md). It answers until the pipeline has
+drained, then stops.
+
 Flags:
 `)
 		fs.PrintDefaults()
@@ -43,6 +53,9 @@ Flags:
 	}
 	if fs.NArg() != 1 {
 		return usagef("want exactly one FILE, got %d arguments", fs.NArg())
+	}
+	if err := af.validate(); err != nil {
+		return err
 	}
 	level := slog.LevelInfo
 	if *debug {
@@ -62,6 +75,15 @@ Flags:
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if af.listen != "" {
+		srv, err := startRunAdmin(log, &af, fs.Arg(0), p, func() bool { return ctx.Err() != nil })
+		if err != nil {
+			return err
+		}
+		// Deferred so that it runs after Run has drained the queues: the
+		// counters stay readable, and /readyz says "stopping", until then.
+		defer stopAdmin(log, srv)
+	}
 	if *debug {
 		done := make(chan struct{})
 		defer close(done)
@@ -84,4 +106,26 @@ Flags:
 		pipeline.WriteStats(os.Stderr, p.Stats())
 	}
 	return err
+}
+
+// startRunAdmin binds --admin-listen and serves p's admin interface;
+// stopping reports that the shutdown has begun. The caller stops the
+// server with stopAdmin.
+func startRunAdmin(log *slog.Logger, af *adminFlags, file string, p *pipeline.Pipeline, stopping func() bool) (*admin.Server, error) {
+	if abs, err := filepath.Abs(file); err == nil {
+		file = abs
+	}
+	h, err := admin.NewPipelineHandler(admin.PipelineConfig{
+		Stats: p.Stats, File: file, Stopping: stopping, Token: af.token, MetricsPublic: af.metricsPublic,
+	})
+	if err != nil {
+		return nil, err
+	}
+	srv, err := af.bind(log)
+	if err != nil {
+		return nil, err
+	}
+	srv.Start(h)
+	log.Info("admin interface", "url", srv.URL(), "token", af.token != "", "metrics_public", af.metricsPublic)
+	return srv, nil
 }
