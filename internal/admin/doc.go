@@ -10,4 +10,9 @@
 // "Authorization: Bearer <token>" header when Config.Token is set. The
 // admin API reads and changes the engine directly, never over the wire
 // protocol; docs/admin.md documents every endpoint and reply.
+//
+// NewPipelineHandler builds the smaller interface of 'reprieve run': a
+// pipeline's counters as /metrics and /api/v1/pipeline, with /healthz and
+// /readyz, behind the same token check and JSON errors (router.go holds
+// what both handlers share).
 package admin
