@@ -1,9 +1,18 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +30,7 @@ func TestRunAdmin(t *testing.T) {
 	bin := buildReprieve(t)
 	t.Run("FlagErrors", func(t *testing.T) { t.Parallel(); testRunAdminFlagErrors(t, bin) })
 	t.Run("Metrics", func(t *testing.T) { t.Parallel(); testRunAdminMetrics(t, bin) })
+	t.Run("TLS", func(t *testing.T) { t.Parallel(); testRunAdminTLS(t, bin) })
 }
 
 // testRunAdminFlagErrors checks that run applies serve's --admin-* rules,
@@ -52,63 +62,16 @@ func testRunAdminFlagErrors(t *testing.T, bin string) {
 // with the token, and stops it with SIGTERM, which stops the interface.
 func testRunAdminMetrics(t *testing.T, bin string) {
 	dir := t.TempDir()
-	in, out := filepath.Join(dir, "in.log"), filepath.Join(dir, "out.log")
-	if err := os.WriteFile(in, []byte("a\nb\nc\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file, out := failoverFile(t, dir)
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte("t0ken\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	down := freePort(t) // nothing listens there
-	_, downPort, _ := strings.Cut(down, ":")
-	file := filepath.Join(dir, "p.yaml")
-	if err := os.WriteFile(file, []byte(fmt.Sprintf(`
-modules:
-  in: {module: input.file, arguments: {path: %s, poll_interval: 0.01}}
-  dest: {module: output.tcp, arguments: {port: %s}}
-  fallback: {module: output.file, arguments: {path: %s}}
-routingtable:
-  - in.outbox -> dest.inbox
-  - dest.failed -> fallback.inbox
-`, in, downPort, out)), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	addr := freePort(t)
-	logf := filepath.Join(dir, "run.log")
-	f, err := os.Create(logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "--admin-listen", addr, "--admin-token-file", tokenFile, file)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); f.Close() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		err := <-exited
-		exited <- err
-	})
-	logs := func() string { b, _ := os.ReadFile(logf); return string(b) }
-
+	p := startRun(t, bin, "--admin-listen", addr, "--admin-token-file", tokenFile, file)
 	hc := &http.Client{Timeout: 5 * time.Second}
 	defer hc.CloseIdleConnections()
-	get := func(path, token string) (int, string, error) {
-		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return 0, "", err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), err
-	}
+	get := func(path, token string) (int, string, error) { return httpGet(hc, "http://"+addr+path, token) }
 	want := map[string]float64{
 		`reprieve_pipeline_handled_total{kind="input.file",module="in"}`:                                 0,
 		`reprieve_pipeline_failed_total{kind="output.tcp",module="dest"}`:                                3,
@@ -135,13 +98,13 @@ routingtable:
 			}
 		}
 		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("reprieve run exited: %v\n%s", err, logs())
+		case err := <-p.exited:
+			p.exited <- err
+			t.Fatalf("reprieve run exited: %v\n%s", err, p.logs())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/metrics never showed the counters: %d %v %v\nwant %v\n%s", status, err, x.Series, want, logs())
+			t.Fatalf("/metrics never showed the counters: %d %v %v\nwant %v\n%s", status, err, x.Series, want, p.logs())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -159,24 +122,98 @@ routingtable:
 		t.Errorf("/readyz: %d %q %v", status, body, err)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		exited <- err
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("reprieve run did not stop on SIGTERM\n%s", logs())
-	}
+	p.term(t)
 	if _, _, err := get("/healthz", ""); err == nil {
 		t.Errorf("the admin interface still answers after the process exited")
 	}
-	if !strings.Contains(logs(), `msg="admin interface" url=http://`+addr+" token=true metrics_public=false") {
-		t.Errorf("no admin interface log line:\n%s", logs())
+	if !strings.Contains(p.logs(), `msg="admin interface" url=http://`+addr+" token=true metrics_public=false") {
+		t.Errorf("no admin interface log line:\n%s", p.logs())
 	}
+}
+
+// testRunAdminTLS serves the pipeline's interface over HTTPS with a
+// self-signed certificate: a client trusting it reads /metrics, one that
+// does not is refused.
+func testRunAdminTLS(t *testing.T, bin string) {
+	dir := t.TempDir()
+	file, _ := failoverFile(t, dir)
+	certFile, keyFile := writeSelfSigned(t, dir)
+	addr := freePort(t)
+	p := startRun(t, bin, "--admin-listen", addr, "--admin-tls-cert", certFile, "--admin-tls-key", keyFile, file)
+	pemCert, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemCert)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		status, body, err := httpGet(hc, "https://"+addr+"/metrics", "")
+		if err == nil {
+			if status != 200 {
+				t.Fatalf("/metrics over HTTPS: %d\n%s", status, body)
+			}
+			x, err := promtext.Parse(body)
+			if err != nil || x.Types["reprieve_pipeline_queue_in_total"] != "counter" {
+				t.Fatalf("/metrics over HTTPS: %v %v\n%s", err, x.Types, body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no HTTPS reply: %v\n%s", err, p.logs())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	untrusting := &http.Client{Timeout: 5 * time.Second}
+	if _, _, err := httpGet(untrusting, "https://"+addr+"/healthz", ""); err == nil {
+		t.Error("an untrusted certificate was accepted")
+	}
+	if status, _, err := httpGet(untrusting, "http://"+addr+"/healthz", ""); err == nil && status == 200 {
+		t.Error("plain HTTP on the TLS port answered 200")
+	}
+	if !strings.Contains(p.logs(), `msg="admin interface" url=https://`+addr+" token=false") {
+		t.Errorf("no https admin log line:\n%s", p.logs())
+	}
+	p.term(t)
+}
+
+// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and its
+// key into dir and returns their paths.
+func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "reprieve run test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
 
 // matches reports whether series holds every value of want.
@@ -187,4 +224,97 @@ func matches(series, want map[string]float64) bool {
 		}
 	}
 	return true
+}
+
+// runProc is a `reprieve run` child process.
+type runProc struct {
+	cmd    *exec.Cmd
+	logf   string
+	exited chan error
+}
+
+// startRun starts `reprieve run args…`; t.Cleanup kills it.
+func startRun(t *testing.T, bin string, args ...string) *runProc {
+	t.Helper()
+	logf := filepath.Join(t.TempDir(), "run.log")
+	f, err := os.Create(logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"run"}, args...)...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &runProc{cmd: cmd, logf: logf, exited: make(chan error, 1)}
+	go func() { p.exited <- cmd.Wait(); f.Close() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		err := <-p.exited
+		p.exited <- err
+	})
+	return p
+}
+
+// logs returns the process's output so far.
+func (p *runProc) logs() string { b, _ := os.ReadFile(p.logf); return string(b) }
+
+// term sends SIGTERM and waits for a clean exit.
+func (p *runProc) term(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		p.exited <- err
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.logs())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("reprieve run did not stop on SIGTERM\n%s", p.logs())
+	}
+}
+
+// failoverFile writes a pipeline into dir that reads three lines from a
+// file and sends them to a TCP port nobody listens on, so that each fails
+// over to a file; it returns the pipeline's path and the fallback file's.
+func failoverFile(t *testing.T, dir string) (file, out string) {
+	t.Helper()
+	in, out := filepath.Join(dir, "in.log"), filepath.Join(dir, "out.log")
+	if err := os.WriteFile(in, []byte("a\nb\nc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, downPort, _ := strings.Cut(freePort(t), ":")
+	file = filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(`
+modules:
+  in: {module: input.file, arguments: {path: %s, poll_interval: 0.01}}
+  dest: {module: output.tcp, arguments: {port: %s}}
+  fallback: {module: output.file, arguments: {path: %s}}
+routingtable:
+  - in.outbox -> dest.inbox
+  - dest.failed -> fallback.inbox
+`, in, downPort, out)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file, out
+}
+
+// httpGet sends GET url with a bearer token ("" sends none).
+func httpGet(hc *http.Client, url, token string) (int, string, error) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
