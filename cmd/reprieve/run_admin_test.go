@@ -1,18 +1,11 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reprieve/reprieve/internal/admin/admintest"
 	"github.com/reprieve/reprieve/internal/promtext"
 )
 
@@ -137,7 +131,7 @@ func testRunAdminMetrics(t *testing.T, bin string) {
 func testRunAdminTLS(t *testing.T, bin string) {
 	dir := t.TempDir()
 	file, _ := failoverFile(t, dir)
-	certFile, keyFile := writeSelfSigned(t, dir)
+	certFile, keyFile := admintest.SelfSigned(t, dir)
 	addr := freePort(t)
 	p := startRun(t, bin, "--admin-listen", addr, "--admin-tls-cert", certFile, "--admin-tls-key", keyFile, file)
 	pemCert, err := os.ReadFile(certFile)
@@ -177,43 +171,6 @@ func testRunAdminTLS(t *testing.T, bin string) {
 		t.Errorf("no https admin log line:\n%s", p.logs())
 	}
 	p.term(t)
-}
-
-// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and its
-// key into dir and returns their paths.
-func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "reprieve run test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }
 
 // matches reports whether series holds every value of want.

@@ -2,17 +2,10 @@ package admin_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +14,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/admin"
+	"github.com/reprieve/reprieve/internal/admin/admintest"
 	"github.com/reprieve/reprieve/internal/broker"
 )
 
@@ -101,7 +95,7 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("token with a space: %v", err)
 	}
 	dir := t.TempDir()
-	cert, key := selfSigned(t, dir)
+	cert, key := admintest.SelfSigned(t, dir)
 	for _, tt := range []struct {
 		cfg  admin.ListenConfig
 		want string
@@ -141,7 +135,7 @@ func TestIsLoopback(t *testing.T) {
 // that a client trusting it gets the API, and a plain HTTP one does not.
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := selfSigned(t, dir)
+	certFile, keyFile := admintest.SelfSigned(t, dir)
 	b := broker.New(broker.Config{})
 	defer b.Close()
 	h, err := admin.New(admin.Config{Broker: b, Token: "tok"})
@@ -192,41 +186,4 @@ func TestTLS(t *testing.T) {
 			t.Errorf("plain HTTP on the TLS port: %d %s", resp.StatusCode, body)
 		}
 	}
-}
-
-// selfSigned writes a self-signed certificate for 127.0.0.1 and its key
-// into dir and returns their paths.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "reprieve test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }
