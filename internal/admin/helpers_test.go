@@ -79,6 +79,14 @@ func start(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	url, hc := serveHTTP(t, h)
+	return &env{srv: srv, clk: clk, url: url, token: o.token, http: hc, logs: logs}
+}
+
+// serveHTTP serves h on a loopback port until the test ends and returns
+// its base URL and a client for it.
+func serveHTTP(t *testing.T, h http.Handler) (string, *http.Client) {
+	t.Helper()
 	as, err := admin.Listen(admin.ListenConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +101,7 @@ func start(t *testing.T, o options) *env {
 	})
 	hc := &http.Client{Timeout: 10 * time.Second}
 	t.Cleanup(hc.CloseIdleConnections)
-	return &env{srv: srv, clk: clk, url: as.URL(), token: o.token, http: hc, logs: logs}
+	return as.URL(), hc
 }
 
 // reply is an HTTP answer.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
@@ -105,21 +104,8 @@ func startPipeline(t *testing.T, token string, metricsPublic bool) *pipelineEnv 
 	if err != nil {
 		t.Fatal(err)
 	}
-	as, err := admin.Listen(admin.ListenConfig{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	as.Start(h)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := as.Shutdown(ctx); err != nil {
-			t.Errorf("admin shutdown: %v", err)
-		}
-	})
-	hc := &http.Client{Timeout: 10 * time.Second}
-	t.Cleanup(hc.CloseIdleConnections)
-	return &pipelineEnv{env: &env{url: as.URL(), token: token, http: hc}, p: p, cancel: stop}
+	url, hc := serveHTTP(t, h)
+	return &pipelineEnv{env: &env{url: url, token: token, http: hc}, p: p, cancel: stop}
 }
 
 // settledStats are testPipeline's counters once every message has gone
