@@ -86,6 +86,9 @@ type servePlugin struct {
 	// serving, if set, runs once the server is built, before it listens;
 	// it may keep srv to read its counters (the admin interface).
 	serving func(srv *server.Server)
+	// listener, if set, wraps the job port's listener before the server
+	// accepts on it (TLS); it is not called on the plain path otherwise.
+	listener func(ln net.Listener) net.Listener
 }
 
 // servePlugins is filled by the init functions of the plugins' files.
@@ -110,6 +113,12 @@ func runServe(args []string) error {
 Runs the job server. It speaks beanstalkd's protocol (version 1.12), so
 every beanstalkd client works unchanged; docs/protocol.md lists the
 commands, the extensions and the few differences.
+
+TLS:
+  --tls-cert and --tls-key serve the job port over TLS (1.2 or later)
+  instead of plain TCP; --tls-client-ca also requires a client
+  certificate signed by one of its CAs (mutual TLS). The files are read
+  at start. Clients: reprieve put/reserve/... --tls (docs/protocol.md).
 
 Signals:
   SIGUSR1          drain mode: put answers DRAINING, everything else works
@@ -200,6 +209,11 @@ func serve(cfg serveConfig) (err error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running there? choose another with --listen)", cfg.Listen, err)
+	}
+	for _, p := range servePlugins {
+		if p.listener != nil {
+			ln = p.listener(ln)
+		}
 	}
 
 	sigs := make(chan os.Signal, 4)

@@ -1,0 +1,128 @@
+package main
+
+// This file holds TLS on serve's job port: the --tls-* flags, loading the
+// certificate, key and client CAs at start (a bad file stops the start),
+// and wrapping the listener. The plain path is untouched: without
+// --tls-cert the listener is not wrapped.
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/server"
+)
+
+func init() {
+	t := &serveTLS{}
+	registerServePlugin(servePlugin{
+		name:      "tls",
+		flags:     t.register,
+		configure: t.configure,
+		listener:  t.wrap,
+	})
+}
+
+// serveTLS is the TLS of serve's job port: its flags and, once they are
+// loaded, the configuration the listener is wrapped with (nil: plain TCP).
+type serveTLS struct {
+	certFile, keyFile, clientCAFile string
+	config                          *tls.Config
+}
+
+func (t *serveTLS) register(fs *flag.FlagSet) {
+	fs.StringVar(&t.certFile, "tls-cert", "", "serve the job port over TLS with this PEM certificate `file` (the chain, leaf first; needs --tls-key)")
+	fs.StringVar(&t.keyFile, "tls-key", "", "the PEM private key `file` of --tls-cert")
+	fs.StringVar(&t.clientCAFile, "tls-client-ca", "", "require a client certificate signed by a CA of this PEM `file` (mutual TLS; needs --tls-cert)")
+}
+
+// configure checks the flags together and loads the files, so that a
+// mistake stops the start before the log replays.
+func (t *serveTLS) configure(log *slog.Logger, _ *broker.Config, _ *server.Config) (func(*broker.Broker) error, func() error, error) {
+	if (t.certFile == "") != (t.keyFile == "") {
+		return nil, nil, usagef("--tls-cert and --tls-key go together: give both to serve the job port over TLS, or neither for plain TCP")
+	}
+	if t.certFile == "" {
+		if t.clientCAFile != "" {
+			return nil, nil, usagef("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked only over TLS")
+		}
+		return nil, nil, nil
+	}
+	cfg, err := loadServerTLS(t.certFile, t.keyFile, t.clientCAFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.config = cfg
+	leaf := cfg.Certificates[0].Leaf
+	log.Info("job port over TLS", "cert", t.certFile, "subject", leaf.Subject.String(),
+		"not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "client_certs", t.clientCAFile != "")
+	if now := time.Now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+		log.Warn("the --tls-cert certificate is not valid now: clients that verify it will refuse it",
+			"cert", t.certFile, "not_before", leaf.NotBefore.UTC().Format(time.RFC3339), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return nil, nil, nil
+}
+
+// wrap serves ln over TLS when --tls-cert is given.
+func (t *serveTLS) wrap(ln net.Listener) net.Listener {
+	if t.config == nil {
+		return ln
+	}
+	return tls.NewListener(ln, t.config)
+}
+
+// loadServerTLS reads the certificate, its key and, if caFile is not
+// empty, the CAs that client certificates must be signed by. Its errors
+// name the file and say what is wrong with it.
+func loadServerTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-key: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert %s with --tls-key %s: %w", certFile, keyFile, err)
+	}
+	if cert.Leaf == nil {
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("--tls-cert %s: %w", certFile, err)
+		}
+	}
+	cfg := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+	}
+	if caFile != "" {
+		pool, err := loadCAs(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-client-ca %w", err)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}
+
+// loadCAs reads a PEM file of CA certificates; its errors start with the
+// file's name.
+func loadCAs(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it (want one or more \"-----BEGIN CERTIFICATE-----\" blocks)", file)
+	}
+	return pool, nil
+}
