@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -41,6 +42,11 @@ type cli struct {
 	in     io.Reader
 	out    io.Writer
 	getenv func(string) string
+
+	// tlsFlags are the --tls* flags of the subcommand being parsed; parse
+	// turns them into tls (nil: plain TCP), which every connection uses.
+	tlsFlags *tlsFlags
+	tls      *tls.Config
 }
 
 // stdCLI is the cli of the reprieve command itself.
@@ -62,10 +68,11 @@ func registerClient(name, summary string, run func(c *cli, args []string) error)
 type common struct {
 	addrs []string
 	json  bool
+	tls   tlsFlags
 }
 
-// flags returns the flag set of a subcommand with --addr and --json (if
-// withJSON) registered; usage is the text shown by --help before the flags,
+// flags returns the flag set of a subcommand with --addr, the --tls* flags
+// and --json (if withJSON) registered; usage is the text shown by --help before the flags,
 // starting with the synopsis after "reprieve".
 func (c *cli) flags(name, usage string, withJSON bool, o *common) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -82,6 +89,8 @@ func (c *cli) flags(name, usage string, withJSON bool, o *common) *flag.FlagSet 
 		}
 		return nil
 	})
+	o.tls.register(fs)
+	c.tlsFlags = &o.tls
 	if withJSON {
 		fs.BoolVar(&o.json, "json", false, "print JSON for scripts instead of text")
 	}
@@ -95,7 +104,8 @@ func (c *cli) flags(name, usage string, withJSON bool, o *common) *flag.FlagSet 
 }
 
 // parse parses args, allowing flags after the positional arguments (up to
-// a "--"), and checks the number of positional arguments.
+// a "--"), checks the number of positional arguments and loads the files
+// of the --tls* flags.
 func (c *cli) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, error) {
 	var pos []string
 	for {
@@ -122,6 +132,13 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]st
 	case maxArgs >= 0 && len(pos) > maxArgs:
 		return nil, usagef("unexpected arguments %q (see reprieve %s --help)", pos[maxArgs:], fs.Name())
 	}
+	if c.tlsFlags != nil {
+		cfg, err := c.tlsFlags.config()
+		if err != nil {
+			return nil, err
+		}
+		c.tls = cfg
+	}
 	return pos, nil
 }
 
@@ -144,11 +161,12 @@ func (o *common) one(cmd string) (string, error) {
 	return o.addrs[0], nil
 }
 
-// dial connects to addr within dialTimeout.
+// dial connects to addr within dialTimeout, over TLS if the --tls* flags
+// ask for it.
 func (c *cli) dial(addr string) (*client.Conn, error) {
 	ctx, cancel := context.WithTimeout(c.context(), dialTimeout)
 	defer cancel()
-	conn, err := client.Dial(ctx, addr)
+	conn, err := c.dialer()(ctx, addr)
 	if err != nil {
 		return nil, describe(err)
 	}

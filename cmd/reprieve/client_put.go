@@ -130,7 +130,7 @@ func (c *cli) putter(o *common) (putFunc, func(), error) {
 		}
 		return put, func() { conn.Close() }, nil
 	}
-	p, err := client.NewPool(c.context(), client.PoolConfig{Addrs: o.addrs, DialTimeout: dialTimeout})
+	p, err := client.NewPool(c.context(), client.PoolConfig{Addrs: o.addrs, DialTimeout: dialTimeout, Dial: c.dialer()})
 	if err != nil {
 		return nil, nil, usagef("--addr: %v", err)
 	}

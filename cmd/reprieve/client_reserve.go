@@ -90,7 +90,7 @@ func (c *cli) reserve(args []string) error {
 		tubes = []string{"default"}
 	}
 	ctx := c.context()
-	p, err := client.NewPool(ctx, client.PoolConfig{Addrs: o.addrs, DialTimeout: dialTimeout})
+	p, err := client.NewPool(ctx, client.PoolConfig{Addrs: o.addrs, DialTimeout: dialTimeout, Dial: c.dialer()})
 	if err != nil {
 		return usagef("--addr: %v", err)
 	}
@@ -125,7 +125,7 @@ func (c *cli) reserve(args []string) error {
 		if *del {
 			err = h.Delete(octx)
 		} else {
-			err = buryKeepingPriority(octx, h)
+			err = buryKeepingPriority(octx, c.dialer(), h)
 		}
 		if err != nil {
 			return describe(err)
@@ -139,8 +139,8 @@ func (c *cli) reserve(args []string) error {
 }
 
 // buryKeepingPriority buries a reserved job with the priority it has.
-func buryKeepingPriority(ctx context.Context, h *client.Handle) error {
-	conn, err := client.Dial(ctx, h.Addr)
+func buryKeepingPriority(ctx context.Context, dial func(context.Context, string) (*client.Conn, error), h *client.Handle) error {
+	conn, err := dial(ctx, h.Addr)
 	if err != nil {
 		return err
 	}
