@@ -225,12 +225,13 @@ func testServeTLSJobs(t *testing.T, bin string) {
 }
 
 // testServeTLSMutual: with --tls-client-ca a client without a certificate,
-// or with one another CA signed, is refused at the handshake; one the CA
-// signed is served, through internal/client and the client subcommands.
+// or with one another CA signed, is refused at the handshake (and the
+// reason logged at debug level); one the CA signed is served, raw and
+// through the client subcommands.
 func testServeTLSMutual(t *testing.T, bin string) {
 	dir := t.TempDir()
 	ca := admintest.NewCA(t, dir, "mutual")
-	s := startTLSServe(t, bin, ca, "--tls-client-ca", ca.CertFile)
+	s := startTLSServe(t, bin, ca, "--tls-client-ca", ca.CertFile, "--log-level", "debug")
 	certFile, keyFile := ca.Client(t, "worker")
 	stranger := admintest.NewCA(t, t.TempDir(), "stranger")
 	strangerCert, strangerKey := stranger.Client(t, "intruder")
@@ -263,6 +264,9 @@ func testServeTLSMutual(t *testing.T, bin string) {
 			t.Errorf("%s: %v; want %q", tt.name, err, tt.want)
 		}
 	}
+
+	s.waitLog(t, "tls: client didn't provide a certificate")
+	s.waitLog(t, "x509: certificate signed by unknown authority")
 
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
