@@ -283,7 +283,8 @@ func testServeTLSMutual(t *testing.T, bin string) {
 // testServeTLSHangUp: a client that hangs up during a blocking reserve
 // over TLS, with close_notify or by closing the TCP connection under it,
 // has its reserve cancelled (current-waiting goes back to 0) and gets no
-// job put afterwards.
+// job put afterwards; the job goes to a TLS connection still waiting, which
+// goes on serving after its wait ends.
 func testServeTLSHangUp(t *testing.T, bin string) {
 	s := startTLSServe(t, bin, admintest.NewCA(t, t.TempDir(), "hangup"))
 	polite, _ := s.dial(t)
@@ -302,9 +303,17 @@ func testServeTLSHangUp(t *testing.T, bin string) {
 	raw.Close() // no close_notify
 	s.waiting(t, 0)
 
+	w, wr := s.dial(t)
+	io.WriteString(w, "reserve\r\n")
+	s.waiting(t, 1)
 	c, r := s.dial(t)
 	sendLine(t, c, r, "put 0 0 60 3\r\nnew\r\n", "INSERTED 1\r\n")
-	sendLine(t, c, r, "reserve-with-timeout 0\r\n", "RESERVED 1 3\r\n")
+	if got, err := wr.ReadString('\n'); got != "RESERVED 1 3\r\n" {
+		t.Fatalf("the waiting reserve got %q, %v; want job 1", got, err)
+	}
+	wr.ReadString('\n') // the body
+	// The connection whose TLS read was interrupted goes on.
+	sendLine(t, w, wr, "delete 1\r\n", "DELETED\r\n")
 }
 
 // testServeTLSShutdown: SIGTERM stops a TLS server gracefully (exit 0):
