@@ -11,6 +11,10 @@
 // pipelines the requests of several goroutines; a blocking reserve holds up
 // what is sent after it, so each worker wants a Conn of its own.
 //
+// DialTLS connects over TLS (to `reprieve serve --tls-cert … --tls-key …`
+// or a beanstalkd behind a TLS proxy); PoolConfig{Dial: TLSDialer(cfg)}
+// makes a Pool do the same.
+//
 // Durations (delay, TTR, reserve timeout, pause) travel in whole seconds
 // and are rounded up, never down.
 //
