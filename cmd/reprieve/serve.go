@@ -118,12 +118,14 @@ TLS:
   --tls-cert and --tls-key serve the job port over TLS (1.2 or later)
   instead of plain TCP; --tls-client-ca also requires a client
   certificate signed by one of its CAs (mutual TLS). The files are read
-  at start. Clients: reprieve put/reserve/... --tls (docs/protocol.md).
+  at start; SIGHUP reloads the certificate and key. Clients: reprieve
+  put/reserve/... --tls (docs/protocol.md).
 
 Signals:
   SIGUSR1          drain mode: put answers DRAINING, everything else works
-  SIGHUP           reload the --config policy file; an invalid file is
-                   logged, problem by problem, and the old policies kept
+  SIGHUP           reload the --config policy file and the --tls-cert and
+                   --tls-key pair; an invalid file is logged, problem by
+                   problem, and the old policies or certificate kept
   SIGTERM, SIGINT  graceful shutdown: stop accepting, let each connection
                    finish the commands it sent (a blocked reserve ends at
                    once), then exit; a second signal exits at once

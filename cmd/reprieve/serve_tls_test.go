@@ -30,6 +30,7 @@ func TestServeTLS(t *testing.T) {
 	t.Run("MutualTLS", func(t *testing.T) { t.Parallel(); testServeTLSMutual(t, bin) })
 	t.Run("HangUp", func(t *testing.T) { t.Parallel(); testServeTLSHangUp(t, bin) })
 	t.Run("Shutdown", func(t *testing.T) { t.Parallel(); testServeTLSShutdown(t, bin) })
+	t.Run("Reload", func(t *testing.T) { t.Parallel(); testServeTLSReload(t, bin) })
 }
 
 // tlsServer is a `reprieve serve --tls-*` process and what its clients
@@ -355,4 +356,44 @@ func testServeTLSShutdown(t *testing.T, bin string) {
 	if out := s.output(); !strings.Contains(out, "msg=\"job port over TLS\"") || !strings.Contains(out, "msg=stopped") {
 		t.Fatalf("log lacks TLS or the shutdown:\n%s", out)
 	}
+}
+
+// testServeTLSReload: SIGHUP makes new handshakes get the renewed
+// certificate while open connections keep working; a pair that cannot be
+// used is logged and the one in use kept.
+func testServeTLSReload(t *testing.T, bin string) {
+	ca := admintest.NewCA(t, t.TempDir(), "reload")
+	s := startTLSServe(t, bin, ca)
+	serial := func(c *tls.Conn) string {
+		t.Helper()
+		if err := c.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	old, oldR := s.dial(t)
+	if got := serial(old); got != "2" {
+		t.Fatalf("first certificate has serial %s, want 2 (the CA's first)", got)
+	}
+
+	certFile, keyFile := ca.Server(t, "server") // renewed in place: serial 3
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	s.waitLog(t, `msg="TLS certificate reloaded" cert=`+certFile+" subject=\"CN=server\" serial=3")
+	renewed, renewedR := s.dial(t)
+	if got := serial(renewed); got != "3" {
+		t.Fatalf("after SIGHUP a new connection got serial %s, want 3", got)
+	}
+	sendLine(t, old, oldR, "use a\r\n", "USING a\r\n")
+	sendLine(t, renewed, renewedR, "use b\r\n", "USING b\r\n")
+
+	if err := os.WriteFile(keyFile, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	s.waitLog(t, `msg="TLS certificate not reloaded; keeping the one in use" err="--tls-cert `+certFile+" with --tls-key "+keyFile+": tls: failed to find any PEM data in key input")
+	kept, keptR := s.dial(t)
+	if got := serial(kept); got != "3" {
+		t.Fatalf("after a failed reload a new connection got serial %s, want 3 (kept)", got)
+	}
+	sendLine(t, kept, keptR, "use c\r\n", "USING c\r\n")
 }
