@@ -48,6 +48,8 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	progress := fs.Bool("progress", false, "print a progress line on stderr every second even when stderr is not a terminal")
 	compare := fs.String("compare", "", "also run against this `host:port` (B), alternating A B A B, and print A/B ratios")
 	rounds := fs.Int("rounds", 3, "rounds of --compare")
+	var tf tlsFlags
+	tf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: reprieve bench [flags]
 
@@ -73,6 +75,9 @@ jobs left in them are deleted (not measured). With --compare the same run is
 made against --addr (A) and --compare (B) in turns for --rounds rounds; the
 ratio A/B (above 1: A is faster) is printed per round with its median.
 
+With --tls (or any --tls-* flag) every connection, to A and to B, is TLS
+(reprieve serve --tls-cert, or beanstalkd behind a TLS proxy).
+
 A progress line is drawn on stderr when it is a terminal (or with --progress).
 The --json fields are described in docs/performance.md.
 
@@ -87,6 +92,11 @@ Flags:
 		return usagef("unexpected arguments %q", fs.Args())
 	}
 	cfg.Workload = bench.Workload(*workload)
+	tlsConfig, err := tf.config()
+	if err != nil {
+		return err
+	}
+	cfg.TLS = tlsConfig
 	if *pri > 1<<32-1 {
 		return usagef("--pri %d is above 4294967295", *pri)
 	}

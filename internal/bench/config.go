@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"strings"
@@ -38,6 +39,10 @@ var Workloads = []Workload{Put, ReserveDelete, PutReserveDelete, ReleaseChurn}
 type Config struct {
 	// Addr is the server's host:port.
 	Addr string
+	// TLS, if set, makes every connection (to Addr, and to Compare's B)
+	// TLS with this configuration; its ServerName defaults to the host of
+	// the address. Nil: plain TCP.
+	TLS *tls.Config
 	// Workload is what each connection does.
 	Workload Workload
 	// Conns is the number of connections (for PutReserveDelete: of

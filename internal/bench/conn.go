@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -32,7 +33,8 @@ type conn struct {
 
 const connBufSize = 64 << 10
 
-func dial(ctx context.Context, addr string) (*conn, error) {
+// dial connects to addr, over TLS if tlsConfig is not nil.
+func dial(ctx context.Context, addr string, tlsConfig *tls.Config) (*conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -40,6 +42,19 @@ func dial(ctx context.Context, addr string) (*conn, error) {
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+	}
+	if tlsConfig != nil {
+		cfg := tlsConfig
+		if cfg.ServerName == "" {
+			cfg = cfg.Clone()
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("bench: TLS handshake with %s: %w", addr, err)
+		}
+		nc = tc
 	}
 	return &conn{
 		nc:      nc,

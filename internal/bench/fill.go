@@ -37,7 +37,7 @@ func fill(ctx context.Context, cfg Config, jobs []tubeJobs, conns int) error {
 		body[i] = 'x'
 	}
 	return parallel(conns, func(i int) error {
-		c, err := dial(ctx, cfg.Addr)
+		c, err := dial(ctx, cfg.Addr, cfg.TLS)
 		if err != nil {
 			return err
 		}
@@ -81,7 +81,7 @@ func bury(ctx context.Context, cfg Config, tube string, n int) error {
 	if n == 0 {
 		return nil
 	}
-	c, err := dial(ctx, cfg.Addr)
+	c, err := dial(ctx, cfg.Addr, cfg.TLS)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func bury(ctx context.Context, cfg Config, tube string, n int) error {
 func peekDrain(ctx context.Context, cfg Config, tubes []string, conns int) error {
 	conns = min(conns, len(tubes))
 	return parallel(conns, func(i int) error {
-		c, err := dial(ctx, cfg.Addr)
+		c, err := dial(ctx, cfg.Addr, cfg.TLS)
 		if err != nil {
 			return err
 		}

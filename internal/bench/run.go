@@ -176,7 +176,7 @@ func dialWorkers(ctx context.Context, cfg Config, sh *shared, roleOf func(i int)
 		half = cfg.Conns / 2
 	}
 	err := parallel(cfg.Conns, func(i int) error {
-		c, err := dial(ctx, cfg.Addr)
+		c, err := dial(ctx, cfg.Addr, cfg.TLS)
 		if err != nil {
 			return err
 		}

@@ -59,7 +59,7 @@ func startBeanstalkd(t *testing.T, args ...string) string {
 // stats sends a stats command (stats, stats-tube NAME) and returns its keys.
 func stats(t *testing.T, addr, cmd string) map[string]string {
 	t.Helper()
-	c, err := dial(context.Background(), addr)
+	c, err := dial(context.Background(), addr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

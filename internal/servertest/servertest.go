@@ -5,6 +5,7 @@ package servertest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"testing"
@@ -30,6 +31,8 @@ type Options struct {
 	Broker broker.Config
 	// Server configures the server; its Broker field is filled in.
 	Server server.Config
+	// TLS, if set, serves the port over TLS with this configuration.
+	TLS *tls.Config
 }
 
 // Start starts a Reprieve server on 127.0.0.1:0 with opts (nil for the
@@ -50,6 +53,10 @@ func Start(t testing.TB, opts *Options) *Server {
 	if err != nil {
 		t.Fatalf("servertest: listen: %v", err)
 	}
+	addr := ln.Addr().String()
+	if opts.TLS != nil {
+		ln = tls.NewListener(ln, opts.TLS)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -63,5 +70,5 @@ func Start(t testing.TB, opts *Options) *Server {
 		}
 		b.Close()
 	})
-	return &Server{Addr: ln.Addr().String(), Broker: b, Server: srv}
+	return &Server{Addr: addr, Broker: b, Server: srv}
 }
