@@ -1,8 +1,8 @@
 package main
 
 // This file holds the --admin-* flags that reprieve serve and reprieve run
-// share: their names, their checks (the loopback rule, the token file) and
-// binding the admin listener.
+// share: their names, their checks (the loopback rule, the token file),
+// binding the admin listener, and reloading its TLS certificate on SIGHUP.
 
 import (
 	"context"
@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -93,20 +95,60 @@ func (a *adminFlags) validate() error {
 	return nil
 }
 
+// boundAdmin is the admin interface's server and, with TLS, the goroutine
+// that reloads its certificate on SIGHUP (stopped by stopAdmin).
+type boundAdmin struct {
+	*admin.Server
+	stopReload func()
+}
+
 // bind listens on --admin-listen with the TLS flags; nothing is served
-// until Start. A busy address gets a hint.
-func (a *adminFlags) bind(log *slog.Logger) (*admin.Server, error) {
+// until Start. A busy address gets a hint. With TLS, SIGHUP reloads the
+// certificate and key from then on: new handshakes get the new pair, a
+// pair that cannot be used is logged and the old one kept.
+func (a *adminFlags) bind(log *slog.Logger) (*boundAdmin, error) {
 	srv, err := admin.Listen(admin.ListenConfig{Addr: a.listen, CertFile: a.certFile, KeyFile: a.keyFile, Logger: log})
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return nil, fmt.Errorf("%w (is another server running there? choose another with --admin-listen)", err)
 	}
-	return srv, err
+	if err != nil {
+		return nil, err
+	}
+	b := &boundAdmin{Server: srv, stopReload: func() {}}
+	if a.certFile == "" {
+		return b, nil
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+				if err := srv.ReloadCertificate(); err != nil {
+					log.Error("admin interface: TLS certificate not reloaded; keeping the one in use", "err", err)
+				} else {
+					log.Info("admin interface: TLS certificate reloaded", "cert", a.certFile)
+				}
+			}
+		}
+	})
+	b.stopReload = func() {
+		signal.Stop(hup)
+		close(done)
+		wg.Wait()
+	}
+	return b, nil
 }
 
 // stopAdmin shuts srv down, giving requests in progress
 // adminShutdownTimeout; a timeout is logged, not returned, since the
 // process is stopping anyway.
-func stopAdmin(log *slog.Logger, srv *admin.Server) {
+func stopAdmin(log *slog.Logger, srv *boundAdmin) {
+	srv.stopReload()
 	ctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {

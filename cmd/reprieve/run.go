@@ -111,7 +111,7 @@ Flags:
 // startRunAdmin binds --admin-listen and serves p's admin interface;
 // stopping reports that the shutdown has begun. The caller stops the
 // server with stopAdmin.
-func startRunAdmin(log *slog.Logger, af *adminFlags, file string, p *pipeline.Pipeline, stopping func() bool) (*admin.Server, error) {
+func startRunAdmin(log *slog.Logger, af *adminFlags, file string, p *pipeline.Pipeline, stopping func() bool) (*boundAdmin, error) {
 	if abs, err := filepath.Abs(file); err == nil {
 		file = abs
 	}

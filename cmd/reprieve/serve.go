@@ -123,9 +123,10 @@ TLS:
 
 Signals:
   SIGUSR1          drain mode: put answers DRAINING, everything else works
-  SIGHUP           reload the --config policy file and the --tls-cert and
-                   --tls-key pair; an invalid file is logged, problem by
-                   problem, and the old policies or certificate kept
+  SIGHUP           reload the --config policy file and the certificates
+                   (--tls-cert/--tls-key, --admin-tls-cert/--admin-tls-key);
+                   an invalid file is logged, problem by problem, and the
+                   old policies or certificate kept
   SIGTERM, SIGINT  graceful shutdown: stop accepting, let each connection
                    finish the commands it sent (a blocked reserve ends at
                    once), then exit; a second signal exits at once

@@ -32,7 +32,7 @@ type serveAdmin struct {
 
 	log *slog.Logger
 	sc  *server.Config
-	srv *admin.Server
+	srv *boundAdmin
 }
 
 // configure checks the flags and binds the admin address before the log

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -358,12 +359,30 @@ func testServeTLSShutdown(t *testing.T, bin string) {
 	}
 }
 
-// testServeTLSReload: SIGHUP makes new handshakes get the renewed
-// certificate while open connections keep working; a pair that cannot be
-// used is logged and the one in use kept.
+// testServeTLSReload: SIGHUP makes new handshakes on the job port and on
+// the admin interface get the renewed certificate while open connections
+// keep working; a pair that cannot be used is logged and the one in use
+// kept.
 func testServeTLSReload(t *testing.T, bin string) {
-	ca := admintest.NewCA(t, t.TempDir(), "reload")
-	s := startTLSServe(t, bin, ca)
+	dir := t.TempDir()
+	ca := admintest.NewCA(t, dir, "reload")
+	adminAddr := freePort(t)
+	s := startTLSServe(t, bin, ca, "--admin-listen", adminAddr,
+		"--admin-tls-cert", filepath.Join(dir, "server.pem"), "--admin-tls-key", filepath.Join(dir, "server-key.pem"))
+	adminSerial := func() string {
+		t.Helper()
+		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: s.roots}, DisableKeepAlives: true}}
+		resp, err := hc.Get("https://" + adminAddr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.TLS.PeerCertificates[0].SerialNumber.String()
+	}
+	if got := adminSerial(); got != "2" {
+		t.Fatalf("admin interface's first certificate has serial %s, want 2", got)
+	}
 	serial := func(c *tls.Conn) string {
 		t.Helper()
 		if err := c.Handshake(); err != nil {
@@ -379,9 +398,13 @@ func testServeTLSReload(t *testing.T, bin string) {
 	certFile, keyFile := ca.Server(t, "server") // renewed in place: serial 3
 	s.cmd.Process.Signal(syscall.SIGHUP)
 	s.waitLog(t, `msg="TLS certificate reloaded" cert=`+certFile+" subject=\"CN=server\" serial=3")
+	s.waitLog(t, `msg="admin interface: TLS certificate reloaded" cert=`+certFile)
 	renewed, renewedR := s.dial(t)
 	if got := serial(renewed); got != "3" {
 		t.Fatalf("after SIGHUP a new connection got serial %s, want 3", got)
+	}
+	if got := adminSerial(); got != "3" {
+		t.Fatalf("after SIGHUP the admin interface has serial %s, want 3", got)
 	}
 	sendLine(t, old, oldR, "use a\r\n", "USING a\r\n")
 	sendLine(t, renewed, renewedR, "use b\r\n", "USING b\r\n")
@@ -391,9 +414,13 @@ func testServeTLSReload(t *testing.T, bin string) {
 	}
 	s.cmd.Process.Signal(syscall.SIGHUP)
 	s.waitLog(t, `msg="TLS certificate not reloaded; keeping the one in use" err="--tls-cert `+certFile+" with --tls-key "+keyFile+": tls: failed to find any PEM data in key input")
+	s.waitLog(t, `msg="admin interface: TLS certificate not reloaded; keeping the one in use" err="admin: load TLS certificate `+certFile+" and key "+keyFile+": tls: failed to find any PEM data in key input")
 	kept, keptR := s.dial(t)
 	if got := serial(kept); got != "3" {
 		t.Fatalf("after a failed reload a new connection got serial %s, want 3 (kept)", got)
+	}
+	if got := adminSerial(); got != "3" {
+		t.Fatalf("after a failed reload the admin interface has serial %s, want 3 (kept)", got)
 	}
 	sendLine(t, kept, keptR, "use c\r\n", "USING c\r\n")
 }

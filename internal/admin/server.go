@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +33,9 @@ type Server struct {
 	// started is set by Start, before the goroutine runs; only the
 	// goroutine calling Start and Shutdown (the same owner) touches it.
 	started bool
+
+	certFile, keyFile string
+	cert              atomic.Pointer[tls.Certificate] // what handshakes get
 }
 
 // Listen binds cfg.Addr and, with a certificate, loads it and wraps the
@@ -42,13 +46,15 @@ func Listen(cfg ListenConfig) (*Server, error) {
 	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
 		return nil, errors.Join(ErrConfig, errors.New("admin: TLS needs both a certificate and a key file"))
 	}
+	s := &Server{certFile: cfg.CertFile, keyFile: cfg.KeyFile, tls: cfg.CertFile != "", served: make(chan error, 1)}
 	var tc *tls.Config
-	if cfg.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("admin: load TLS certificate %s and key %s: %w", cfg.CertFile, cfg.KeyFile, err)
+	if s.tls {
+		if err := s.ReloadCertificate(); err != nil {
+			return nil, err
 		}
-		tc = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		tc = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.cert.Load(), nil
+		}}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -60,19 +66,32 @@ func Listen(cfg ListenConfig) (*Server, error) {
 	if tc != nil {
 		ln = tls.NewListener(ln, tc)
 	}
-	return &Server{
-		hs: &http.Server{
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
-		},
-		ln:     ln,
-		tls:    tc != nil,
-		served: make(chan error, 1),
-	}, nil
+	s.ln = ln
+	s.hs = &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// ReloadCertificate reads the certificate and key files again (after a
+// renewal): new handshakes get the new pair, connections already open keep
+// theirs. A pair that cannot be used is an error and the one in use stays.
+// Without TLS it does nothing. Safe to call while serving.
+func (s *Server) ReloadCertificate() error {
+	if !s.tls {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(s.certFile, s.keyFile)
+	if err != nil {
+		return fmt.Errorf("admin: load TLS certificate %s and key %s: %w", s.certFile, s.keyFile, err)
+	}
+	s.cert.Store(&cert)
+	return nil
 }
 
 // Addr returns the address listened on.
