@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -458,4 +459,58 @@ func TestServerStatsTypes(t *testing.T) {
   "wal-fsync-policy": "interval=50ms"
 }
 `)
+}
+
+// TestTubeAndJobMatchWire checks that a tube's and a job's JSON have the
+// keys and values of stats-tube and stats-job: the admin interface encodes
+// them from the broker itself, so this keeps the two alike.
+func TestTubeAndJobMatchWire(t *testing.T) {
+	e := start(t, options{})
+	c := e.dial(t)
+	put(t, c, "mail", "a")
+	id := bury(t, c, "mail", "b", "smtp: 550 no such user")
+	e.clk.Advance(42 * time.Second)
+	ctx := context.Background()
+
+	compare := func(what string, wire map[string]string, got map[string]any, extra ...string) {
+		t.Helper()
+		for key, v := range wire {
+			g, ok := got[key]
+			if !ok {
+				t.Errorf("%s: %s missing from the JSON", what, key)
+				continue
+			}
+			s := fmt.Sprint(g)
+			switch x := g.(type) {
+			case float64:
+				s = strconv.FormatFloat(x, 'f', -1, 64)
+			case nil:
+				s = ""
+			}
+			if s != v {
+				t.Errorf("%s: %s: JSON %q, wire %q", what, key, s, v)
+			}
+		}
+		for key := range got {
+			if _, ok := wire[key]; !ok && !slices.Contains(extra, key) {
+				t.Errorf("%s: JSON key %s is not in the wire reply", what, key)
+			}
+		}
+	}
+
+	wireTube, err := c.StatsTube(ctx, "mail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tube map[string]any
+	e.do(t, "GET", "/api/v1/tubes/mail").decode(t, &tube)
+	compare("tube", wireTube, tube)
+
+	wireJob, err := c.StatsJob(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jb map[string]any
+	e.do(t, "GET", "/api/v1/jobs/"+strconv.FormatUint(id, 10)).decode(t, &jb)
+	compare("job", wireJob, jb, "body", "body-encoding")
 }
