@@ -18,13 +18,13 @@ func init() {
 		Summary: "reserves jobs from a Reprieve or beanstalkd server; a job whose message leaves the pipeline successfully is deleted, " +
 			"one that fails is reported with fail (Reprieve: the tube's retry policy applies), or released or buried",
 		Out: []string{"outbox"},
-		Args: []pipeline.Arg{
+		Args: append([]pipeline.Arg{
 			{Name: "address", Type: pipeline.String, Default: "127.0.0.1:11300", Doc: "the server's host:port"},
 			{Name: "tubes", Type: pipeline.Strings, Default: []string{"default"}, Doc: "tubes to watch"},
 			{Name: "on_failure", Type: pipeline.String, Default: "fail", Doc: "\"fail\" (Reprieve's extension carrying the error; on a server without it, release), \"release\" or \"bury\""},
 			{Name: "release_delay", Type: pipeline.Duration, Default: time.Minute, Doc: "delay of a job released after a failure"},
 			{Name: "max_in_flight", Type: pipeline.Int, Default: 16, Doc: "most jobs reserved and not yet finished; held jobs are touched when the server warns DEADLINE_SOON"},
-		},
+		}, tlsArgs...),
 		Check: func(a pipeline.Args) error {
 			switch a.String("on_failure") {
 			case "fail", "release", "bury":
@@ -34,10 +34,15 @@ func init() {
 			if a.Int("max_in_flight") < 1 {
 				return &pipeline.ArgError{Arg: "max_in_flight", Msg: "must be >= 1"}
 			}
-			return nil
+			_, err := tlsConfig(a)
+			return err
 		},
 		New: func(env *pipeline.Env, a pipeline.Args) (pipeline.Module, error) {
-			return &tubeIn{env: env, addr: a.String("address"), tubes: a.Strings("tubes"), onFailure: a.String("on_failure"),
+			cfg, err := tlsConfig(a)
+			if err != nil {
+				return nil, err
+			}
+			return &tubeIn{env: env, addr: a.String("address"), dial: dialer(cfg), tubes: a.Strings("tubes"), onFailure: a.String("on_failure"),
 				releaseDelay: a.Duration("release_delay"), max: a.Int("max_in_flight")}, nil
 		},
 	})
@@ -45,22 +50,27 @@ func init() {
 		Name:    "output.tube",
 		Summary: "puts each message's body as a job into a tube of a Reprieve or beanstalkd server",
 		In:      []string{"inbox"},
-		Args: []pipeline.Arg{
+		Args: append([]pipeline.Arg{
 			{Name: "address", Type: pipeline.String, Default: "127.0.0.1:11300", Doc: "the server's host:port"},
 			{Name: "tube", Type: pipeline.String, Default: "default", Doc: "the tube to put into"},
 			{Name: "priority", Type: pipeline.Int, Default: 1024, Doc: "job priority (0 is most urgent)"},
 			{Name: "delay", Type: pipeline.Duration, Default: time.Duration(0), Doc: "job delay"},
 			{Name: "ttr", Type: pipeline.Duration, Default: time.Minute, Doc: "job time-to-run"},
 			{Name: "timeout", Type: pipeline.Duration, Default: 5 * time.Second, Doc: "connect and put timeout"},
-		},
+		}, tlsArgs...),
 		Check: func(a pipeline.Args) error {
 			if p := a.Int("priority"); p < 0 || p > 1<<32-1 {
 				return &pipeline.ArgError{Arg: "priority", Msg: fmt.Sprintf("want 0-4294967295, got %d", p)}
 			}
-			return nil
+			_, err := tlsConfig(a)
+			return err
 		},
 		New: func(env *pipeline.Env, a pipeline.Args) (pipeline.Module, error) {
-			return &tubeOut{addr: a.String("address"), tube: a.String("tube"), pri: uint32(a.Int("priority")),
+			cfg, err := tlsConfig(a)
+			if err != nil {
+				return nil, err
+			}
+			return &tubeOut{addr: a.String("address"), dial: dialer(cfg), tube: a.String("tube"), pri: uint32(a.Int("priority")),
 				delay: a.Duration("delay"), ttr: a.Duration("ttr"), timeout: a.Duration("timeout")}, nil
 		},
 	})
@@ -68,6 +78,7 @@ func init() {
 
 type tubeOut struct {
 	addr, tube string
+	dial       func(ctx context.Context, addr string) (*client.Conn, error)
 	pri        uint32
 	delay, ttr time.Duration
 	timeout    time.Duration
@@ -83,7 +94,7 @@ func (t *tubeOut) Handle(ctx context.Context, _ string, m *pipeline.Message) err
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	if t.conn == nil {
-		c, err := client.Dial(ctx, t.addr)
+		c, err := t.dial(ctx, t.addr)
 		if err != nil {
 			return err
 		}
@@ -111,6 +122,7 @@ func (t *tubeOut) Close() error {
 type tubeIn struct {
 	env          *pipeline.Env
 	addr         string
+	dial         func(ctx context.Context, addr string) (*client.Conn, error)
 	tubes        []string
 	onFailure    string
 	releaseDelay time.Duration
@@ -128,7 +140,7 @@ type ack struct {
 // short reserves; if the connection breaks the server releases the jobs
 // still reserved and they come back (at least once).
 func (t *tubeIn) Run(ctx context.Context) error {
-	conn, err := client.Dial(ctx, t.addr)
+	conn, err := t.dial(ctx, t.addr)
 	if err != nil {
 		return fmt.Errorf("input.tube: %w", err)
 	}
