@@ -33,20 +33,28 @@ type FailResult struct {
 	Tube string
 }
 
-// String describes the result for people: "retry 3 at 2026-11-25T10:00:00Z
-// (in 2m15s)", "buried after 80 attempts"…
+// String describes the result for people: "attempt 3 failed; retry at
+// 2026-11-25T10:00:00Z (in 2m15s)", "gave up after 80 attempts; buried"…
 func (r FailResult) String() string {
 	switch r.Action {
 	case FailRetry:
 		return fmt.Sprintf("attempt %d failed; retry at %s (in %v)", r.Attempts, r.At.UTC().Format(time.RFC3339), r.Delay)
 	case FailDeadLetter:
-		return fmt.Sprintf("gave up after %d attempts; moved to dead-letter tube %s", r.Attempts, r.Tube)
+		return r.gaveUp() + "; moved to dead-letter tube " + r.Tube
 	case FailBuried:
-		return fmt.Sprintf("gave up after %d attempts; buried", r.Attempts)
+		return r.gaveUp() + "; buried"
 	case FailDeleted:
-		return fmt.Sprintf("gave up after %d attempts; deleted", r.Attempts)
+		return r.gaveUp() + "; deleted"
 	}
 	return r.Action
+}
+
+// gaveUp is "gave up after N attempts", singular for one.
+func (r FailResult) gaveUp() string {
+	if r.Attempts == 1 {
+		return "gave up after 1 attempt"
+	}
+	return fmt.Sprintf("gave up after %d attempts", r.Attempts)
 }
 
 // Fail reports that a job reserved by this Conn failed with errText (any

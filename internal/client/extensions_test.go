@@ -31,6 +31,23 @@ func TestParseFailReplies(t *testing.T) {
 	}
 }
 
+func TestFailResultString(t *testing.T) {
+	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		r    FailResult
+		want string
+	}{
+		{FailResult{Action: FailRetry, Attempts: 3, Delay: 135 * time.Second, At: at}, "attempt 3 failed; retry at 2026-11-25T10:00:00Z (in 2m15s)"},
+		{FailResult{Action: FailBuried, Attempts: 1}, "gave up after 1 attempt; buried"},
+		{FailResult{Action: FailDeadLetter, Attempts: 81, Tube: "dead"}, "gave up after 81 attempts; moved to dead-letter tube dead"},
+		{FailResult{Action: FailDeleted, Attempts: 5}, "gave up after 5 attempts; deleted"},
+	} {
+		if got := tc.r.String(); got != tc.want {
+			t.Errorf("%+v.String() = %q, want %q", tc.r, got, tc.want)
+		}
+	}
+}
+
 func TestParseJobList(t *testing.T) {
 	body := "---\n- id: 5\n  state: buried\n  last-error: \"a: b\\nc\"\n- id: 7\n  state: delayed\n"
 	jobs, err := ParseJobList([]byte(body))
