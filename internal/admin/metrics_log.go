@@ -55,7 +55,7 @@ func (h *Handler) writeLogMetrics(e *promtext.Writer) {
 		}
 	}
 	if v, ok := num("wal-no-space"); ok {
-		e.One("reprieve_wal_no_space", "gauge", "1 while the log refuses puts for lack of disk space.", v)
+		e.One("reprieve_wal_no_space", "gauge", "1 while the log cannot create its next segment for lack of disk space (puts are refused once the current one is full).", v)
 	}
 	for _, g := range logStoreGauges {
 		started := false

@@ -148,12 +148,19 @@ func TestIDsNeverReusedAfterEverythingIsDeleted(t *testing.T) {
 	l, _ := openLog(t, o)
 	body := string(bytes.Repeat([]byte("x"), 1000))
 	// Enough puts to fill several segments, all deleted: compaction
-	// removes every segment that held them.
+	// removes every segment that held them (Sync returns once the
+	// compaction due is done; Close alone may stop the writer before).
 	for id := job.ID(1); id <= 500; id++ {
 		cm, err := l.Put(newJob(id, body))
 		wait(t, cm, err)
 		cm, err = l.Delete(id)
 		wait(t, cm, err)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.Stats().Hot.Segments; n > 2 {
+		t.Fatalf("%d hot segments after deleting everything and Sync, want at most 2", n)
 	}
 	mustClose(t, l)
 	l, rec := openLog(t, o)

@@ -17,7 +17,11 @@ type Stats struct {
 	// Compactions counts segments compacted away; CompactedBytes their
 	// size.
 	Compactions, CompactedBytes uint64
-	// NoSpace is set while puts are refused for lack of disk space.
+	// NoSpace is set while the log cannot create its next segment for
+	// lack of disk space: puts are refused once the current segment is
+	// full (release, bury and delete go on). It clears when a segment is
+	// created again: by the writer, which retries whenever it has work
+	// (Sync included), or by a put that needs a new segment.
 	NoSpace bool
 	// Records counts records appended since Open; Migrated those copied
 	// forward by compaction.

@@ -312,8 +312,11 @@ func (l *Log) maintain() bool {
 		return false
 	}
 	for _, st := range l.stores {
-		if l.spareDue(st) {
-			l.allocate(st) // a failure is remembered in st.noSpace and retried by the next put
+		// After a failure for lack of space the spare is tried again
+		// whenever the writer has work (and by the next put that needs a
+		// segment), so that the flag clears soon after space returns.
+		if st.noSpace || l.spareDue(st) {
+			l.allocate(st) // a failure is remembered in st.noSpace
 		}
 	}
 	var st *store
