@@ -350,7 +350,10 @@ func testServeTLSShutdown(t *testing.T, bin string) {
 		t.Fatalf("serve did not stop on SIGTERM\n%s", s.output())
 	}
 	for name, rd := range map[string]io.Reader{"idle": ir, "blocked": br, "silent": silent} {
-		if b, err := rd.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		b, err := rd.Read(make([]byte, 1))
+		// A connection still in the listen backlog when the process exits
+		// is reset by the kernel rather than closed: closed either way.
+		if !errors.Is(err, io.EOF) && !(name == "silent" && errors.Is(err, syscall.ECONNRESET)) {
 			t.Errorf("%s connection not closed: %d bytes, %v", name, b, err)
 		}
 	}
