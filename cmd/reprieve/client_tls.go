@@ -43,7 +43,7 @@ func (f *tlsFlags) config() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: f.serverName}
 	if f.caFile != "" {
-		pool, err := loadCAs(f.caFile)
+		pool, err := client.LoadCAs(f.caFile)
 		if err != nil {
 			return nil, fmt.Errorf("--tls-ca %w", err)
 		}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/client"
 	"github.com/reprieve/reprieve/internal/server"
 )
 
@@ -145,7 +146,7 @@ func loadServerTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
 		Certificates: []tls.Certificate{*cert},
 	}
 	if caFile != "" {
-		pool, err := loadCAs(caFile)
+		pool, err := client.LoadCAs(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("--tls-client-ca %w", err)
 		}
@@ -176,18 +177,4 @@ func loadKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 		}
 	}
 	return &cert, nil
-}
-
-// loadCAs reads a PEM file of CA certificates; its errors start with the
-// file's name.
-func loadCAs(file string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("%s: no PEM certificate in it (want one or more \"-----BEGIN CERTIFICATE-----\" blocks)", file)
-	}
-	return pool, nil
 }

@@ -3,9 +3,7 @@ package module
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 
 	"github.com/reprieve/reprieve/internal/client"
 	"github.com/reprieve/reprieve/internal/pipeline"
@@ -37,14 +35,11 @@ func tlsConfig(a pipeline.Args) (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: name}
 	if ca != "" {
-		b, err := os.ReadFile(ca)
+		pool, err := client.LoadCAs(ca)
 		if err != nil {
 			return nil, &pipeline.ArgError{Arg: "tls_ca", Msg: err.Error()}
 		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(b) {
-			return nil, &pipeline.ArgError{Arg: "tls_ca", Msg: fmt.Sprintf("%s: no PEM certificate in it (want one or more \"-----BEGIN CERTIFICATE-----\" blocks)", ca)}
-		}
+		cfg.RootCAs = pool
 	}
 	if cert != "" {
 		pair, err := tls.LoadX509KeyPair(cert, key)

@@ -86,7 +86,7 @@ func TestTubeTLSArgumentErrors(t *testing.T) {
 	for _, tc := range []struct{ args, want string }{
 		{`tls_cert: c.pem`, `argument "tls_cert": tls_cert and tls_key go together: give both to present a client certificate, or neither`},
 		{`tls_key: k.pem`, `argument "tls_key": tls_cert and tls_key go together: give both to present a client certificate, or neither`},
-		{`tls_ca: "` + missing + `"`, `argument "tls_ca": open ` + missing + `: no such file or directory`},
+		{`tls_ca: "` + missing + `"`, `argument "tls_ca": ` + missing + `: open ` + missing + `: no such file or directory`},
 		{`tls_ca: "` + notPEM + `"`, `argument "tls_ca": ` + notPEM + `: no PEM certificate in it`},
 	} {
 		src := `
