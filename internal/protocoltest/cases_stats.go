@@ -155,6 +155,9 @@ func init() {
 			"current-watching": "0", "current-waiting": "0", "cmd-delete": "1", "cmd-pause-tube": "0",
 			"pause": "0", "pause-time-left": "0",
 		})
+		// Only c is left once the server has seen the harness's own probe
+		// connection close (beanstalkd notices a close a little later).
+		c.WaitStat("stats-tube default", "current-using", "0")
 		_, v = c.Stats("stats-tube default")
 		checkValues(t, "stats-tube default", v, map[string]string{
 			"name": "default", "total-jobs": "0", "current-using": "0", "current-watching": "1", "cmd-delete": "0",
