@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/client"
+	"github.com/reprieve/reprieve/client"
 )
 
 // This file holds the client subcommands of Reprieve's failure extensions:

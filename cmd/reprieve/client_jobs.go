@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/client"
+	"github.com/reprieve/reprieve/client"
 )
 
 // This file holds the subcommands that act on jobs by id: delete, release,

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/client"
+	"github.com/reprieve/reprieve/client"
 )
 
 func init() {

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/reprieve/reprieve/internal/client"
+	"github.com/reprieve/reprieve/client"
 )
 
 // This file holds stats, stats-tube and stats-job.

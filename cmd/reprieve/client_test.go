@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reprieve/reprieve/internal/client"
-	"github.com/reprieve/reprieve/internal/client/clienttest"
+	"github.com/reprieve/reprieve/client"
+	"github.com/reprieve/reprieve/internal/clienttest"
 	"github.com/reprieve/reprieve/internal/servertest"
 )
 

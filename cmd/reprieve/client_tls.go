@@ -11,7 +11,7 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/reprieve/reprieve/internal/client"
+	"github.com/reprieve/reprieve/client"
 )
 
 // tlsFlags are the --tls* flags of one client subcommand.

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/client"
+	"github.com/reprieve/reprieve/client"
 )
 
 // TestServeAdmin runs `reprieve serve` with the admin interface.

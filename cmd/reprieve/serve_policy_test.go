@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/client"
+	"github.com/reprieve/reprieve/client"
 )
 
 // reprieveProc is a `reprieve serve` child process.

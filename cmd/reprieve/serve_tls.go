@@ -20,8 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reprieve/reprieve/client"
 	"github.com/reprieve/reprieve/internal/broker"
-	"github.com/reprieve/reprieve/internal/client"
 	"github.com/reprieve/reprieve/internal/server"
 )
 

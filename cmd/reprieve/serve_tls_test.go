@@ -19,8 +19,8 @@ import (
 
 	"github.com/beanstalkd/go-beanstalk"
 
+	"github.com/reprieve/reprieve/client"
 	"github.com/reprieve/reprieve/internal/admin/admintest"
-	"github.com/reprieve/reprieve/internal/client"
 )
 
 // TestServeTLS runs `reprieve serve` over TLS as a process (built once).
@@ -153,7 +153,7 @@ func testServeTLSFlagErrors(t *testing.T, bin string) {
 	}
 }
 
-// testServeTLSJobs: internal/client, go-beanstalk over a tls.Conn and the
+// testServeTLSJobs: client, go-beanstalk over a tls.Conn and the
 // client subcommands put, reserve and delete jobs over TLS; a plain-TCP
 // client is refused without a job being put, and the server goes on.
 func testServeTLSJobs(t *testing.T, bin string) {

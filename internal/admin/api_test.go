@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reprieve/reprieve/client"
 	"github.com/reprieve/reprieve/internal/admin"
 	"github.com/reprieve/reprieve/internal/beanstalk"
-	"github.com/reprieve/reprieve/internal/client"
 	"github.com/reprieve/reprieve/internal/server"
 )
 

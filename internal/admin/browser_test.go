@@ -10,7 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/reprieve/reprieve/internal/client"
+	"github.com/reprieve/reprieve/client"
 	"github.com/reprieve/reprieve/internal/policy"
 	"github.com/reprieve/reprieve/internal/server"
 )

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reprieve/reprieve/client"
 	"github.com/reprieve/reprieve/internal/admin"
 	"github.com/reprieve/reprieve/internal/broker"
-	"github.com/reprieve/reprieve/internal/client"
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/servertest"
 )

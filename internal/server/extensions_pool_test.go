@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/client"
+	"github.com/reprieve/reprieve/client"
 )
 
 // TestPoolHandleFail: a job reserved through a Pool is failed on the

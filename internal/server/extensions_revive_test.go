@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/client"
+	"github.com/reprieve/reprieve/client"
 )
 
 // buryWith reserves job id from tube and fails it with errText (the tube

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/client"
+	"github.com/reprieve/reprieve/client"
 	"github.com/reprieve/reprieve/internal/pipeline"
 )
 

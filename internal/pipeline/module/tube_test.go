@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/client"
-	"github.com/reprieve/reprieve/internal/client/clienttest"
+	"github.com/reprieve/reprieve/client"
+	"github.com/reprieve/reprieve/internal/clienttest"
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/servertest"
 )

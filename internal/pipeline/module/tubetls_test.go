@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reprieve/reprieve/client"
 	"github.com/reprieve/reprieve/internal/admin/admintest"
-	"github.com/reprieve/reprieve/internal/client"
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/pipeline"
 	"github.com/reprieve/reprieve/internal/servertest"

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reprieve/reprieve/client"
 	"github.com/reprieve/reprieve/internal/admin/admintest"
 	"github.com/reprieve/reprieve/internal/broker"
-	"github.com/reprieve/reprieve/internal/client"
 	"github.com/reprieve/reprieve/internal/server"
 )
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/client/clienttest"
+	"github.com/reprieve/reprieve/internal/clienttest"
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/servertest"
 )

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/client"
-	"github.com/reprieve/reprieve/internal/client/clienttest"
+	"github.com/reprieve/reprieve/client"
+	"github.com/reprieve/reprieve/internal/clienttest"
 )
 
 // exampleAddrs are beanstalkd servers for the examples, started by TestMain.
