@@ -1,0 +1,180 @@
+package cluster
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// Proxy serves a follower's clients: each connection it accepts is piped,
+// bytes both ways, to the leader's advertised address, and closed when
+// another leader takes over (the client reconnects). Start it with
+// Node.Proxy; Close stops it.
+type Proxy struct {
+	n  *Node
+	ln net.Listener
+
+	// mu protects conns and closed.
+	mu     sync.Mutex
+	conns  map[net.Conn]uint64 // client connection → the term it is proxied to
+	closed bool
+	// wg counts the accept loop, the term watcher and two pipes per
+	// connection; Close waits for them.
+	wg   sync.WaitGroup
+	done chan struct{}
+}
+
+// Proxy starts proxying the connections ln accepts to the current leader
+// until Close. A connection that arrives while no other node leads waits
+// up to two leases for one, then is closed.
+func (n *Node) Proxy(ln net.Listener) *Proxy {
+	p := &Proxy{n: n, ln: ln, conns: map[net.Conn]uint64{}, done: make(chan struct{})}
+	p.wg.Add(2)
+	go p.accept()
+	go p.watch()
+	return p
+}
+
+// Close stops accepting, closes every proxied connection and waits for
+// the proxy's goroutines. The listener is closed.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	close(p.done)
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	err := p.ln.Close()
+	p.wg.Wait()
+	return err
+}
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			c.Close()
+			return
+		}
+		p.conns[c] = 0
+		p.wg.Add(1)
+		p.mu.Unlock()
+		go p.serve(c)
+	}
+}
+
+// leader waits for a leader other than this node, up to two leases.
+func (p *Proxy) leader() (term, bool) {
+	deadline := time.Now().Add(2 * p.n.cfg.Lease)
+	for {
+		t, _ := p.n.replica.leader()
+		if t.Term > 0 && t.Node != p.n.cfg.Node {
+			return t, true
+		}
+		if time.Now().After(deadline) {
+			return term{}, false
+		}
+		select {
+		case <-p.done:
+			return term{}, false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// serve pipes one client connection to the leader.
+func (p *Proxy) serve(c net.Conn) {
+	defer p.wg.Done()
+	defer p.forget(c)
+	var up net.Conn
+	for up == nil {
+		t, ok := p.leader()
+		if !ok {
+			return
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		p.conns[c] = t.Term
+		p.mu.Unlock()
+		d, err := net.DialTimeout("tcp", t.Addr, p.n.cfg.Lease)
+		if err == nil {
+			up = d
+			break
+		}
+		// The new leader may not listen yet, or it died: look again.
+		select {
+		case <-p.done:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	defer up.Close()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, _ = io.Copy(up, c)
+		closeWrite(up)
+	}()
+	_, _ = io.Copy(c, up)
+	c.Close()
+	up.Close()
+	wg.Wait()
+}
+
+func closeWrite(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+		return
+	}
+	c.Close()
+}
+
+func (p *Proxy) forget(c net.Conn) {
+	c.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+}
+
+// watch closes the connections proxied to a leader whose term has ended.
+func (p *Proxy) watch() {
+	defer p.wg.Done()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+		}
+		cur, _ := p.n.replica.leader()
+		p.mu.Lock()
+		for c, term := range p.conns {
+			if term != 0 && term < cur.Term {
+				c.Close()
+			}
+		}
+		p.mu.Unlock()
+	}
+}

@@ -1,0 +1,295 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/reprieve/reprieve/internal/job"
+)
+
+// opHeader marks a tombstone (doc.go, Messages).
+const (
+	opHeader = "Reprieve-Op"
+	opDelete = "delete"
+)
+
+// replica is a follower's copy of the stream: every live job, the latest
+// term and the highest id, applied in stream order by one reader
+// goroutine (run) until the node leads or closes.
+type replica struct {
+	n *Node
+
+	// mu protects everything below.
+	mu      sync.Mutex
+	jobs    map[job.ID]*job.Job
+	term    term
+	termSeq uint64 // the stream sequence of term's message; 0: none read
+	maxID   job.ID // the highest id of a job, tombstone or id mark seen
+	applied uint64 // the stream sequence of the last message applied
+	// caughtUp is when the replica last had read everything stored; a
+	// message read more than half a tombstone TTL later may follow a
+	// tombstone that expired unread (doc.go, Followers).
+	caughtUp time.Time
+	resyncs  int
+	err      error         // a message that cannot be applied; the reader stopped
+	advanced chan struct{} // closed and replaced whenever applied or term changes
+	stopped  chan struct{} // closed when run returns
+	stop     context.CancelFunc
+	ctx      context.Context
+}
+
+func newReplica(n *Node) *replica {
+	r := &replica{n: n, advanced: make(chan struct{}), stopped: make(chan struct{})}
+	r.ctx, r.stop = context.WithCancel(n.ctx)
+	r.reset()
+	return r
+}
+
+// reset forgets everything read; the caller holds mu (or owns r alone).
+func (r *replica) reset() {
+	r.jobs = make(map[job.ID]*job.Job)
+	r.term = term{}
+	r.termSeq = 0
+	r.maxID = 0
+	r.applied = 0
+	r.caughtUp = time.Now()
+}
+
+// run reads the stream from its start until the node leads or closes,
+// starting over when the replica may have missed a tombstone. It is
+// started by Open and counted in the node's wait group.
+func (r *replica) run() {
+	defer r.n.wg.Done()
+	defer close(r.stopped)
+	for r.ctx.Err() == nil {
+		err := r.read()
+		if r.ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, ErrCorrupt) {
+			r.mu.Lock()
+			r.err = err
+			r.notify()
+			r.mu.Unlock()
+			r.n.log.Error("cluster: the stream holds a message this node cannot read; it will not take over", "err", err)
+			return
+		}
+		r.n.log.Debug("cluster: re-reading the stream", "why", err)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// errStale: the replica must be read again from the start.
+var errStale = errors.New("cluster: replica fell behind a tombstone's lifetime")
+
+// read runs one ordered consumer from the stream's start. It returns
+// errStale when the replica must start over, another error when the
+// consumer failed.
+func (r *replica) read() error {
+	r.mu.Lock()
+	r.reset()
+	r.notify()
+	r.mu.Unlock()
+	cons, err := r.n.js.OrderedConsumer(r.ctx, r.n.names.stream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return err
+	}
+	msgs, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	defer msgs.Stop()
+	// The checker confirms, every quarter lease, that everything stored
+	// was read, so an idle stream does not age the replica.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.check(cons, msgs, done)
+	}()
+	defer func() { close(done); wg.Wait() }()
+	half := r.n.cfg.TombstoneTTL / 2
+	for {
+		m, err := msgs.Next()
+		if err != nil {
+			return err
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		r.mu.Lock()
+		if now.Sub(r.caughtUp) > half {
+			r.resyncs++
+			r.mu.Unlock()
+			return errStale
+		}
+		err = r.apply(m.Subject(), m.Headers().Get(opHeader), m.Data(), meta.Sequence.Stream)
+		if err == nil && meta.NumPending == 0 {
+			r.caughtUp = now
+		}
+		r.notify()
+		r.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("stream sequence %d, subject %s: %w", meta.Sequence.Stream, m.Subject(), err)
+		}
+	}
+}
+
+// check marks the replica caught up whenever the consumer has nothing
+// pending and every message it delivered was applied; it stops msgs when
+// the replica stops.
+func (r *replica) check(cons jetstream.Consumer, msgs jetstream.MessagesContext, done <-chan struct{}) {
+	t := time.NewTicker(r.n.cfg.Lease / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-r.ctx.Done():
+			msgs.Stop()
+			return
+		case <-t.C:
+		}
+		at := time.Now()
+		ctx, cancel := context.WithTimeout(r.ctx, r.n.cfg.Lease/2)
+		info, err := cons.Info(ctx)
+		cancel()
+		if err != nil {
+			continue
+		}
+		r.mu.Lock()
+		if info.NumPending == 0 && r.applied >= info.Delivered.Stream {
+			r.caughtUp = at
+		}
+		r.mu.Unlock()
+	}
+}
+
+// apply applies one message; the caller holds mu.
+func (r *replica) apply(subject, op string, data []byte, seq uint64) error {
+	rest, ok := strings.CutPrefix(subject, r.n.names.prefix)
+	if !ok {
+		return fmt.Errorf("%w: subject outside the cluster's", ErrCorrupt)
+	}
+	switch {
+	case strings.HasPrefix(rest, "job."):
+		v, err := strconv.ParseUint(rest[len("job."):], 10, 64)
+		if err != nil || v == 0 {
+			return fmt.Errorf("%w: bad job subject", ErrCorrupt)
+		}
+		id := job.ID(v)
+		r.maxID = max(r.maxID, id)
+		if op == opDelete {
+			delete(r.jobs, id)
+			break
+		}
+		j, err := decodeJob(data)
+		if err != nil {
+			return err
+		}
+		if j.ID != id {
+			return fmt.Errorf("%w: job %d on the subject of job %d", ErrCorrupt, j.ID, id)
+		}
+		r.jobs[id] = j
+	case rest == "term":
+		t, err := decodeTerm(data)
+		if err != nil {
+			return err
+		}
+		r.term, r.termSeq = t, seq
+		if t.Next > 0 {
+			r.maxID = max(r.maxID, t.Next-1)
+		}
+	case rest == "ids":
+		next, err := decodeIDs(data)
+		if err != nil {
+			return err
+		}
+		if next > 0 {
+			r.maxID = max(r.maxID, next-1)
+		}
+	default:
+		return fmt.Errorf("%w: unknown subject", ErrCorrupt)
+	}
+	r.applied = seq
+	return nil
+}
+
+// notify wakes waiters of advanced; the caller holds mu.
+func (r *replica) notify() {
+	close(r.advanced)
+	r.advanced = make(chan struct{})
+}
+
+// waitFor blocks until the replica has applied stream sequence seq, the
+// reader failed, or ctx ends.
+func (r *replica) waitFor(ctx context.Context, seq uint64) error {
+	for {
+		r.mu.Lock()
+		applied, err, ch := r.applied, r.err, r.advanced
+		r.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if applied >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-r.stopped:
+			return ErrClosed
+		case <-ctx.Done():
+			return fmt.Errorf("%w: read the stream up to sequence %d (at %d): %w", ErrUnavailable, seq, applied, ctx.Err())
+		}
+	}
+}
+
+// failed returns the error that stopped the reader, if any.
+func (r *replica) failed() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// leader returns the latest term read (who leads, where to reach it)
+// and its message's stream sequence (0: none read).
+func (r *replica) leader() (term, uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.term, r.termSeq
+}
+
+// takeOver stops the reader and returns the jobs in id order and the
+// next id to hand out. The replica is unusable afterwards.
+func (r *replica) takeOver() ([]*job.Job, job.ID) {
+	r.stop()
+	<-r.stopped
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	jobs := make([]*job.Job, 0, len(r.jobs))
+	for _, j := range r.jobs {
+		jobs = append(jobs, j)
+	}
+	slices.SortFunc(jobs, func(a, b *job.Job) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	r.jobs = nil
+	return jobs, r.maxID + 1
+}
