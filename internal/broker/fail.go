@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // MaxErrorLen is the longest error text kept in a job's failure history;
@@ -91,7 +92,7 @@ func (s *Session) Fail(id job.ID, errText string) (FailResult, error) {
 // fail records a failure of r (unplaced; old is its job before) and
 // retries or gives up. owner is the session that had it reserved, nil for
 // a TTR expiry.
-func (b *Broker) fail(cs *[]Commit, r *rec, old job.Job, owner *Session, errText string, now time.Time) (FailResult, error) {
+func (b *Broker) fail(cs *[]journal.Commit, r *rec, old job.Job, owner *Session, errText string, now time.Time) (FailResult, error) {
 	r.Failure = withFailure(r.Failure, r.Tube, errText, now)
 	p := r.tube.pol
 	if p != nil && p.Retry != nil {
@@ -161,7 +162,7 @@ func withFailure(f *job.Failure, tube, errText string, now time.Time) *job.Failu
 
 // giveUp applies the policy's give-up action to r (unplaced). Without a
 // policy it buries.
-func (b *Broker) giveUp(cs *[]Commit, r *rec, old job.Job, owner *Session, p *tubePolicy, now time.Time) (FailResult, error) {
+func (b *Broker) giveUp(cs *[]journal.Commit, r *rec, old job.Job, owner *Session, p *tubePolicy, now time.Time) (FailResult, error) {
 	action := giveUpBury
 	if p != nil {
 		action = p.GiveUp
@@ -213,7 +214,7 @@ func (b *Broker) giveUp(cs *[]Commit, r *rec, old job.Job, owner *Session, p *tu
 // failOnTimeout handles a TTR expiry of r (unplaced, its timeout counted)
 // on a tube with a retry policy as a failure and reports true; on other
 // tubes it does nothing and reports false (the job goes back to ready).
-func (b *Broker) failOnTimeout(cs *[]Commit, r *rec, now time.Time) bool {
+func (b *Broker) failOnTimeout(cs *[]journal.Commit, r *rec, now time.Time) bool {
 	p := r.tube.pol
 	if p == nil || p.Retry == nil {
 		return false
@@ -227,7 +228,7 @@ func (b *Broker) failOnTimeout(cs *[]Commit, r *rec, now time.Time) bool {
 
 // expireReady sends r, ready for longer than its tube's window, to the
 // give-up path.
-func (b *Broker) expireReady(cs *[]Commit, r *rec, p *tubePolicy, now time.Time, batch *expiryBatch) {
+func (b *Broker) expireReady(cs *[]journal.Commit, r *rec, p *tubePolicy, now time.Time, batch *expiryBatch) {
 	t := r.tube
 	b.unplace(r)
 	old := r.Job
