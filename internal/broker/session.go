@@ -276,15 +276,6 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 	return r.ID, nil
 }
 
-// DiscardID uses up one job id without a job, as beanstalkd does for a put
-// whose body it rejects after reading the command (EXPECTED_CRLF), so that
-// the ids of later puts match beanstalkd's.
-func (b *Broker) DiscardID() {
-	b.mu.Lock()
-	b.nextID++
-	b.mu.Unlock()
-}
-
 // insert adds a new job to the table and its tube.
 func (b *Broker) insert(r *rec, now time.Time) {
 	b.jobs.set(r)
