@@ -31,6 +31,7 @@ func register(name, summary string, run func(args []string) error) {
 
 func usage() {
 	fmt.Fprintf(os.Stderr, "Usage: reprieve COMMAND [flags] [args]\n\nCommands:\n")
+	fmt.Fprintf(os.Stderr, "  %-20s %s\n", "--version", "print the version (as the version command)")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
@@ -51,6 +52,10 @@ func main() {
 		return
 	}
 	name := os.Args[1]
+	if name == "--version" || name == "-version" || name == "-v" {
+		printVersion(os.Stdout)
+		return
+	}
 	cmd, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "reprieve: unknown command %q\n\n", name)
