@@ -13,7 +13,8 @@ import (
 )
 
 // command is one subcommand: run receives the arguments after its name and
-// returns an error to print (the exit status is then 1, or 2 for usage).
+// returns an error to print (the exit status is then 1, 2 for usage, or 3
+// when some servers of several failed: see partialError).
 type command struct {
 	summary string
 	run     func(args []string) error
@@ -71,6 +72,9 @@ func main() {
 		os.Exit(2)
 	default:
 		fmt.Fprintf(os.Stderr, "reprieve %s: %s\n", name, strings.TrimPrefix(err.Error(), name+": "))
+		if isPartial(err) {
+			os.Exit(exitPartial)
+		}
 		os.Exit(1)
 	}
 }
