@@ -13,6 +13,7 @@ import (
 	"github.com/reprieve/reprieve/internal/job"
 	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/policy"
+	"github.com/reprieve/reprieve/internal/retry"
 )
 
 // Errors returned by the engine. The server maps each to its wire reply.
@@ -50,6 +51,9 @@ type Config struct {
 	// tube's name picks one); nil: every tube behaves like beanstalkd.
 	// Replace at run time with Broker.SetPolicies.
 	Policies *policy.Set
+	// Rand draws the jitter of retry delays; it is only used under the
+	// engine's lock. Default: a generator seeded at random.
+	Rand retry.Source
 }
 
 // ServerStats holds the engine's part of the `stats` reply. Per-command

@@ -2,12 +2,14 @@ package broker
 
 import (
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
 	"github.com/reprieve/reprieve/internal/journal"
+	"github.com/reprieve/reprieve/internal/retry"
 )
 
 // rec is the engine's record of one job: the job itself plus where the
@@ -64,7 +66,8 @@ type Broker struct {
 	draining  bool
 	restoring bool // inside Restore: retention waits for the first tick
 
-	policies *policySet // failure policies; nil: none
+	policies *policySet   // failure policies; nil: none
+	rand     retry.Source // jitter of retry delays
 
 	// Counters for ServerStats.
 	nUrgent, nReady, nReserved, nDelayed, nBuried int
@@ -82,11 +85,15 @@ func New(cfg Config) *Broker {
 	if cfg.MaxJobSize <= 0 {
 		cfg.MaxJobSize = 65535
 	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
 	b := &Broker{
 		clock:      cfg.Clock,
 		journal:    cfg.Journal,
 		log:        cfg.Logger,
 		maxJobSize: cfg.MaxJobSize,
+		rand:       cfg.Rand,
 		jobs:       newJobTable(0),
 		tubes:      make(map[string]*tube),
 	}

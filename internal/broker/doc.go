@@ -50,6 +50,6 @@
 //	admin.go     stats, peeks, kick-job, pause, Restore
 //	inspect.go   ListJobs, KickBuried, Flush
 //	fail.go      Fail: the failure policy's decision applied to a job
-//	policy.go, policyset.go, expiry.go  policies per tube, retention, ready-expiry
-//	tube.go, heap.go, jobtable.go       the data structures
+//	policy.go, expiry.go          policies per tube, retention, ready-expiry
+//	tube.go, heap.go, jobtable.go the data structures
 package broker

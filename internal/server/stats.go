@@ -47,6 +47,7 @@ func (s *Server) snapshot() stats.Server {
 		Hostname:   host.name,
 		OS:         host.os,
 		Platform:   host.platform,
+		Refused:    s.refused.Load(),
 	}
 }
 

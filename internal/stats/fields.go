@@ -121,6 +121,8 @@ type Server struct {
 	Binlog               Binlog
 	// ID identifies the process; Hostname, OS and Platform the machine.
 	ID, Hostname, OS, Platform string
+	// Refused counts connections refused at the connection limit.
+	Refused uint64
 }
 
 // Jobs is the engine's job counts, the first keys of the stats reply.
@@ -134,7 +136,8 @@ var Jobs = []Field[Server]{
 
 // ServerFields is the stats reply: Jobs, beanstalkd's cmd-* counters in
 // its order, the rest of beanstalkd's keys, then the cmd-* counters of the
-// extension commands and the engine's failure counters.
+// extension commands, the refused connections and the engine's failure
+// counters.
 var ServerFields = func() []Field[Server] {
 	fs := append([]Field[Server](nil), Jobs...)
 	fs = append(fs, commands(beanstalk.OpPut, beanstalk.OpPeek, beanstalk.OpPeekReady, beanstalk.OpPeekDelayed,
@@ -175,6 +178,7 @@ var ServerFields = func() []Field[Server] {
 	}
 	fs = append(fs, commands(ext...)...)
 	return append(fs, []Field[Server]{
+		{"total-connections-refused", func(s *Server) Value { return Uint(s.Refused) }},
 		{"total-failures", func(s *Server) Value { return Uint(s.Engine.Failures) }},
 		{"total-gave-up", func(s *Server) Value { return Uint(s.Engine.GaveUp) }},
 		{"total-expired", func(s *Server) Value { return Uint(s.Engine.Expired) }},
