@@ -27,13 +27,13 @@ func mountTmpfs(t *testing.T, size string) string {
 	return dir
 }
 
-// fillUntilRefused puts 4 KiB jobs until the log refuses one and returns
-// the ids acknowledged.
+// fillUntilRefused puts 4 KiB jobs from id first until the log refuses
+// one with ErrNoSpace and returns the ids acknowledged.
 func fillUntilRefused(t *testing.T, l *Log, first job.ID) []job.ID {
 	t.Helper()
 	var acked []job.ID
 	body := strings.Repeat("f", 4096)
-	for id := first; id < first+2000; id++ {
+	for id := first; id < first+100000; id++ {
 		cm, err := l.Put(newJob(id, body))
 		if err != nil {
 			if !errors.Is(err, ErrNoSpace) {
@@ -48,19 +48,27 @@ func fillUntilRefused(t *testing.T, l *Log, first job.ID) []job.ID {
 	return nil
 }
 
+// fillFull fills a fresh log until puts are refused, wants at least
+// that many puts and Stats().NoSpace set, and returns the ids acknowledged.
+func fillFull(t *testing.T, l *Log, least int) []job.ID {
+	t.Helper()
+	acked := fillUntilRefused(t, l, 1)
+	if len(acked) < least {
+		t.Fatalf("only %d puts before the disk filled", len(acked))
+	}
+	if !l.Stats().NoSpace {
+		t.Fatal("Stats().NoSpace not set while puts are refused")
+	}
+	return acked
+}
+
 // checkFullDisk runs the full-disk scenario: puts refused with ErrNoSpace,
 // release/bury/delete still logged, nothing half-written, and puts
 // accepted again once space returns (by deleting jobs, then by the
 // caller's free).
 func checkFullDisk(t *testing.T, o Options, free func()) {
 	l, _ := openLog(t, o)
-	acked := fillUntilRefused(t, l, 1)
-	if len(acked) < 3 {
-		t.Fatalf("only %d puts before the disk filled", len(acked))
-	}
-	if !l.Stats().NoSpace {
-		t.Fatal("Stats().NoSpace not set while puts are refused")
-	}
+	acked := fillFull(t, l, 3)
 	// Release, bury and delete keep working out of the reserve.
 	rel := newJob(acked[0], strings.Repeat("f", 4096))
 	rel.State, rel.Releases = job.Delayed, 1
