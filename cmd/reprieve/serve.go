@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/config"
 	"github.com/reprieve/reprieve/internal/server"
 )
 
@@ -98,7 +99,7 @@ func runServe(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "TCP `address` to listen on (HOST:PORT; \":11300\" for every interface)")
 	fs.IntVar(&cfg.MaxJobSize, "max-job-size", cfg.MaxJobSize, "largest job body accepted, in `bytes` (beanstalkd's -z); bigger puts get JOB_TOO_BIG")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGTERM or SIGINT, how long connections get to finish their commands before they are closed")
+	config.DurationVar(fs, &cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGTERM or SIGINT, how long connections get to finish their commands before they are closed")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format` on stderr: text or json")
 	for _, p := range servePlugins {
