@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/job"
 )
 
@@ -36,7 +36,7 @@ type Journal struct {
 	published, acked atomic.Uint64
 }
 
-var _ broker.Journal = (*Journal)(nil)
+var _ journal.Journal = (*Journal)(nil)
 
 func newJournal(n *Node) *Journal { return &Journal{n: n} }
 
@@ -50,24 +50,24 @@ func (j *Journal) activate(l *Leader) {
 }
 
 // Put publishes the whole job on its subject.
-func (j *Journal) Put(jb *job.Job) (broker.Commit, error) {
+func (j *Journal) Put(jb *job.Job) (journal.Commit, error) {
 	return j.publish(j.n.names.jobSubject(uint64(jb.ID)), encodeJob(jb), false, jb.ID)
 }
 
 // Update publishes the whole job again, replacing its previous message.
-func (j *Journal) Update(jb *job.Job) (broker.Commit, error) {
+func (j *Journal) Update(jb *job.Job) (journal.Commit, error) {
 	return j.publish(j.n.names.jobSubject(uint64(jb.ID)), encodeJob(jb), false, jb.ID)
 }
 
 // Delete publishes the job's tombstone.
-func (j *Journal) Delete(id job.ID) (broker.Commit, error) {
+func (j *Journal) Delete(id job.ID) (journal.Commit, error) {
 	return j.publish(j.n.names.jobSubject(uint64(id)), nil, true, id)
 }
 
 // publish sends one message expecting the next sequence of the leader's
 // chain. An error (not leading, stepped down, the connection refused the
 // message) refuses the change.
-func (j *Journal) publish(subject string, data []byte, tombstone bool, id job.ID) (broker.Commit, error) {
+func (j *Journal) publish(subject string, data []byte, tombstone bool, id job.ID) (journal.Commit, error) {
 	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	var ttl time.Duration
 	if tombstone {
@@ -91,7 +91,7 @@ func (j *Journal) publish(subject string, data []byte, tombstone bool, id job.ID
 
 // sendLocked publishes msg (with a TTL if ttl > 0) expecting the chain's
 // next sequence; the caller holds mu and has checked that j leads.
-func (j *Journal) sendLocked(msg *nats.Msg, ttl time.Duration) (broker.Commit, error) {
+func (j *Journal) sendLocked(msg *nats.Msg, ttl time.Duration) (journal.Commit, error) {
 	opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequence(j.expect), jetstream.WithStallWait(j.n.cfg.Lease)}
 	if ttl > 0 {
 		opts = append(opts, jetstream.WithMsgTTL(ttl))
@@ -163,7 +163,7 @@ func (j *Journal) markIDs(l *Leader) {
 	defer t.Stop()
 	for {
 		j.mu.Lock()
-		var c broker.Commit
+		var c journal.Commit
 		var err error
 		if next := j.maxID + 1; next > j.marked && j.err == nil {
 			msg := &nats.Msg{Subject: j.n.names.idsSubject(), Data: encodeIDs(next), Header: nats.Header{}}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/job"
 )
 
@@ -32,8 +32,8 @@ func testJob(id job.ID, st job.State) *job.Job {
 // write runs changes through j and waits for all of them.
 func write(t *testing.T, j *Journal, changes func(put func(*job.Job), upd func(*job.Job), del func(job.ID))) {
 	t.Helper()
-	var cs []broker.Commit
-	add := func(c broker.Commit, err error) {
+	var cs []journal.Commit
+	add := func(c journal.Commit, err error) {
 		if err != nil {
 			t.Fatalf("journal: %v", err)
 		}
