@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -40,20 +42,57 @@ func (n *Node) Proxy(ln net.Listener) *Proxy {
 // Close stops accepting, closes every proxied connection and waits for
 // the proxy's goroutines. The listener is closed.
 func (p *Proxy) Close() error {
+	p.stop()
+	err := p.ln.Close()
+	p.wg.Wait()
+	return err
+}
+
+// Release stops the proxy like Close but leaves the listener open for
+// the caller (a node that now leads serves it itself): connections that
+// wait in its queue are accepted by the next Accept. A listener without
+// SetDeadline is closed instead.
+func (p *Proxy) Release() error {
+	p.stop()
+	dl, ok := p.ln.(interface{ SetDeadline(time.Time) error })
+	if !ok {
+		err := p.ln.Close()
+		p.wg.Wait()
+		return err
+	}
+	if err := dl.SetDeadline(time.Unix(1, 0)); err != nil {
+		return err
+	}
+	p.wg.Wait()
+	return dl.SetDeadline(time.Time{})
+}
+
+// stop marks the proxy closed and closes its connections.
+func (p *Proxy) stop() {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed {
-		p.mu.Unlock()
-		return nil
+		return
 	}
 	p.closed = true
 	close(p.done)
 	for c := range p.conns {
 		c.Close()
 	}
-	p.mu.Unlock()
-	err := p.ln.Close()
-	p.wg.Wait()
-	return err
+}
+
+// AwaitLeadership proxies ln's connections to the leader (Proxy) until
+// this node leads (Lead), then stops proxying and returns the Leader with
+// ln still open, for the caller to serve through Leader.Guard. Errors
+// are Lead's.
+func (n *Node) AwaitLeadership(ctx context.Context, ln net.Listener) (*Leader, error) {
+	p := n.Proxy(ln)
+	l, err := n.Lead(ctx)
+	if rerr := p.Release(); err == nil && rerr != nil {
+		l.stepDown(fmt.Errorf("%w: release the proxy's listener: %w", ErrClosed, rerr))
+		return nil, rerr
+	}
+	return l, err
 }
 
 func (p *Proxy) accept() {
@@ -62,7 +101,7 @@ func (p *Proxy) accept() {
 		c, err := p.ln.Accept()
 		if err != nil {
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if errors.As(err, &ne) && ne.Timeout() && !p.isClosed() {
 				continue
 			}
 			return
@@ -148,6 +187,12 @@ func closeWrite(c net.Conn) {
 		return
 	}
 	c.Close()
+}
+
+func (p *Proxy) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
 }
 
 func (p *Proxy) forget(c net.Conn) {

@@ -1,0 +1,79 @@
+package cluster
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// Stats is what a leader reports of its cluster (docs/cluster.md, What
+// you see).
+type Stats struct {
+	Name, Node, Leader string
+	Term               uint64
+	// Replicas is the stream's replica count; ReplicasCurrent how many of
+	// them are caught up (the stream's Raft leader included); Lag the
+	// most operations any replica is behind.
+	Replicas, ReplicasCurrent int
+	Lag                       uint64
+	// StreamBytes and StreamMessages are the stream's size.
+	StreamBytes, StreamMessages uint64
+	// Published and Acknowledged count the leader's publishes and those
+	// JetStream acknowledged.
+	Published, Acknowledged uint64
+}
+
+// Stats reads the stream's state (waiting at most a second for it; the
+// replica figures are zero when it does not come) and the leader's
+// counters.
+func (l *Leader) Stats() Stats {
+	n := l.n
+	st := Stats{
+		Name: n.cfg.Name, Node: n.cfg.Node, Leader: l.term.Node, Term: l.term.Term,
+		Replicas:     n.cfg.Replicas,
+		Published:    n.journal.published.Load(),
+		Acknowledged: n.journal.acked.Load(),
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, time.Second)
+	defer cancel()
+	s, err := n.js.Stream(ctx, n.names.stream)
+	if err != nil {
+		return st
+	}
+	info := s.CachedInfo()
+	st.StreamBytes, st.StreamMessages = info.State.Bytes, info.State.Msgs
+	if info.Cluster == nil {
+		st.ReplicasCurrent = 1
+		return st
+	}
+	if info.Cluster.Leader != "" {
+		st.ReplicasCurrent = 1
+	}
+	for _, p := range info.Cluster.Replicas {
+		if p.Current && !p.Offline {
+			st.ReplicasCurrent++
+		}
+		st.Lag = max(st.Lag, p.Lag)
+	}
+	return st
+}
+
+// StatsKeys returns the stats keys of s, in the order the stats reply
+// lists them.
+func (s Stats) StatsKeys() [][2]string {
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	return [][2]string{
+		{"cluster-role", "leader"},
+		{"cluster-name", s.Name},
+		{"cluster-node", s.Node},
+		{"cluster-leader", s.Leader},
+		{"cluster-term", u(s.Term)},
+		{"cluster-replicas", strconv.Itoa(s.Replicas)},
+		{"cluster-replicas-current", strconv.Itoa(s.ReplicasCurrent)},
+		{"cluster-replication-lag", u(s.Lag)},
+		{"cluster-stream-bytes", u(s.StreamBytes)},
+		{"cluster-stream-messages", u(s.StreamMessages)},
+		{"cluster-published", u(s.Published)},
+		{"cluster-acknowledged", u(s.Acknowledged)},
+	}
+}
