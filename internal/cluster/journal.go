@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // Journal is the engine's journal in cluster mode: each change is

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // testJob returns a job with every field set, distinct per id.
