@@ -87,6 +87,9 @@ type servePlugin struct {
 	// serving, if set, runs once the server is built, before it listens;
 	// it may keep srv to read its counters (the admin interface).
 	serving func(srv *server.Server)
+	// listener, if set, wraps the job port's listener before the server
+	// accepts on it (cluster mode guards every connection by its lease).
+	listener func(ln net.Listener) net.Listener
 }
 
 // servePlugins is filled by the init functions of the plugins' files.
@@ -219,6 +222,11 @@ func serve(cfg serveConfig) (err error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running there? choose another with --listen)", cfg.Listen, err)
+	}
+	for _, p := range servePlugins {
+		if p.listener != nil {
+			ln = p.listener(ln)
+		}
 	}
 
 	sigs := make(chan os.Signal, 4)

@@ -29,6 +29,9 @@ func init() {
 // keys, restores the recovered jobs once the broker exists, and closes the
 // log after the broker has stopped.
 func configureLog(flags *wal.Flags, log *slog.Logger, bc *broker.Config, sc *server.Config) (func(*broker.Broker) error, func() error, error) {
+	if bc.Journal != nil {
+		return nil, nil, nil // cluster mode: the stream is the log
+	}
 	opts, enabled, err := flags.Options(log, bc.MaxJobSize)
 	if err != nil {
 		return nil, nil, err
