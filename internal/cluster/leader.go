@@ -149,8 +149,8 @@ func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 	// 1. Fence: the term message, expecting the stream's last sequence
 	// and the last term message read.
 	for {
-		if !l.Valid() {
-			return fmt.Errorf("%w: the lease ran out while fencing", ErrDeposed)
+		if l.down.Load() {
+			return fmt.Errorf("%w: the lease was lost while fencing", ErrDeposed)
 		}
 		prev, prevSeq := n.replica.leader()
 		l.term.Term = prev.Term + 1
@@ -183,20 +183,24 @@ func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 	// 3. Take the replica's jobs and activate the journal.
 	l.jobs, l.next = n.replica.takeOver()
 	l.term.Next = l.next
-	if !l.Valid() {
-		return fmt.Errorf("%w: the lease ran out while reading the stream", ErrDeposed)
+	if l.down.Load() {
+		return fmt.Errorf("%w: the lease was lost while reading the stream", ErrDeposed)
 	}
 	n.journal.activate(l)
 	n.wg.Add(1)
 	go n.journal.markIDs(l)
+	n.moveRaftLeaders(ctx)
 	n.log.Info("cluster: leading", "term", l.term.Term, "jobs", len(l.jobs), "next_id", l.next, "fence", l.seq)
 	return nil
 }
 
 // keepLease rewrites the lease every quarter lease, compare-and-set on
-// the revision last written, until the leader steps down; it steps down
-// when the write is refused (another node took the lease) or the lease
-// runs out without a successful write.
+// the revision last written, until the leader steps down. It steps down
+// when the write is refused: another node took the lease. A lease that
+// runs out while JetStream cannot take writes (an election after a node
+// died takes seconds) only suspends the leader: Valid is false, so its
+// connections write nothing, until a renewal at the same revision shows
+// that no other node took the lease meanwhile.
 func (n *Node) keepLease(l *Leader) {
 	defer n.wg.Done()
 	t := time.NewTicker(n.cfg.Lease / 4)
@@ -210,22 +214,41 @@ func (n *Node) keepLease(l *Leader) {
 			return
 		case <-t.C:
 		}
-		if !l.Valid() {
-			l.stepDown(fmt.Errorf("%w: the lease ran out (no renewal reached a majority in %v)", ErrDeposed, n.cfg.Lease))
-			return
-		}
 		sent := time.Now()
-		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Lease/4)
+		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Lease/2)
 		rev, err := n.kv.Update(ctx, leaderKey, encodeTerm(l.term), l.rev.Load())
 		cancel()
 		switch {
 		case err == nil:
 			l.renewed(sent, rev)
 		case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyNotFound):
-			l.stepDown(fmt.Errorf("%w: the lease was taken by another node: %w", ErrDeposed, err))
+			l.stepDown(fmt.Errorf("%w: the lease was taken by another node or expired: %w", ErrDeposed, err))
 			return
 		default:
-			n.log.Warn("cluster: cannot renew the lease", "err", err)
+			n.log.Warn("cluster: cannot renew the lease", "err", err, "valid", l.Valid())
+		}
+	}
+}
+
+// moveRaftLeaders asks JetStream to move the Raft leadership of the
+// stream and of the lease bucket away from this node's embedded server:
+// killing the leader's machine then costs no JetStream election (several
+// seconds), only the lease. Failures are logged; nothing depends on it.
+func (n *Node) moveRaftLeaders(ctx context.Context) {
+	if n.ns == nil || n.cfg.Replicas == 1 {
+		return
+	}
+	for _, stream := range []string{n.names.stream, "KV_" + n.names.bucket} {
+		cctx, cancel := context.WithTimeout(ctx, n.cfg.Lease/2)
+		st, err := n.js.Stream(cctx, stream)
+		if err == nil {
+			if ci := st.CachedInfo().Cluster; ci != nil && ci.Leader == n.ns.Name() {
+				_, err = n.nc.RequestWithContext(cctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, nil)
+			}
+		}
+		cancel()
+		if err != nil {
+			n.log.Debug("cluster: cannot move the stream's Raft leader", "stream", stream, "err", err)
 		}
 	}
 }

@@ -119,6 +119,10 @@ func (n *Node) Journal() *Journal { return n.journal }
 // Config returns the node's configuration, defaults applied.
 func (n *Node) Config() Config { return n.cfg }
 
+// ackTimeout bounds the wait for JetStream's acknowledgement of a
+// publish; past it the leader steps down (the outcome is unknown).
+const ackTimeout = 30 * time.Second
+
 // connect dials NATS (in-process for the embedded server), retrying an
 // unreachable server until deadline; wrong credentials fail at once.
 func (n *Node) connect(deadline time.Time) error {
@@ -161,7 +165,9 @@ func (n *Node) connect(deadline time.Time) error {
 	}
 	js, err := jetstream.New(n.nc,
 		jetstream.WithPublishAsyncMaxPending(1<<16),
-		jetstream.WithPublishAsyncTimeout(n.cfg.Lease))
+		// A JetStream election after a node died takes seconds; a
+		// change waits for it rather than failing.
+		jetstream.WithPublishAsyncTimeout(ackTimeout))
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
