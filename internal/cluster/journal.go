@@ -92,7 +92,10 @@ func (j *Journal) publish(subject string, data []byte, tombstone bool, id job.ID
 // sendLocked publishes msg (with a TTL if ttl > 0) expecting the chain's
 // next sequence; the caller holds mu and has checked that j leads.
 func (j *Journal) sendLocked(msg *nats.Msg, ttl time.Duration) (journal.Commit, error) {
-	opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequence(j.expect), jetstream.WithStallWait(j.n.cfg.Lease)}
+	// While JetStream elects a stream leader a publish finds no
+	// responder; it is retried, in the order sent, for up to ten seconds.
+	opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequence(j.expect), jetstream.WithStallWait(j.n.cfg.Lease),
+		jetstream.WithRetryAttempts(40), jetstream.WithRetryWait(250 * time.Millisecond)}
 	if ttl > 0 {
 		opts = append(opts, jetstream.WithMsgTTL(ttl))
 	}
@@ -103,7 +106,7 @@ func (j *Journal) sendLocked(msg *nats.Msg, ttl time.Duration) (journal.Commit, 
 	}
 	j.expect++
 	j.published.Add(1)
-	return &commit{j: j, fut: fut, seq: j.expect}, nil
+	return &commit{j: j, l: j.leader, fut: fut, seq: j.expect}, nil
 }
 
 // failLocked records the first failure and makes the leader step down;
@@ -126,6 +129,7 @@ func (j *Journal) fail(err error) {
 // commit is one publish in flight.
 type commit struct {
 	j   *Journal
+	l   *Leader // the leader that published it
 	fut jetstream.PubAckFuture
 	seq uint64 // the sequence the message must get
 
@@ -134,8 +138,9 @@ type commit struct {
 }
 
 // Wait blocks until JetStream acknowledged the message (it is on a
-// majority of the replicas) or refused it; a refusal makes the leader step
-// down, and the leader answers no client from then on.
+// majority of the replicas) or refused it, or the leader stepped down; a
+// refusal makes the leader step down, and the leader answers no client
+// from then on.
 func (c *commit) Wait() error {
 	c.once.Do(func() {
 		select {
@@ -149,6 +154,10 @@ func (c *commit) Wait() error {
 		case err := <-c.fut.Err():
 			c.err = fmt.Errorf("%w: sequence %d: %w", ErrDeposed, c.seq, err)
 			c.j.fail(c.err)
+		case <-c.l.done:
+			// Stepped down: nothing more is acknowledged, whatever
+			// became of the message.
+			c.err = c.l.why
 		}
 	})
 	return c.err

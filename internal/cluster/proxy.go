@@ -20,7 +20,8 @@ type Proxy struct {
 
 	// mu protects conns and closed.
 	mu     sync.Mutex
-	conns  map[net.Conn]uint64 // client connection → the term it is proxied to
+	conns  map[net.Conn]uint64   // client connection → the term it is proxied to
+	ups    map[net.Conn]net.Conn // client connection → its connection to the leader
 	closed bool
 	// wg counts the accept loop, the term watcher and two pipes per
 	// connection; Close waits for them.
@@ -32,7 +33,7 @@ type Proxy struct {
 // until Close. A connection that arrives while no other node leads waits
 // up to two leases for one, then is closed.
 func (n *Node) Proxy(ln net.Listener) *Proxy {
-	p := &Proxy{n: n, ln: ln, conns: map[net.Conn]uint64{}, done: make(chan struct{})}
+	p := &Proxy{n: n, ln: ln, conns: map[net.Conn]uint64{}, ups: map[net.Conn]net.Conn{}, done: make(chan struct{})}
 	p.wg.Add(2)
 	go p.accept()
 	go p.watch()
@@ -78,6 +79,9 @@ func (p *Proxy) stop() {
 	close(p.done)
 	for c := range p.conns {
 		c.Close()
+	}
+	for _, up := range p.ups {
+		up.Close() // a frozen leader would never end the copy from it
 	}
 }
 
@@ -157,6 +161,14 @@ func (p *Proxy) serve(c net.Conn) {
 		p.mu.Unlock()
 		d, err := net.DialTimeout("tcp", t.Addr, p.n.cfg.Lease)
 		if err == nil {
+			p.mu.Lock()
+			if p.closed {
+				p.mu.Unlock()
+				d.Close()
+				return
+			}
+			p.ups[c] = d
+			p.mu.Unlock()
 			up = d
 			break
 		}
@@ -199,6 +211,7 @@ func (p *Proxy) forget(c net.Conn) {
 	c.Close()
 	p.mu.Lock()
 	delete(p.conns, c)
+	delete(p.ups, c)
 	p.mu.Unlock()
 }
 
@@ -218,6 +231,9 @@ func (p *Proxy) watch() {
 		for c, term := range p.conns {
 			if term != 0 && term < cur.Term {
 				c.Close()
+				if up := p.ups[c]; up != nil {
+					up.Close()
+				}
 			}
 		}
 		p.mu.Unlock()

@@ -1,0 +1,112 @@
+package crashtest
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/beanstalkd/go-beanstalk"
+)
+
+// TestFrozenLeaderStepsDown freezes the leader (SIGSTOP) past its lease,
+// lets another node take over and delete a job, then thaws the old
+// leader (SIGCONT) with a put and a reserve waiting in its sockets: it
+// must answer neither, hand out no deleted job, and step down.
+func TestFrozenLeaderStepsDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and freezes real servers")
+	}
+	c := newCluster(t, buildServer(t))
+	for _, n := range c.nodes {
+		c.start(n)
+	}
+	old, term := c.leader(0, 90*time.Second)
+	bc, err := beanstalk.Dial("tcp", old.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := bc.Put([]byte("x"), 1, 0, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc.Close()
+	// Two clients of the old leader, connected before it freezes.
+	put, err := net.Dial("tcp", old.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reserve, err := net.Dial("tcp", old.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := old.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	var nu *node
+	for nu == nil || nu == old {
+		nu, term = c.leader(term, 60*time.Second)
+	}
+	t.Logf("%s frozen; %s leads in term %d after %v", old.name, nu.name, term, time.Since(stopped).Round(time.Millisecond))
+	nc, err := beanstalk.Dial("tcp", nu.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.ReserveJob(x); err != nil {
+		t.Fatalf("reserve-job %d on the new leader: %v", x, err)
+	}
+	if err := nc.Delete(x); err != nil {
+		t.Fatalf("delete %d on the new leader: %v", x, err)
+	}
+
+	// The frozen leader's clients speak; it reads them when thawed.
+	if _, err := put.Write([]byte("put 0 0 60 1\r\nz\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reserve.Write([]byte("reserve-with-timeout 0\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for name, conn := range map[string]net.Conn{"put": put, "reserve": reserve} {
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("%s to the thawed leader: no answer and no hang-up in 20 s", name)
+		}
+		if err == nil || !(errors.Is(err, io.EOF) || strings.Contains(err.Error(), "reset")) {
+			t.Fatalf("%s to the thawed leader answered %q (err %v); want the connection dropped", name, line, err)
+		}
+		conn.Close()
+	}
+	select {
+	case <-old.exited:
+		old.cmd = nil
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the thawed leader %s still runs 20 s after SIGCONT", old.name)
+	}
+	logs, _ := os.ReadFile(old.logs[len(old.logs)-1])
+	if !strings.Contains(string(logs), "stepping down") {
+		t.Errorf("the thawed leader's log does not say it steps down:\n%s", tail(string(logs), 20))
+	}
+	if _, err := nc.Peek(x); !errors.Is(err, beanstalk.ErrNotFound) {
+		t.Errorf("peek %d (deleted on the new leader) = %v; want NOT_FOUND", x, err)
+	}
+	st, err := nc.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st["current-jobs-ready"] != "0" || st["cluster-term"] == "" {
+		t.Errorf("the new leader holds %s ready jobs (term %s); want 0: the thawed leader's put must not land", st["current-jobs-ready"], st["cluster-term"])
+	}
+}
