@@ -164,14 +164,12 @@ func (c *commit) Wait() error {
 }
 
 // markIDs publishes an id mark, at most once a second, whenever a put
-// raised the highest id past the last mark (doc.go, Messages), and every
-// five seconds moves JetStream's Raft leaders off this node. It runs
+// raised the highest id past the last mark (doc.go, Messages). It runs
 // while l leads and is counted in the node's wait group.
 func (j *Journal) markIDs(l *Leader) {
 	defer j.n.wg.Done()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	tick := 0
 	for {
 		j.mu.Lock()
 		var c journal.Commit
@@ -191,9 +189,6 @@ func (j *Journal) markIDs(l *Leader) {
 		case <-l.done:
 			return
 		case <-t.C:
-		}
-		if tick++; tick%5 == 0 {
-			j.n.moveRaftLeaders(j.n.ctx)
 		}
 	}
 }

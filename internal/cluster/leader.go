@@ -189,7 +189,6 @@ func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 	n.journal.activate(l)
 	n.wg.Add(1)
 	go n.journal.markIDs(l)
-	n.moveRaftLeaders(ctx)
 	n.log.Info("cluster: leading", "term", l.term.Term, "jobs", len(l.jobs), "next_id", l.next, "fence", l.seq)
 	return nil
 }
@@ -226,29 +225,6 @@ func (n *Node) keepLease(l *Leader) {
 			return
 		default:
 			n.log.Warn("cluster: cannot renew the lease", "err", err, "valid", l.Valid())
-		}
-	}
-}
-
-// moveRaftLeaders asks JetStream to move the Raft leadership of the
-// stream and of the lease bucket away from this node's embedded server:
-// killing the leader's machine then costs no JetStream election (several
-// seconds), only the lease. Failures are logged; nothing depends on it.
-func (n *Node) moveRaftLeaders(ctx context.Context) {
-	if n.ns == nil || n.cfg.Replicas == 1 {
-		return
-	}
-	for _, stream := range []string{n.names.stream, "KV_" + n.names.bucket} {
-		cctx, cancel := context.WithTimeout(ctx, n.cfg.Lease/2)
-		st, err := n.js.Stream(cctx, stream)
-		if err == nil {
-			if ci := st.CachedInfo().Cluster; ci != nil && ci.Leader == n.ns.Name() {
-				_, err = n.nc.RequestWithContext(cctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, nil)
-			}
-		}
-		cancel()
-		if err != nil {
-			n.log.Debug("cluster: cannot move the stream's Raft leader", "stream", stream, "err", err)
 		}
 	}
 }
