@@ -194,6 +194,32 @@ func TestIdleTimeout(t *testing.T) {
 	if got := line(t, rw); !strings.HasPrefix(got, "RESERVED ") {
 		t.Fatalf("the blocked reserve got %q, want RESERVED", got)
 	}
+
+	// A worker blocked for longer than the idle timeout that hangs up is
+	// still noticed: its reserve ends. (It watches a tube of its own: the
+	// idle worker above is closed meanwhile and its job released.)
+	gone, _ := dial(t, addr)
+	if _, err := gone.Write([]byte("watch empty\r\nignore default\r\nreserve\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitWaiting(t, producer, rp, "1")
+	time.Sleep(3 * idle)
+	gone.Close()
+	observer, ro := dial(t, addr) // the producer has been idle too long
+	waitWaiting(t, observer, ro, "0")
+}
+
+// waitWaiting polls stats on c until current-waiting is want, failing
+// after ten seconds.
+func waitWaiting(t *testing.T, c net.Conn, r *bufio.Reader, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for statsValue(t, c, r, "current-waiting") != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("current-waiting never became %s", want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func TestPlainJobPortBeyondLoopbackWarns(t *testing.T) {
