@@ -11,6 +11,9 @@ import (
 var (
 	// OpFail is "fail <id> <bytes>\r\n<error text>\r\n": ID, Size, Body.
 	OpFail = Register(Spec{Name: "fail", Prefix: "fail ", Parse: parseFail, Body: true})
+	// OpGiveUp is "give-up <id> <bytes>\r\n<error text>\r\n", fail without
+	// a retry: ID, Size, Body.
+	OpGiveUp = Register(Spec{Name: "give-up", Prefix: "give-up ", Parse: parseFail, Body: true})
 	// OpListJobs is "list-jobs <tube> <state> <after-id> <limit>": Tube,
 	// Args (the state word), ID (after-id), Bound (limit).
 	OpListJobs = Register(Spec{Name: "list-jobs", Prefix: "list-jobs ", Parse: parseListJobs})

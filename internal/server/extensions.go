@@ -16,6 +16,7 @@ import (
 
 func init() {
 	Handle(beanstalk.OpFail, handleFail)
+	Handle(beanstalk.OpGiveUp, handleGiveUp)
 	Handle(beanstalk.OpListJobs, handleListJobs)
 	Handle(beanstalk.OpKickTube, handleKickTube)
 	Handle(beanstalk.OpFlushTube, handleFlushTube)
@@ -66,8 +67,19 @@ func stamp(t time.Time) string {
 // tube's policy did: RETRYING <attempts> <delay> <at>, BURIED <attempts>,
 // DEAD_LETTERED <attempts> <tube> or DELETED <attempts>.
 func handleFail(c *Conn, cmd *beanstalk.Command) bool {
+	return replyFail(c, cmd, c.sess.Fail)
+}
+
+// handleGiveUp answers "give-up <id> <bytes>\r\n<text>\r\n" as fail does,
+// with BURIED, DEAD_LETTERED or DELETED: the policy gives up at once.
+func handleGiveUp(c *Conn, cmd *beanstalk.Command) bool {
+	return replyFail(c, cmd, c.sess.GiveUp)
+}
+
+// replyFail runs fail or give-up and writes the outcome.
+func replyFail(c *Conn, cmd *beanstalk.Command, fail func(job.ID, string) (broker.FailResult, error)) bool {
 	id := job.ID(cmd.ID)
-	res, err := c.sess.Fail(id, string(cmd.Body))
+	res, err := fail(id, string(cmd.Body))
 	cmd.Body = nil
 	if err != nil {
 		return c.ReplyError(err)
