@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/reprieve/reprieve/client"
+	"github.com/reprieve/reprieve/internal/config"
 )
 
 // defaultAddr is the server the client subcommands talk to without --addr
@@ -185,20 +186,35 @@ func (c *cli) context() context.Context {
 	return c.ctx
 }
 
-// eachServer runs f on a connection to every server of o in turn.
+// eachServer runs f on a connection to every server of o in turn. With
+// one server its failure is the error. With several it goes on past a
+// server that cannot be reached or fails f, and returns nil if every one
+// succeeded, a partialError if some did, else every failure joined.
 func (c *cli) eachServer(o *common, f func(conn *client.Conn) error) error {
+	var failed []error
 	for _, a := range o.addrs {
-		conn, err := c.dial(a)
-		if err != nil {
+		err := c.onServer(a, f)
+		if err == nil {
+			continue
+		}
+		if len(o.addrs) == 1 || c.context().Err() != nil {
 			return err
 		}
-		err = f(conn)
-		conn.Close()
-		if err != nil {
-			return err
+		if !strings.Contains(err.Error(), a) {
+			err = fmt.Errorf("%s: %w", a, err)
 		}
+		failed = append(failed, err)
 	}
-	return nil
+	return partial(len(o.addrs), failed)
+}
+
+func (c *cli) onServer(addr string, f func(conn *client.Conn) error) error {
+	conn, err := c.dial(addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return f(conn)
 }
 
 // secondsFlag is a duration flag that also takes a plain number of
@@ -221,14 +237,12 @@ func (f secondsFlag) Set(s string) error {
 	return nil
 }
 
-// parseSeconds reads "30" as 30 seconds and "1m30s" as a Go duration.
+// parseSeconds reads a duration in the config dialect: "30" is 30
+// seconds, "1m30s" and "2d" carry units.
 func parseSeconds(s string) (time.Duration, error) {
-	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(s)
+	d, err := config.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration: write seconds (30) or a Go duration (1m30s)", s)
+		return 0, fmt.Errorf("%q is not a duration: write seconds (30) or a duration with units (1m30s)", s)
 	}
 	return d, nil
 }
