@@ -42,7 +42,9 @@ func (n *node) emit(ctx context.Context, q string, m *Message) error {
 	r.emitted.Add(1)
 	c := m.Clone()
 	c.track.acquire()
+	from := QueueRef{n.cfg.Name, q}
 	if r.dst == nil {
+		n.p.observe(from, QueueRef{}, c)
 		r.discarded.Add(1)
 		var terminal error
 		if q == "failed" {
@@ -60,12 +62,14 @@ func (n *node) emit(ctx context.Context, q string, m *Message) error {
 		c.annotate(Failure{Module: n.cfg.Name, Error: reason, Hop: c.Hops, Attempt: c.Attempt, Time: n.p.clock.Now()})
 		n.dead.Add(1)
 		if n.p.dead == nil {
+			n.p.observe(from, QueueRef{}, c)
 			n.env.Log.Error("message dropped: "+reason, "id", c.ID, "errors", chainText(c))
 			c.track.release(errors.New(reason))
 			return nil
 		}
 		dst = n.p.dead
 	}
+	n.p.observe(from, dst.ref, c)
 	n.p.inflight.Add(1)
 	accepted, err := dst.put(ctx, c)
 	if err != nil || !accepted {
