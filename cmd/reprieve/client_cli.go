@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/reprieve/reprieve/client"
+	"github.com/reprieve/reprieve/internal/config"
 )
 
 // defaultAddr is the server the client subcommands talk to without --addr
@@ -236,14 +237,12 @@ func (f secondsFlag) Set(s string) error {
 	return nil
 }
 
-// parseSeconds reads "30" as 30 seconds and "1m30s" as a Go duration.
+// parseSeconds reads a duration in the config dialect: "30" is 30
+// seconds, "1m30s" and "2d" carry units.
 func parseSeconds(s string) (time.Duration, error) {
-	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(s)
+	d, err := config.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration: write seconds (30) or a Go duration (1m30s)", s)
+		return 0, fmt.Errorf("%q is not a duration: write seconds (30) or a duration with units (1m30s)", s)
 	}
 	return d, nil
 }

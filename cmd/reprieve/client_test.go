@@ -236,7 +236,7 @@ func TestClientCommandLineErrors(t *testing.T) {
 		{(*cli).delete, []string{"x"}, `"x" is not a job id (a positive whole number)`},
 		{(*cli).put, []string{"a", "b"}, `unexpected arguments ["b"] (see reprieve put --help)`},
 		{(*cli).put, []string{"--tube", "-x", "a"}, `--tube: client: bad tube name: "-x" starts with a hyphen`},
-		{(*cli).put, []string{"--delay", "soon", "a"}, `invalid value "soon" for flag -delay: "soon" is not a duration: write seconds (30) or a Go duration (1m30s) (see reprieve put --help)`},
+		{(*cli).put, []string{"--delay", "soon", "a"}, `invalid value "soon" for flag -delay: "soon" is not a duration: write seconds (30) or a duration with units (1m30s) (see reprieve put --help)`},
 		{(*cli).reserve, []string{"--delete", "--bury"}, "--delete and --bury exclude each other"},
 		{(*cli).kick, []string{"many"}, `BOUND "many" is not a whole number`},
 		{(*cli).pauseTube, []string{"t"}, "missing arguments (see reprieve pause-tube --help)"},

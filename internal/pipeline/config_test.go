@@ -178,8 +178,8 @@ modules: {}
 modules:
   a: {module: output.stdout}
   a: {module: output.stdout}
-`, []string{`f.yaml:4: invalid YAML: `}},
-		{"invalid yaml", "modules:\n  a: [1, 2\n", []string{`f.yaml:2: invalid YAML: `}},
+`, []string{`f.yaml:4: YAML syntax: mapping key "a" already defined at [3:3]; correct the YAML (indent with spaces; one key per line)`}},
+		{"invalid yaml", "modules:\n  a: [1, 2\n", []string{`f.yaml:2: YAML syntax: sequence end token ']' not found; correct the YAML (indent with spaces; one key per line)`}},
 		{"several errors sorted by line", `
 modules:
   a:

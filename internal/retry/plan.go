@@ -26,7 +26,7 @@ func (s Schedule) Plan() []Step {
 	first := time.Unix(0, 0)
 	now := first
 	for n := 1; n <= 10000; n++ {
-		d, giveUp := s.Next(n, first, now, half{})
+		d, giveUp := s.Next(n, first, now, nil)
 		if giveUp {
 			break
 		}
@@ -35,11 +35,6 @@ func (s Schedule) Plan() []Step {
 	}
 	return steps
 }
-
-// half is a Source that always returns the middle of [0, 1): no jitter.
-type half struct{}
-
-func (half) Float64() float64 { return 0.5 }
 
 // WritePlan writes the plan of s as a table: the growing delays one per
 // line, then the capped delays summarised, then the give-up.
