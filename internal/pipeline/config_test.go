@@ -20,7 +20,7 @@ func TestParseErrors(t *testing.T) {
 modules:
   out:
     module: output.tcpp
-`, []string{`f.yaml:4: module "out": unknown module kind "output.tcpp" ('reprieve modules' lists them)`}},
+`, []string{`f.yaml:4: module "out": unknown module kind "output.tcpp" (did you mean output.tcp? 'reprieve modules' lists them)`}},
 		{"missing kind", `
 modules:
   out:
