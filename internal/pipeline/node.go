@@ -31,6 +31,8 @@ type node struct {
 	routes map[string]*route
 
 	handled, failed, dead, restarts atomic.Uint64
+
+	failures *failureLog
 }
 
 // emit routes a copy of m to output queue q.
@@ -131,7 +133,7 @@ func (n *node) handle(ctx context.Context, h Handler, name string, m *Message) {
 	if errors.As(err, &pe) {
 		n.env.Log.Error("module panicked", "id", m.ID, "queue", name, "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
 	} else {
-		n.env.Log.Warn("message failed", "id", m.ID, "queue", name, "hops", m.Hops, "attempt", m.Attempt, "error", err)
+		n.failures.failed(m.ID, name, m.Hops, m.Attempt, err)
 	}
 	if e := n.emit(ctx, "failed", m); e != nil {
 		n.env.Log.Error("message lost at shutdown", "id", m.ID, "error", e)

@@ -78,6 +78,7 @@ func New(cfg *Config, opts Options) (*Pipeline, error) {
 	for _, mc := range cfg.Modules {
 		n := &node{p: p, cfg: mc, kind: mc.Kind, inq: map[string]*queue{}, routes: map[string]*route{}}
 		n.env = &Env{Name: mc.Name, Clock: opts.Clock, Log: opts.Log.With("module", mc.Name), node: n}
+		n.failures = &failureLog{log: n.env.Log, clock: opts.Clock, every: FailureLogInterval}
 		for _, q := range mc.Kind.In {
 			n.inq[q] = newQueue(QueueRef{mc.Name, q}, mc.QueueSize, mc.Drop)
 		}
@@ -202,6 +203,7 @@ func (p *Pipeline) waitIdle() {
 
 func (p *Pipeline) closeModules() {
 	for _, n := range p.nodes {
+		n.failures.close()
 		if c, ok := n.mod.(Closer); ok {
 			if err := c.Close(); err != nil {
 				n.env.Log.Error("close failed", "error", err)
