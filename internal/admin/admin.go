@@ -9,6 +9,7 @@ import (
 	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/broker"
 	"github.com/reprieve/reprieve/internal/server"
+	"github.com/reprieve/reprieve/internal/stats"
 )
 
 // ErrConfig is wrapped by every error of Config.Validate and
@@ -20,10 +21,10 @@ var ErrConfig = errors.New("admin: invalid config")
 type Config struct {
 	// Broker is the engine the API reads and changes.
 	Broker *broker.Broker
-	// Stats gives the stats reply's keys and values, as
+	// Stats gives the stats reply's keys and typed values, as
 	// (*server.Server).Stats does; nil: the stats API gives only the
 	// broker's current-jobs-* keys.
-	Stats func() []beanstalk.KeyValue
+	Stats func() []stats.Entry
 	// Stopping reports that the job server is shutting down, as
 	// (*server.Server).Stopping does; /readyz then answers 503. Nil: never.
 	Stopping func() bool
