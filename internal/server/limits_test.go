@@ -155,6 +155,35 @@ func TestMaxConnectionsRefusesWithOutOfMemory(t *testing.T) {
 	}
 }
 
+// TestMaxConnectionsOverTLS: on a TLS port the refusal comes after the
+// handshake, so that the client can read it.
+func TestMaxConnectionsOverTLS(t *testing.T) {
+	t.Parallel()
+	cfg, roots := serverTLS(t)
+	_, addr, _ := start(t, server.Config{TLS: cfg, MaxConnections: 1})
+	dialTLS := func() (*tls.Conn, *bufio.Reader) {
+		t.Helper()
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	first, r := dialTLS()
+	if _, err := first.Write([]byte("use mail\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := line(t, r); got != "USING mail\r\n" {
+		t.Fatalf("use: %q", got)
+	}
+	second, _ := dialTLS()
+	if got := expectClosed(t, second); got != "OUT_OF_MEMORY\r\n" {
+		t.Fatalf("the TLS connection beyond the limit got %q, want OUT_OF_MEMORY and a close", got)
+	}
+}
+
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
 	logs := &syncBuffer{}
