@@ -32,7 +32,7 @@ func startBeanstalkd(t *testing.T, cfg Config) *Target {
 		Addr:       bs.Addr,
 		Beanstalkd: true,
 		Drain: func(t *testing.T) {
-			if err := bs.Process.Signal(syscall.SIGUSR1); err != nil {
+			if err := bs.Signal(syscall.SIGUSR1); err != nil {
 				t.Fatalf("SIGUSR1: %v", err)
 			}
 			Dial(t, bs.Addr).WaitStat("stats", "draining", "true")
