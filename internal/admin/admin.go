@@ -31,6 +31,9 @@ type Config struct {
 	// Commands returns how often a command ran (the cmd-* stats), such as
 	// (*server.Server).Count; nil: no command metrics.
 	Commands func(op beanstalk.Op) uint64
+	// Refused returns how many connections the job server refused at its
+	// connection limit, as (*server.Server).Refused does; nil: no metric.
+	Refused func() uint64
 	// Binlog gives the binlog-* stats keys, as server.Config.Binlog does;
 	// nil: those of a server without a log (zeros, max size 10485760).
 	Binlog func() server.BinlogStats

@@ -91,7 +91,9 @@ type TubeStats struct {
 	BuriedBytes               int
 }
 
-// JobStats is the `stats-job` reply for one job.
+// JobStats is the `stats-job` reply for one job. File is the number of
+// the log file holding the job, given by a Journal with a File(job.ID) int
+// method (the durable log's segment), else 0 as beanstalkd without -b.
 type JobStats struct {
 	ID                                          job.ID
 	Tube                                        string
