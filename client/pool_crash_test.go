@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 // Seed 004: one of three servers is killed with SIGKILL while producers
@@ -19,7 +20,7 @@ func TestPoolSurvivesSIGKILL(t *testing.T) {
 	t.Parallel()
 	bs, addrs := startServers(t, 3)
 	clk := clock.NewFake(epoch) // nothing moves it while the server is down: no put can be saved by a timeout
-	p := newPool(t, PoolConfig{Addrs: addrs, MaxInFlight: 4, Clock: clk})
+	p := newPool(t, PoolConfig{Addrs: addrs, MaxInFlight: 4, clock: clk})
 	ctx := context.Background()
 
 	const producers, each, killAt = 4, 150, 200
@@ -76,7 +77,7 @@ func TestPoolSurvivesSIGKILL(t *testing.T) {
 
 	// Restart it on the same port and log; the next redial finds it.
 	bs[1].Restart()
-	until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
+	poll.Until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
 	up := p.serverUp.wait()
 	clk.Advance(time.Second)
 	<-up
@@ -137,7 +138,7 @@ func TestPoolSpreadsDeadServersShareEvenly(t *testing.T) {
 	t.Parallel()
 	bs, addrs := startServers(t, 3)
 	clk := clock.NewFake(epoch) // no redial while it is down
-	p := newPool(t, PoolConfig{Addrs: addrs, Clock: clk})
+	p := newPool(t, PoolConfig{Addrs: addrs, clock: clk})
 	ctx := context.Background()
 	bs[1].Kill()
 	for i := 0; p.Stats().Servers[1].Live; i++ {

@@ -40,6 +40,7 @@ var table = func() *dispatch {
 		{OpPauseTube, Spec{Name: "pause-tube", Prefix: "pause-tube", Parse: parsePauseTube}},
 
 		{OpFail, Spec{Name: "fail", Prefix: "fail ", Parse: parseFail, Body: true}},
+		{OpGiveUp, Spec{Name: "give-up", Prefix: "give-up ", Parse: parseFail, Body: true}},
 		{OpListJobs, Spec{Name: "list-jobs", Prefix: "list-jobs ", Parse: parseListJobs}},
 		{OpKickTube, Spec{Name: "kick-tube", Prefix: "kick-tube ", Parse: parseKickTube, Body: true}},
 		{OpFlushTube, Spec{Name: "flush-tube", Prefix: "flush-tube ", Parse: parseFlushTube}},

@@ -11,7 +11,7 @@ import (
 )
 
 // This file serves Reprieve's extension commands and keys
-// (docs/protocol.md, "Extensions"): fail, list-jobs, kick-tube,
+// (docs/protocol.md, "Extensions"): fail, give-up, list-jobs, kick-tube,
 // flush-tube. The failure-policy keys of stats, stats-tube and stats-job
 // are in internal/stats. beanstalkd's own replies are untouched.
 
@@ -19,8 +19,19 @@ import (
 // tube's policy did: RETRYING <attempts> <delay> <at>, BURIED <attempts>,
 // DEAD_LETTERED <attempts> <tube> or DELETED <attempts>.
 func handleFail(c *Conn, cmd *beanstalk.Command) bool {
+	return replyFail(c, cmd, c.sess.Fail)
+}
+
+// handleGiveUp answers "give-up <id> <bytes>\r\n<text>\r\n" as fail does,
+// with BURIED, DEAD_LETTERED or DELETED: the policy gives up at once.
+func handleGiveUp(c *Conn, cmd *beanstalk.Command) bool {
+	return replyFail(c, cmd, c.sess.GiveUp)
+}
+
+// replyFail runs fail or give-up and writes the outcome.
+func replyFail(c *Conn, cmd *beanstalk.Command, fail func(job.ID, string) (broker.FailResult, error)) bool {
 	id := job.ID(cmd.ID)
-	res, err := c.sess.Fail(id, string(cmd.Body))
+	res, err := fail(id, string(cmd.Body))
 	cmd.Body = nil
 	if err != nil {
 		return c.ReplyError(err)

@@ -39,6 +39,7 @@ var handlers = [beanstalk.MaxOps]handler{
 	beanstalk.OpListTubes:          handleListTubes,
 	beanstalk.OpPauseTube:          handlePauseTube,
 	beanstalk.OpFail:               handleFail,
+	beanstalk.OpGiveUp:             handleGiveUp,
 	beanstalk.OpListJobs:           handleListJobs,
 	beanstalk.OpKickTube:           handleKickTube,
 	beanstalk.OpFlushTube:          handleFlushTube,
