@@ -24,6 +24,7 @@ func (h *Handler) metrics(w http.ResponseWriter, _ *http.Request) {
 	h.writeServerMetrics(&e)
 	h.writeTubeMetrics(&e)
 	h.writeLogMetrics(&e)
+	h.writeClusterMetrics(&e)
 	w.Header().Set("Content-Type", promtext.ContentType)
 	_, _ = w.Write(e.Bytes())
 }
