@@ -29,7 +29,7 @@ func init() {
 	var fs *flag.FlagSet
 	var leader atomic.Pointer[cluster.Leader]
 	registerServePlugin(servePlugin{
-		name: "cluster",
+		name: "cluster mode",
 		flags: func(set *flag.FlagSet) {
 			fs = set
 			flags.Register(set)

@@ -68,7 +68,7 @@
 //
 // An id mark (reprieve.C.ids) is version 1 then the next job id; the
 // leader writes one within a second after a put raised the highest id
-// (never more than once a second), so that ids are never reused even
+// (at most once a second), so that ids are never reused even
 // after every job was deleted and its tombstone expired.
 //
 // # Fencing
@@ -83,7 +83,9 @@
 // acknowledged to a client only after its PubAck, which JetStream sends
 // once the stream's Raft group has the message on a majority of replicas;
 // a refused or failed publish answers the client nothing (its connection
-// is dropped).
+// is dropped). A publish that finds no stream leader (an election) is
+// sent again, in order, for up to ten seconds; one not acknowledged
+// within 30 seconds is a failure.
 //
 // # The lease
 //
@@ -94,14 +96,18 @@
 //	node.<name>   the node's start time; one per running node
 //
 // A node on start creates node.<name> (Create fails if the key exists:
-// another node has the same name) and rewrites it every quarter lease. A
+// another node has the same name; a key its own previous process left
+// expires within a lease) and rewrites it every quarter lease. A
 // follower tries Create on leader every quarter lease; it succeeds only
 // once the key has expired or was deleted. The leader rewrites leader
 // every quarter lease with Update at the revision it last wrote
-// (compare-and-set); a refused Update means another node leads: it steps
-// down. The leader counts its lease as valid until the time it sent its
-// last successful Update plus the lease duration minus an eighth; past
-// that it answers no client (its connections are dropped) and steps down.
+// (compare-and-set); a refused Update means another node took the lease:
+// it steps down. The leader counts its lease as valid until the time it
+// sent its last successful Update plus the lease duration minus an
+// eighth. Past that (JetStream cannot take writes, or the process was
+// frozen) its connections write nothing to their clients (a write closes
+// the connection) until an Update at the same revision succeeds again,
+// which proves no other node took the lease meanwhile.
 //
 // # Becoming leader
 //

@@ -191,9 +191,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 }
 
 func TestClusterCrash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test builds and kills real servers")
-	}
+	optIn(t)
 	kills := 2
 	if s := os.Getenv("REPRIEVE_CLUSTER_KILLS"); s != "" {
 		n, err := strconv.Atoi(s)

@@ -19,9 +19,7 @@ import (
 // leader (SIGCONT) with a put and a reserve waiting in its sockets: it
 // must answer neither, hand out no deleted job, and step down.
 func TestFrozenLeaderStepsDown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and freezes real servers")
-	}
+	optIn(t)
 	c := newCluster(t, buildServer(t))
 	for _, n := range c.nodes {
 		c.start(n)
