@@ -202,6 +202,9 @@ func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 // that no other node took the lease meanwhile.
 func (n *Node) keepLease(l *Leader) {
 	defer n.wg.Done()
+	// The lease names the node and its address; takeOver fills in the
+	// term meanwhile, so it is not read here.
+	val := encodeTerm(term{Node: n.cfg.Node, Addr: n.cfg.Advertise})
 	t := time.NewTicker(n.cfg.Lease / 4)
 	defer t.Stop()
 	for {
@@ -215,7 +218,7 @@ func (n *Node) keepLease(l *Leader) {
 		}
 		sent := time.Now()
 		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Lease/2)
-		rev, err := n.kv.Update(ctx, leaderKey, encodeTerm(l.term), l.rev.Load())
+		rev, err := n.kv.Update(ctx, leaderKey, val, l.rev.Load())
 		cancel()
 		switch {
 		case err == nil:
