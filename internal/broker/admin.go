@@ -62,6 +62,7 @@ func (b *Broker) StatsTube(name string) (TubeStats, error) {
 		Expired:             t.expired,
 		BuriedBytes:         t.buriedBytes,
 	}
+	b.limitStats(t, &ts)
 	if t.paused(now) {
 		ts.Pause = t.pause
 		ts.PauseTimeLeft = t.pauseEnd.Sub(now)
@@ -330,6 +331,7 @@ func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
 	if nextID > b.nextID {
 		b.nextID = nextID
 	}
+	b.rebuildUnique()
 }
 
 // restoreSlab is how many jobs Restore allocates at once: small enough

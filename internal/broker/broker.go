@@ -66,6 +66,7 @@ type Broker struct {
 	restoring bool // inside Restore: retention waits for the first tick
 
 	policies *policySet   // failure policies; nil: none
+	freed    []*tube      // tubes whose concurrency slots freed (limits.go)
 	rand     retry.Source // jitter of retry delays
 
 	// Counters for ServerStats.
@@ -268,6 +269,7 @@ func (b *Broker) unplace(r *rec) {
 		t.nReserv--
 		b.nReserved--
 		r.owner = nil
+		b.slotFreed(t)
 		if first {
 			b.retickSession(s)
 		}
@@ -281,6 +283,10 @@ func (b *Broker) dispatch(t *tube, now time.Time) {
 		if t.paused(now) {
 			return
 		}
+		if b.limitHolds(t, now) != "" {
+			b.retickTube(t) // a rate limit: the timer serves them when a token is due
+			return
+		}
 		s := t.waitHead.s
 		r := t.ready.top()
 		b.reserve(s, r, now)
@@ -291,6 +297,7 @@ func (b *Broker) dispatch(t *tube, now time.Time) {
 // reserve gives r, which is Ready, Delayed or Buried, to s.
 func (b *Broker) reserve(s *Session, r *rec, now time.Time) {
 	b.unplace(r)
+	b.takeToken(r.tube, now)
 	if !s.worker {
 		s.worker = true
 		b.nWorkers++
@@ -304,6 +311,7 @@ func (b *Broker) reserve(s *Session, r *rec, now time.Time) {
 
 // drop forgets r after it was unplaced.
 func (b *Broker) drop(r *rec) {
+	b.unindex(r.tube, r)
 	b.jobs.remove(r.ID)
 	r.State = 0
 	b.maybeDrop(r.tube)

@@ -79,6 +79,7 @@ func (s *Session) Fail(id job.ID, errText string) (FailResult, error) {
 	b.unplace(r)
 	s.commits = s.commits[:0]
 	res, err := b.fail(&s.commits, r, old, s, errText, now)
+	b.serveFreed(now)
 	b.mu.Unlock()
 	if err != nil {
 		return FailResult{}, err
@@ -186,6 +187,7 @@ func (b *Broker) giveUp(cs *[]Commit, r *rec, old job.Job, owner *Session, actio
 			b.maybeDrop(dt)
 			return FailResult{}, err
 		}
+		b.moved(r, from)
 		b.maybeDrop(from)
 		return FailResult{Action: FailDeadLettered, Tube: dt.name}, nil
 	default:

@@ -70,6 +70,7 @@ func (b *Broker) setPolicySet(ps *policySet, cs *[]Commit) {
 		b.applyPolicy(t, ps.forTube(t.name), now, cs)
 		t = next
 	}
+	b.rebuildUnique()
 }
 
 // applyPolicy gives t the policy p.
@@ -104,6 +105,9 @@ func (b *Broker) policyTick(t *tube) (time.Time, bool) {
 		if r := t.buried.top(); r != nil {
 			at, ok = r.Deadline.Add(p.Retention.MaxAge), true
 		}
+	}
+	if x, has := b.limitTick(t); has && (!ok || x.Before(at)) {
+		at, ok = x, true
 	}
 	if p.ReadyExpiry > 0 {
 		t.skipStaleExpiries()
@@ -143,6 +147,9 @@ func (b *Broker) policyDue(t *tube, now time.Time, cs *[]Commit) {
 		}
 	}
 	b.enforceRetention(t, now, cs)
+	if t.waitHead != nil && t.pol == p {
+		b.dispatch(t, now) // a token may be due
+	}
 }
 
 // skipStaleExpiries drops, from the front of the ready-expiry queue, the

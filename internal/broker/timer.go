@@ -94,6 +94,7 @@ func (b *Broker) fire(gen uint64) {
 			b.sessTicks.remove(s)
 		}
 	}
+	b.serveFreed(now)
 	b.armNext()
 	b.mu.Unlock()
 	_ = waitCommits(cs) // nobody to answer; the log reports its own errors
