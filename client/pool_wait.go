@@ -33,9 +33,6 @@ type sliceKey struct {
 	key string
 }
 
-// errWaitTimeout is the cause of a Reserve's wait when its timeout passed.
-var errWaitTimeout = errors.New("client: reserve timed out")
-
 // wait is Reserve's wait on every live server: see Reserve.
 func (p *Pool) wait(ctx context.Context, key string, tubes []string, timeout time.Duration) (*Handle, error) {
 	t := &taker{got: make(chan waitResult, 1)}

@@ -49,6 +49,9 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	progress := fs.Bool("progress", false, "print a progress line on stderr every second even when stderr is not a terminal")
 	compare := fs.String("compare", "", "also run against this `host:port` (B), alternating A B A B, and print A/B ratios")
 	rounds := fs.Int("rounds", 3, "rounds of --compare")
+	var labels bench.Labels
+	fs.StringVar(&labels.A, "label-a", "", "name of A in the --compare table (default: what its stats say, such as \"reprieve 0.1.0, log fsync interval\")")
+	fs.StringVar(&labels.B, "label-b", "", "name of B in the --compare table (default: what its stats say, such as \"beanstalkd 1.12, binlog\")")
 	var tf tlsFlags
 	tf.register(fs)
 	fs.Usage = func() {
@@ -74,7 +77,13 @@ Requests are pipelined (--pipeline per connection). Before a run the tubes
 are prepared (not measured); after it, unless --keep, the ready and delayed
 jobs left in them are deleted (not measured). With --compare the same run is
 made against --addr (A) and --compare (B) in turns for --rounds rounds; the
-ratio A/B (above 1: A is faster) is printed per round with its median.
+ratio A/B (above 1: A is faster) is printed per round with its median. The
+table names each server and its durability, from its stats (beanstalkd's
+do not tell its -f: give --label-b "beanstalkd -b -f 0" to say it).
+
+With --rate, each put's latency is measured from the time the schedule
+said to send it, not from when it was sent: a put held back by a stall
+counts the time it waited (no coordinated omission). The output says so.
 
 With --tls (or any --tls-* flag) every connection, to A and to B, is TLS
 (reprieve serve --tls-cert, or beanstalkd behind a TLS proxy).
@@ -133,7 +142,7 @@ Flags:
 			fmt.Fprintf(stderr, "round %d %s: %.0f ops/s, p99 %.3f ms\n", round, r.Addr, r.OpsPerSec, r.P99()/1000)
 		}
 	}
-	cmp, err := bench.Compare(ctx, cfg, *compare, *rounds, each)
+	cmp, err := bench.Compare(ctx, cfg, *compare, *rounds, labels, each)
 	if err != nil {
 		if errors.Is(err, bench.ErrConfig) {
 			return usagef("%v", err)

@@ -56,7 +56,7 @@ func TestBenchCommandCompare(t *testing.T) {
 	a, b := servertest.Start(t, nil), servertest.Start(t, nil)
 	m := benchJSON(t, "--addr", a.Addr, "--compare", b.Addr, "--rounds", "2", "--count", "100", "--conns", "2")
 	rounds, _ := m["rounds"].([]any)
-	if len(rounds) != 2 || m["a"] != a.Addr || m["b"] != b.Addr {
+	if len(rounds) != 2 || m["a"] != a.Addr || m["b"] != b.Addr || m["name_a"] != "reprieve 0.1.0, memory (--no-log)" {
 		t.Fatalf("compare JSON: %v", m)
 	}
 	for _, k := range []string{"median_ratio", "median_a", "median_b"} {

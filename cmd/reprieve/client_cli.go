@@ -186,20 +186,35 @@ func (c *cli) context() context.Context {
 	return c.ctx
 }
 
-// eachServer runs f on a connection to every server of o in turn.
+// eachServer runs f on a connection to every server of o in turn. With
+// one server its failure is the error. With several it goes on past a
+// server that cannot be reached or fails f, and returns nil if every one
+// succeeded, a partialError if some did, else every failure joined.
 func (c *cli) eachServer(o *common, f func(conn *client.Conn) error) error {
+	var failed []error
 	for _, a := range o.addrs {
-		conn, err := c.dial(a)
-		if err != nil {
+		err := c.onServer(a, f)
+		if err == nil {
+			continue
+		}
+		if len(o.addrs) == 1 || c.context().Err() != nil {
 			return err
 		}
-		err = f(conn)
-		conn.Close()
-		if err != nil {
-			return err
+		if !strings.Contains(err.Error(), a) {
+			err = fmt.Errorf("%s: %w", a, err)
 		}
+		failed = append(failed, err)
 	}
-	return nil
+	return partial(len(o.addrs), failed)
+}
+
+func (c *cli) onServer(addr string, f func(conn *client.Conn) error) error {
+	conn, err := c.dial(addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return f(conn)
 }
 
 // secondsFlag is a duration flag that also takes a plain number of

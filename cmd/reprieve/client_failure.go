@@ -163,7 +163,7 @@ func (c *cli) listJobs(name, usage string, args []string, withState bool) error 
 		jobs []client.Stats
 	}
 	var all []serverJobs
-	err = c.eachServer(&o.common, func(conn *client.Conn) error {
+	failed := c.eachServer(&o.common, func(conn *client.Conn) error {
 		jobs, err := c.fetchJobs(conn, tube, &o)
 		if err != nil {
 			return describe(err)
@@ -171,8 +171,8 @@ func (c *cli) listJobs(name, usage string, args []string, withState bool) error 
 		all = append(all, serverJobs{conn.Addr(), jobs})
 		return nil
 	})
-	if err != nil {
-		return err
+	if failed != nil && !isPartial(failed) {
+		return failed
 	}
 	for _, s := range all {
 		if o.json {
@@ -184,7 +184,7 @@ func (c *cli) listJobs(name, usage string, args []string, withState bool) error 
 			}
 			continue
 		}
-		if len(all) > 1 {
+		if len(o.addrs) > 1 {
 			fmt.Fprintf(c.out, "== %s ==\n", s.addr)
 		}
 		if len(s.jobs) == 0 {
@@ -201,7 +201,7 @@ func (c *cli) listJobs(name, usage string, args []string, withState bool) error 
 			c.printBuriedTable(s.jobs)
 		}
 	}
-	return nil
+	return failed
 }
 
 // fetchJobs pages through list-jobs until o.limit jobs or the end.
@@ -302,7 +302,7 @@ func (c *cli) flush(args []string) error {
 		Flushed int    `json:"flushed"`
 	}
 	var results []flushed
-	err = c.eachServer(&o, func(conn *client.Conn) error {
+	failed := c.eachServer(&o, func(conn *client.Conn) error {
 		ctx, cancel := c.opContext()
 		defer cancel()
 		n, err := conn.FlushTube(ctx, tube, *state)
@@ -312,8 +312,8 @@ func (c *cli) flush(args []string) error {
 		results = append(results, flushed{conn.Addr(), tube, n})
 		return nil
 	})
-	if err != nil {
-		return err
+	if failed != nil && !isPartial(failed) {
+		return failed
 	}
 	for _, r := range results {
 		if o.json {
@@ -328,5 +328,5 @@ func (c *cli) flush(args []string) error {
 		}
 		fmt.Fprintf(c.out, "flushed %d %s from tube %s on %s\n", r.Flushed, jobs, r.Tube, r.Addr)
 	}
-	return nil
+	return failed
 }

@@ -87,9 +87,6 @@ type servePlugin struct {
 	// serving, if set, runs once the server is built, before it listens;
 	// it may keep srv to read its counters (the admin interface).
 	serving func(srv *server.Server)
-	// listener, if set, wraps the job port's listener before the server
-	// accepts on it (TLS); it is not called on the plain path otherwise.
-	listener func(ln net.Listener) net.Listener
 }
 
 // servePlugins is filled by the init functions of the plugins' files.
@@ -118,9 +115,18 @@ commands, the extensions and the few differences.
 TLS:
   --tls-cert and --tls-key serve the job port over TLS (1.2 or later)
   instead of plain TCP; --tls-client-ca also requires a client
-  certificate signed by one of its CAs (mutual TLS). The files are read
-  at start; SIGHUP reloads the certificate and key. Clients: reprieve
-  put/reserve/... --tls (docs/protocol.md).
+  certificate signed by one of its CAs (mutual TLS); --tls-ca refuses a
+  certificate that does not verify against its CAs. The files are read
+  at start, and an expired or not yet valid certificate stops it;
+  SIGHUP reloads the certificate and key, keeping the old pair if the
+  new one is refused. A handshake must finish within
+  --tls-handshake-timeout. Clients: reprieve put/reserve/... --tls
+  (docs/protocol.md). Without TLS beyond loopback, a warning is logged.
+
+Connections:
+  --max-connections caps the connections served at once (one more gets
+  OUT_OF_MEMORY and is closed); --idle-timeout closes connections that
+  send nothing for that long (off by default).
 
 Signals:
   SIGUSR1          drain mode: put answers DRAINING, everything else works
@@ -213,11 +219,6 @@ func serve(cfg serveConfig) (err error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running there? choose another with --listen)", cfg.Listen, err)
-	}
-	for _, p := range servePlugins {
-		if p.listener != nil {
-			ln = p.listener(ln)
-		}
 	}
 
 	sigs := make(chan os.Signal, 4)

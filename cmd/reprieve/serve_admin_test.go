@@ -83,11 +83,16 @@ func testServeAdminAPI(t *testing.T, bin string) {
 
 	hc := &http.Client{Timeout: 10 * time.Second}
 	defer hc.CloseIdleConnections()
-	call := func(method, path, token string) (int, string) {
+	// call sends method path; a POST takes its parameters as JSON, the
+	// only kind of body actions accept.
+	call := func(method, path, token string, params ...string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+adminAddr+path, nil)
+		req, _ := http.NewRequest(method, "http://"+adminAddr+path, strings.NewReader(strings.Join(params, "")))
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/json")
 		}
 		resp, err := hc.Do(req)
 		if err != nil {
@@ -134,7 +139,7 @@ func testServeAdminAPI(t *testing.T, bin string) {
 	if code != 200 || !strings.Contains(body, `"last-error": "smtp: connection refused"`) {
 		t.Errorf("buried jobs: %d %s", code, body)
 	}
-	code, body = call("POST", "/api/v1/tubes/mail/kick?error=smtp", "file-token")
+	code, body = call("POST", "/api/v1/tubes/mail/kick", "file-token", `{"error": "smtp"}`)
 	if code != 200 || body != "{\n  \"tube\": \"mail\",\n  \"kicked\": 1\n}\n" {
 		t.Errorf("kick: %d %s", code, body)
 	}

@@ -117,7 +117,8 @@ func (e *env) do(t *testing.T, method, path string) reply {
 	return e.doToken(t, method, path, e.token)
 }
 
-// doToken sends method path with token ("" sends no Authorization header).
+// doToken sends method path with token ("" sends no Authorization header);
+// a POST says Content-Type: application/json, with an empty body.
 func (e *env) doToken(t *testing.T, method, path, token string) reply {
 	t.Helper()
 	req, err := http.NewRequest(method, e.url+path, nil)
@@ -126,6 +127,10 @@ func (e *env) doToken(t *testing.T, method, path, token string) reply {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if method == http.MethodPost {
+		// Actions are JSON, even without a body (guard.go).
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := e.http.Do(req)
 	if err != nil {

@@ -12,13 +12,17 @@ import (
 // servers in alternating rounds (A, B, A, B, …). Ratios are A/B: above 1
 // means A did more operations per second.
 type Comparison struct {
-	Workload    Workload `json:"workload"`
-	A           string   `json:"a"`
-	B           string   `json:"b"`
-	Rounds      []Round  `json:"rounds"`
-	MedianRatio float64  `json:"median_ratio"`
-	MedianA     Median   `json:"median_a"`
-	MedianB     Median   `json:"median_b"`
+	Workload Workload `json:"workload"`
+	A        string   `json:"a"`
+	B        string   `json:"b"`
+	// NameA and NameB say what each server is and how durable: Describe's
+	// description, or the label the caller gave (Labels).
+	NameA       string  `json:"name_a"`
+	NameB       string  `json:"name_b"`
+	Rounds      []Round `json:"rounds"`
+	MedianRatio float64 `json:"median_ratio"`
+	MedianA     Median  `json:"median_a"`
+	MedianB     Median  `json:"median_b"`
 }
 
 // Round is one A run and one B run.
@@ -36,17 +40,35 @@ type Median struct {
 	Errors    int64   `json:"errors"` // total over the rounds
 }
 
+// Labels name the two servers of a comparison in its table; an empty label
+// is replaced by Describe's description of the server.
+type Labels struct{ A, B string }
+
 // Compare runs cfg against cfg.Addr (A) and addrB (B), alternating, rounds
-// times, and calls each (if not nil) after every run. It stops at the first
+// times, and calls each (if not nil) after every run. Before the first
+// round it names each server (labels, or Describe). It stops at the first
 // failed run.
-func Compare(ctx context.Context, cfg Config, addrB string, rounds int, each func(round int, r *Result)) (*Comparison, error) {
+func Compare(ctx context.Context, cfg Config, addrB string, rounds int, labels Labels, each func(round int, r *Result)) (*Comparison, error) {
 	if rounds < 1 {
 		return nil, fmt.Errorf("%w: rounds %d must be at least 1", ErrConfig, rounds)
 	}
 	if addrB == "" {
 		return nil, fmt.Errorf("%w: the address to compare with is empty", ErrConfig)
 	}
-	cmp := &Comparison{Workload: cfg.Workload, A: cfg.Addr, B: addrB}
+	cmp := &Comparison{Workload: cfg.Workload, A: cfg.Addr, B: addrB, NameA: labels.A, NameB: labels.B}
+	for _, side := range []struct {
+		addr string
+		name *string
+	}{{cfg.Addr, &cmp.NameA}, {addrB, &cmp.NameB}} {
+		if *side.name != "" {
+			continue
+		}
+		d, err := Describe(ctx, side.addr, cfg.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("bench: describe %s: %w", side.addr, err)
+		}
+		*side.name = d
+	}
 	cfgB := cfg
 	cfgB.Addr = addrB
 	for i := range rounds {
@@ -109,9 +131,12 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// WriteText writes the rounds and the medians as a table.
+// WriteText writes the servers, the rounds and the medians as a table.
 func (c *Comparison) WriteText(out io.Writer) error {
-	fmt.Fprintf(out, "%s: A = %s, B = %s\n", c.Workload, c.A, c.B)
+	fmt.Fprintf(out, "%s\n  A = %s (%s)\n  B = %s (%s)\n", c.Workload, c.A, c.NameA, c.B, c.NameB)
+	if len(c.Rounds) > 0 && c.Rounds[0].A.LatencyFrom == FromSchedule {
+		fmt.Fprintf(out, "  %s\n", fromScheduleNote)
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "round\tA ops/s\tA p99 ms\tB ops/s\tB p99 ms\tA/B\t\n")
 	for i, rd := range c.Rounds {

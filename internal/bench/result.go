@@ -22,7 +22,21 @@ type Result struct {
 	Seconds   float64   `json:"seconds"`        // from the first request to the last operation
 	OpsPerSec float64   `json:"ops_per_sec"`    // Ops / Seconds
 	Latency   []Latency `json:"latency"`        // the main latency first
+	// LatencyFrom says where each latency starts: FromSend (the request
+	// was written) or, with Rate, FromSchedule (when the pacing schedule
+	// said to send it, however late it was sent).
+	LatencyFrom string `json:"latency_from"`
 }
+
+// The values of Result.LatencyFrom.
+const (
+	FromSend     = "send"
+	FromSchedule = "schedule"
+)
+
+// fromScheduleNote is what the text output says about latencies taken
+// from the schedule.
+const fromScheduleNote = "latency from each put's scheduled send time (--rate): time queued behind a stall counts (no coordinated omission)"
 
 // Latency summarises one latency histogram, in microseconds.
 type Latency struct {
@@ -61,6 +75,9 @@ func (r *Result) WriteText(out io.Writer) error {
 	fmt.Fprintf(out, "%s on %s: %d conns, pipeline %d, %d-byte jobs, %d tube(s)\n",
 		r.Workload, r.Addr, r.Conns, r.Pipeline, r.Size, r.Tubes)
 	fmt.Fprintf(out, "%d ops in %.3fs: %.0f ops/s, %d errors\n", r.Ops, r.Seconds, r.OpsPerSec, r.Errors)
+	if r.LatencyFrom == FromSchedule {
+		fmt.Fprintf(out, "%s, at %d puts/s\n", fromScheduleNote, r.Rate)
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "latency (ms)\tcount\tmean\tp50\tp90\tp99\tp99.9\tmax\t\n")
 	for _, l := range r.Latency {

@@ -133,7 +133,10 @@ func measure(ctx context.Context, cfg Config) (*Result, error) {
 
 	res := &Result{
 		Workload: cfg.Workload, Addr: cfg.Addr, Conns: cfg.Conns, Pipeline: cfg.Pipeline,
-		Size: cfg.Size, Tubes: cfg.Tubes, Rate: cfg.Rate,
+		Size: cfg.Size, Tubes: cfg.Tubes, Rate: cfg.Rate, LatencyFrom: FromSend,
+	}
+	if cfg.Rate > 0 && (cfg.Workload == Put || cfg.Workload == PutReserveDelete) {
+		res.LatencyFrom = FromSchedule
 	}
 	var main, puts Histogram
 	var last int64
@@ -192,7 +195,7 @@ func dialWorkers(ctx context.Context, cfg Config, sh *shared, roleOf func(i int)
 			c.close()
 			return err
 		}
-		ws[i] = newWorker(c, sh, r, cfg, budget)
+		ws[i] = newWorker(c, sh, r, cfg, i, budget)
 		return nil
 	})
 	if err != nil {

@@ -204,7 +204,7 @@ func TestCompareAlternatesAndTakesMedians(t *testing.T) {
 	t.Parallel()
 	a, b := startBeanstalkd(t), startBeanstalkd(t)
 	var order []string
-	cmp, err := Compare(context.Background(), testConfig(a, Put, 200), b, 3, func(round int, r *Result) {
+	cmp, err := Compare(context.Background(), testConfig(a, Put, 200), b, 3, Labels{}, func(round int, r *Result) {
 		order = append(order, strconv.Itoa(round)+r.Addr)
 	})
 	if err != nil {

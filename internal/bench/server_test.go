@@ -1,16 +1,12 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -19,6 +15,14 @@ import (
 // test and returns its address. Without beanstalkd the test is skipped,
 // unless CI is set.
 func startBeanstalkd(t *testing.T, args ...string) string {
+	t.Helper()
+	addr, _ := startBeanstalkdProcess(t, args...)
+	return addr
+}
+
+// startBeanstalkdProcess is startBeanstalkd that also returns the process
+// (to stop and continue it).
+func startBeanstalkdProcess(t *testing.T, args ...string) (string, *os.Process) {
 	t.Helper()
 	path, err := exec.LookPath("beanstalkd")
 	if err != nil {
@@ -47,7 +51,7 @@ func startBeanstalkd(t *testing.T, args ...string) string {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
-			return addr
+			return addr, cmd.Process
 		}
 		if i == 500 {
 			t.Fatalf("beanstalkd did not listen on %s: %v", addr, err)
@@ -64,25 +68,9 @@ func stats(t *testing.T, addr, cmd string) map[string]string {
 		t.Fatal(err)
 	}
 	defer c.close()
-	line, err := c.roundTrip(cmd)
+	m, err := c.statsReply(cmd)
 	if err != nil {
 		t.Fatal(err)
-	}
-	n, ok := atoi(word(line, 1))
-	if !bytes.HasPrefix(line, []byte("OK ")) || !ok {
-		t.Fatalf("%s answered %q", cmd, line)
-	}
-	body := make([]byte, n+2)
-	if _, err := io.ReadFull(c.r, body); err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ": ")
-		if ok {
-			m[k] = strings.TrimSpace(v)
-		}
 	}
 	return m
 }

@@ -90,7 +90,9 @@ type worker struct {
 	cnt      counters
 }
 
-func newWorker(c *conn, sh *shared, r role, cfg Config, budget int64) *worker {
+// newWorker returns the worker of connection index (counted over all the
+// run's connections) in role r.
+func newWorker(c *conn, sh *shared, r role, cfg Config, index int, budget int64) *worker {
 	w := &worker{
 		c: c, sh: sh, role: r, pipeline: cfg.Pipeline, budget: budget,
 		countOps:     r != roleProducer || cfg.Workload == Put,
@@ -108,6 +110,9 @@ func newWorker(c *conn, sh *shared, r role, cfg Config, budget int64) *worker {
 			}
 			w.interval = int64(time.Second) * int64(producers) / int64(cfg.Rate)
 			w.interval = max(w.interval, 1)
+			// Producer i's schedule is offset by i/producers of an
+			// interval, so that the puts of all producers are evenly spread.
+			w.nextAt = w.interval * int64(index%producers) / int64(producers)
 		}
 		w.putHeader = putHeader(cfg.Priority, int(cfg.TTR/time.Second), cfg.Size)
 		w.body = make([]byte, cfg.Size)
@@ -185,9 +190,14 @@ func (w *worker) start(now int64) {
 	switch w.role {
 	case roleProducer:
 		if w.interval > 0 {
-			// Keep to the schedule, but do not burst to catch up on more
-			// than one pipeline's worth after a stall.
-			w.nextAt = max(w.nextAt, now-int64(w.pipeline)*w.interval) + w.interval
+			// A paced put starts when the schedule says it should be sent,
+			// however late it is sent: a stall of the server (or of the
+			// generator) delays the puts due meanwhile, and their latency
+			// includes that wait. Measuring from the actual send would hide
+			// it (coordinated omission). The schedule never slips: after a
+			// stall the overdue puts go out as fast as the pipeline allows.
+			now = w.nextAt
+			w.nextAt += w.interval
 		}
 		if len(w.body) >= stampLen {
 			writeStamp(w.body, now)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // Stats returns the engine's part of the stats reply.
@@ -177,7 +178,7 @@ func (b *Broker) KickJob(id job.ID) error {
 		b.mu.Unlock()
 		return ErrNotFound
 	}
-	var cs []Commit
+	var cs []journal.Commit
 	err := b.kick(&cs, r, b.now())
 	b.mu.Unlock()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/policy"
 	"github.com/reprieve/reprieve/internal/retry"
 )
@@ -41,9 +42,9 @@ type Config struct {
 	// MaxJobSize is the largest body accepted, in bytes (reported in stats);
 	// default 65535. The server enforces it while reading.
 	MaxJobSize int
-	// Journal, if set, is told of every change to every job; nil keeps
-	// jobs in memory only.
-	Journal Journal
+	// Journal, if set, is told of every change to every job (see
+	// journal.Journal for what is recorded); nil keeps jobs in memory only.
+	Journal journal.Journal
 	// Logger receives the engine's few log lines (retention and
 	// ready-expiry, policy give-ups that delete); default slog.Default().
 	Logger *slog.Logger
@@ -54,41 +55,6 @@ type Config struct {
 	// Rand draws the jitter of retry delays; it is only used under the
 	// engine's lock. Default: a generator seeded at random.
 	Rand retry.Source
-}
-
-// Journal observes every change of a job, in the order the changes happen:
-// the engine calls it while holding its lock, then waits on the returned
-// Commit after releasing the lock and before answering the client. The
-// durable log implements it.
-//
-// What is recorded: put, delete, release, bury, kick, fail (retry or
-// give-up, with the failure history), reserve-job of a buried or delayed
-// job, moves to a dead-letter tube, and deletions by retention, ready-expiry
-// and flush. Not recorded, because a restart makes them moot: a plain
-// reserve and touch (a reserved job comes back ready), a delayed job
-// becoming ready (its deadline is in the record), a TTR expiry on a tube
-// without a retry policy and a job returned to ready by a closing session.
-// A job passed to Put or Update must not be retained or changed by the
-// Journal after the call returns (copy what is needed); its Failure, if
-// any, is never changed in place by the engine. Commits of changes no
-// client waits for (retention expiries) may never be waited on.
-type Journal interface {
-	// Put records a new job with all its fields, body included. An error
-	// means the job cannot be logged now (disk full): the put is refused
-	// with ErrOutOfMemory and nothing is kept.
-	Put(j *job.Job) (Commit, error)
-	// Update records a new state, priority, deadline, counters or failure
-	// history of a job already put; the body is not written again.
-	Update(j *job.Job) (Commit, error)
-	// Delete records that a job is gone for good.
-	Delete(id job.ID) (Commit, error)
-}
-
-// Commit is a journal write in flight.
-type Commit interface {
-	// Wait blocks until the write is as durable as the log's fsync policy
-	// promises, and returns the error that prevented it, if any.
-	Wait() error
 }
 
 // ServerStats holds the engine's part of the `stats` reply. Per-command

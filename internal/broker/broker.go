@@ -8,6 +8,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/retry"
 )
 
@@ -32,7 +33,7 @@ type rec struct {
 // after mu is released. The clock's timer callback takes mu itself.
 type Broker struct {
 	clock      clock.Clock
-	journal    Journal
+	journal    journal.Journal
 	log        *slog.Logger
 	maxJobSize int
 	started    time.Time
@@ -157,11 +158,11 @@ const (
 // Reserving a job and touching it are not recorded: a job that was
 // reserved comes back ready after a restart, whatever its deadline was, so
 // the log need not follow reservations (beanstalkd does the same).
-func (b *Broker) record(cs *[]Commit, op journalOp, r *rec) error {
+func (b *Broker) record(cs *[]journal.Commit, op journalOp, r *rec) error {
 	if b.journal == nil {
 		return nil
 	}
-	var c Commit
+	var c journal.Commit
 	var err error
 	switch op {
 	case opPut:
@@ -182,7 +183,7 @@ func (b *Broker) record(cs *[]Commit, op journalOp, r *rec) error {
 
 // waitCommits waits for the journal writes of one operation; it is called
 // without mu. It returns ErrOutOfMemory if any of them failed.
-func waitCommits(cs []Commit) error {
+func waitCommits(cs []journal.Commit) error {
 	var failed bool
 	for i, c := range cs {
 		if c.Wait() != nil {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // expiryBatch gathers the jobs one tube loses at once to retention or
@@ -52,7 +53,7 @@ func (b *Broker) logExpiries(e *expiryBatch) {
 // enforceRetention deletes the buried jobs of t beyond its policy's age,
 // count or byte bounds, oldest burial first, counting and logging them. A
 // job whose deletion cannot be journaled is kept.
-func (b *Broker) enforceRetention(t *tube, now time.Time, cs *[]Commit) {
+func (b *Broker) enforceRetention(t *tube, now time.Time, cs *[]journal.Commit) {
 	p := t.pol
 	if p == nil || p.Retention.IsZero() {
 		return

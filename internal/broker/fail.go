@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/policy"
 )
 
@@ -93,7 +94,7 @@ func (s *Session) Fail(id job.ID, errText string) (FailResult, error) {
 // fail records a failure of r (unplaced; old is its job before) and
 // retries or gives up. owner is the session that had it reserved, nil for
 // a TTR expiry.
-func (b *Broker) fail(cs *[]Commit, r *rec, old job.Job, owner *Session, errText string, now time.Time) (FailResult, error) {
+func (b *Broker) fail(cs *[]journal.Commit, r *rec, old job.Job, owner *Session, errText string, now time.Time) (FailResult, error) {
 	r.Failure = withFailure(r.Failure, r.Tube, errText, now)
 	p := r.tube.pol
 	d := p.Decide(r.Tube, r.Failure.Attempts, r.Failure.RetryFrom, now, b.rand)
@@ -159,7 +160,7 @@ func withFailure(f *job.Failure, tube, errText string, now time.Time) *job.Failu
 
 // giveUp gives r (unplaced) up by action, into the dead-letter tube
 // dlTube for policy.DeadLetter (see policy.Policy.GiveUpPath).
-func (b *Broker) giveUp(cs *[]Commit, r *rec, old job.Job, owner *Session, action policy.Action, dlTube string, now time.Time) (FailResult, error) {
+func (b *Broker) giveUp(cs *[]journal.Commit, r *rec, old job.Job, owner *Session, action policy.Action, dlTube string, now time.Time) (FailResult, error) {
 	f := *r.Failure
 	r.Failure = &f
 	from := r.tube
@@ -205,7 +206,7 @@ func (b *Broker) giveUp(cs *[]Commit, r *rec, old job.Job, owner *Session, actio
 // failOnTimeout handles a TTR expiry of r (unplaced, its timeout counted)
 // on a tube with a retry policy as a failure and reports true; on other
 // tubes it does nothing and reports false (the job goes back to ready).
-func (b *Broker) failOnTimeout(cs *[]Commit, r *rec, now time.Time) bool {
+func (b *Broker) failOnTimeout(cs *[]journal.Commit, r *rec, now time.Time) bool {
 	p := r.tube.pol
 	if p == nil || p.Retry == nil {
 		return false
@@ -219,7 +220,7 @@ func (b *Broker) failOnTimeout(cs *[]Commit, r *rec, now time.Time) bool {
 
 // expireReady sends r, ready for longer than its tube's window, to the
 // give-up path.
-func (b *Broker) expireReady(cs *[]Commit, r *rec, p *policy.Policy, now time.Time, batch *expiryBatch) {
+func (b *Broker) expireReady(cs *[]journal.Commit, r *rec, p *policy.Policy, now time.Time, batch *expiryBatch) {
 	t := r.tube
 	b.unplace(r)
 	old := r.Job

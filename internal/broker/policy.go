@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/policy"
 )
 
@@ -49,7 +50,7 @@ func (b *Broker) SetPolicies(set *policy.Set) {
 // setLookup installs a lookup (nil: none).
 func (b *Broker) setLookup(lookup policyLookup) {
 	b.mu.Lock()
-	var cs []Commit
+	var cs []journal.Commit
 	var ps *policySet
 	if lookup != nil {
 		ps = &policySet{lookup: lookup}
@@ -62,7 +63,7 @@ func (b *Broker) setLookup(lookup policyLookup) {
 // setPolicySet installs ps and applies it to every tube: new retention
 // bounds take effect at once, ready-expiry starts counting now for the jobs
 // already ready. Jobs are never moved or copied by a change of policy.
-func (b *Broker) setPolicySet(ps *policySet, cs *[]Commit) {
+func (b *Broker) setPolicySet(ps *policySet, cs *[]journal.Commit) {
 	b.policies = ps
 	now := b.now()
 	for t := b.firstTube; t != nil; {
@@ -74,7 +75,7 @@ func (b *Broker) setPolicySet(ps *policySet, cs *[]Commit) {
 }
 
 // applyPolicy gives t the policy p.
-func (b *Broker) applyPolicy(t *tube, p *policy.Policy, now time.Time, cs *[]Commit) {
+func (b *Broker) applyPolicy(t *tube, p *policy.Policy, now time.Time, cs *[]journal.Commit) {
 	hadExpiry := t.pol != nil && t.pol.ReadyExpiry > 0
 	t.pol = p
 	switch {
@@ -122,7 +123,7 @@ func (b *Broker) policyTick(t *tube) (time.Time, bool) {
 }
 
 // policyDue applies t's retention age and ready-expiry at now.
-func (b *Broker) policyDue(t *tube, now time.Time, cs *[]Commit) {
+func (b *Broker) policyDue(t *tube, now time.Time, cs *[]journal.Commit) {
 	p := t.pol
 	if p == nil {
 		return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/policy"
 	"github.com/reprieve/reprieve/internal/retry"
 )
@@ -55,7 +56,7 @@ func (s *syncBuffer) lines() []string {
 	return out
 }
 
-func newPolicyTest(t *testing.T, p policyLookup, j Journal) (*Broker, *Session, *syncBuffer, func(time.Duration)) {
+func newPolicyTest(t *testing.T, p policyLookup, j journal.Journal) (*Broker, *Session, *syncBuffer, func(time.Duration)) {
 	t.Helper()
 	logs := &syncBuffer{}
 	b, clk := newTest(t, j)

@@ -102,6 +102,7 @@ func (s *Server) writeStats(d *beanstalk.Dict) {
 	for op := beanstalk.OpPauseTube + 1; op < beanstalk.MaxOps && op.String() != ""; op++ {
 		d.Uint(cmdKey(op), s.counts[op].Load())
 	}
+	d.Uint("total-connections-refused", s.refused.Load())
 	for _, f := range serverStatsHooks {
 		f(&st, d)
 	}

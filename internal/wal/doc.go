@@ -1,6 +1,6 @@
 // Package wal is Reprieve's durable log: the write-ahead log that makes
 // every acknowledged change to a job survive kill -9 and, under the
-// "always" policy, power loss. It implements broker.Journal.
+// "always" policy, power loss. It implements journal.Journal.
 //
 // # Directory
 //

@@ -9,14 +9,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/broker"
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // Log is an open data directory: the hot log, the buried store and the
 // writer goroutine that writes, fsyncs and compacts them. It implements
-// broker.Journal. Put, Update and Delete are safe for concurrent use and
+// journal.Journal. Put, Update and Delete are safe for concurrent use and
 // never block on the disk; Wait on their Commit does.
 type Log struct {
 	opts   Options
@@ -128,7 +128,7 @@ type tomb struct {
 }
 
 // batch is a group of appends written (and fsync'd) together; it is the
-// broker.Commit the appends return.
+// journal.Commit the appends return.
 type batch struct {
 	l    *Log
 	done chan struct{}
@@ -152,7 +152,7 @@ func (b *batch) Wait() error {
 	return b.err
 }
 
-var _ broker.Journal = (*Log)(nil)
+var _ journal.Journal = (*Log)(nil)
 
 // commit returns the batch the caller's change belongs to. l.mu is held.
 func (l *Log) commit() *batch {
@@ -170,7 +170,7 @@ func (l *Log) usable() error {
 
 // Put logs a new job with all its fields. It returns ErrNoSpace when no
 // room is left for it; nothing is then written.
-func (l *Log) Put(j *job.Job) (broker.Commit, error) {
+func (l *Log) Put(j *job.Job) (journal.Commit, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
@@ -185,7 +185,7 @@ func (l *Log) Put(j *job.Job) (broker.Commit, error) {
 // Update logs a job's new state, priority, deadline, counters or failure
 // history. Burying moves the job to the buried store and kicking moves it
 // back; both write the whole job there.
-func (l *Log) Update(j *job.Job) (broker.Commit, error) {
+func (l *Log) Update(j *job.Job) (journal.Commit, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
@@ -224,7 +224,7 @@ func (l *Log) Update(j *job.Job) (broker.Commit, error) {
 }
 
 // Delete logs that a job is gone for good.
-func (l *Log) Delete(id job.ID) (broker.Commit, error) {
+func (l *Log) Delete(id job.ID) (journal.Commit, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {

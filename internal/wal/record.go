@@ -269,12 +269,8 @@ func (d *decoder) failure() *job.Failure {
 	return f
 }
 
-// decodePayload decodes one record's payload. With body false, a put's
-// body is not copied (replay copies it only for the winning put).
-func decodePayload(p []byte) (record, error) { return decodeInto(p, nil) }
-
-// decodeInto is decodePayload decoding a put or update into into when it
-// is not nil (replay reuses job structs that lose to newer records).
+// decodeInto decodes one record's payload, a put or update into into when
+// it is not nil (replay reuses job structs that lose to newer records).
 func decodeInto(p []byte, into *job.Job) (record, error) {
 	d := decoder{b: p}
 	var r record

@@ -198,9 +198,7 @@ func (l *Log) flush() {
 		l.afterWrite()
 	}
 	l.mu.Lock()
-	if err == nil {
-		err = l.failed
-	} else if l.failed == nil {
+	if err != nil && l.failed == nil {
 		l.failed = fmt.Errorf("%w: %w", ErrFailed, err)
 		l.logger.Error("wal: write failed; refusing further changes until restart", "err", err)
 	}

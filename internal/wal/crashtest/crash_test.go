@@ -27,10 +27,9 @@ import (
 // acknowledged change left it in, and whether a change was in flight when
 // the server died (then either outcome is right).
 type expect struct {
-	body    string
-	state   string // ready, delayed, buried, deleted
-	unsure  bool
-	unsureP bool // the put itself was not acknowledged
+	body   string
+	state  string // ready, delayed, buried, deleted
+	unsure bool
 }
 
 // model is the acknowledged history, shared by the workers.
