@@ -34,7 +34,7 @@ type policyConfig struct {
 
 // register adds --config to fs.
 func (p *policyConfig) register(fs *flag.FlagSet) {
-	fs.StringVar(&p.path, "config", "", "failure policies: a YAML `file` of per-tube retry, give-up, retention and ready-expiry (docs/policies.md); reloaded on SIGHUP. Without it every tube behaves like beanstalkd")
+	fs.StringVar(&p.path, "config", "", "tube policies: a YAML `file` of per-tube retry, give-up, retention, ready-expiry, concurrency, rate and unique, and periodic jobs (schedules) (docs/policies.md); reloaded on SIGHUP. Without it every tube behaves like beanstalkd")
 }
 
 // configure loads the --config file before the broker is built (an invalid
@@ -87,7 +87,7 @@ func (p *policyConfig) logLoaded(log *slog.Logger, verb string) {
 	if p.set == nil {
 		return
 	}
-	log.Info("failure policies "+verb, "file", p.path, "entries", p.set.Len(), "default", p.set.Default() != nil)
+	log.Info("failure policies "+verb, "file", p.path, "entries", p.set.Len(), "default", p.set.Default() != nil, "schedules", len(p.set.Schedules()))
 	for _, name := range p.set.Entries() {
 		log.Debug("failure policy", "tube", name, "policy", p.set.Lookup(name).String())
 	}

@@ -70,6 +70,7 @@ func configureLog(flags *wal.Flags, log *slog.Logger, bc *broker.Config, sc *ser
 			last--
 		}
 		b.Restore(rec.Jobs, last)
+		b.RestoreTicks(rec.Ticks)
 		rec.Jobs = nil
 		return nil
 	}

@@ -97,6 +97,13 @@ func tubeObject(ts broker.TubeStats) object {
 	o.add("total-gave-up", ts.GaveUp)
 	o.add("total-expired", ts.Expired)
 	o.add("current-buried-bytes", ts.BuriedBytes)
+	o.add("limit-concurrency", ts.LimitConcurrency)
+	o.add("limit-rate", ts.LimitRate)
+	o.add("limit-burst", ts.LimitBurst)
+	o.add("unique", ts.Unique)
+	o.add("total-held-by-concurrency", ts.HeldByConcurrency)
+	o.add("total-held-by-rate", ts.HeldByRate)
+	o.add("total-duplicates", ts.Duplicates)
 	return o
 }
 

@@ -66,9 +66,12 @@ type Broker struct {
 	draining  bool
 	restoring bool // inside Restore: retention waits for the first tick
 
-	policies *policySet   // failure policies; nil: none
-	freed    []*tube      // tubes whose concurrency slots freed (limits.go)
-	rand     retry.Source // jitter of retry delays
+	policies *policySet // failure policies; nil: none
+	freed    []*tube    // tubes whose concurrency slots freed (limits.go)
+
+	scheds []*schedState        // periodic jobs (schedule.go)
+	ticks  map[string]time.Time // last tick fired, per schedule name
+	rand   retry.Source         // jitter of retry delays
 
 	// Counters for ServerStats.
 	nUrgent, nReady, nReserved, nDelayed, nBuried int
@@ -97,6 +100,7 @@ func New(cfg Config) *Broker {
 		rand:       cfg.Rand,
 		jobs:       newJobTable(0),
 		tubes:      make(map[string]*tube),
+		ticks:      make(map[string]time.Time),
 	}
 	if b.log == nil {
 		b.log = defaultLogger()
@@ -135,7 +139,11 @@ func (b *Broker) Close() {
 // ErrDraining; everything else works.
 func (b *Broker) SetDraining(on bool) {
 	b.mu.Lock()
+	was := b.draining
 	b.draining = on
+	if was && !on {
+		b.endDrain(b.now())
+	}
 	b.mu.Unlock()
 }
 

@@ -30,6 +30,7 @@ func (ps *policySet) forTube(name string) *policy.Policy {
 func (b *Broker) initPolicies(cfg Config) {
 	if cfg.Policies != nil {
 		b.setPolicySet(&policySet{lookup: cfg.Policies.Lookup}, nil)
+		b.setSchedules(cfg.Policies.Schedules(), b.now())
 	}
 }
 
@@ -45,6 +46,9 @@ func (b *Broker) SetPolicies(set *policy.Set) {
 		lookup = set.Lookup
 	}
 	b.setLookup(lookup)
+	b.mu.Lock()
+	b.setSchedules(set.Schedules(), b.now())
+	b.mu.Unlock()
 }
 
 // setLookup installs a lookup (nil: none).

@@ -72,6 +72,9 @@
 //	4 gone    as delete: the job moved to the other store (bury, kick)
 //	5 mark    nothing more: id is the next job id to be handed out. A mark
 //	          is the first record of every segment that becomes a head.
+//	6 tick    schedule name (string), tick (time): the periodic job named
+//	          fired that tick; id is the job it puts, whose put record
+//	          follows. Written to the hot log only.
 //
 // # Replay
 //
@@ -88,7 +91,9 @@
 // between the two halves of a move) gets a gone (or delete) record at
 // start. The next job id is the highest of every mark's id and every
 // put's and update's id + 1, so ids are never reused even when every job
-// has been deleted.
+// has been deleted (a tick's id counts too). For each schedule name the
+// tick record with the highest seq is the schedule's last tick
+// (Recovery.Ticks).
 //
 // # Moves between stores
 //
@@ -121,8 +126,10 @@
 //     store's live bytes, the sealed segment with the lowest share of live
 //     bytes.
 //
-// Compacting copies the segment's live records, and the delete/gone
-// records whose put segment still exists, verbatim into the head, fsyncs
+// Compacting copies the segment's live records, the delete/gone records
+// whose put segment still exists, and the last tick record of each
+// schedule (not counted as live bytes: a few per schedule) verbatim into
+// the head, fsyncs
 // the head, then removes the segment and fsyncs the directory. The server
 // keeps serving meanwhile: copying takes the log's lock a few hundred
 // records at a time. Disk use is thus bounded by about three times the

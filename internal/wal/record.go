@@ -17,6 +17,7 @@ const (
 	recDelete byte = 3
 	recGone   byte = 4
 	recMark   byte = 5
+	recTick   byte = 6
 )
 
 // frameHeaderSize is the length and checksum in front of every payload.
@@ -34,6 +35,8 @@ type record struct {
 	id     job.ID
 	putSeg uint64   // delete, gone
 	job    *job.Job // put (whole job), update (fields of an update)
+	name   string   // tick: the schedule
+	at     time.Time
 }
 
 // padded returns n rounded up to a multiple of 8.
@@ -135,6 +138,19 @@ func appendTomb(b []byte, typ byte, seq uint64, id job.ID, putSeg uint64) []byte
 		b = binary.AppendUvarint(b, seq)
 		b = binary.AppendUvarint(b, uint64(id))
 		return binary.AppendUvarint(b, putSeg)
+	})
+}
+
+// appendTick appends a framed tick record: schedule fired tick at, for
+// job id.
+func appendTick(b []byte, seq uint64, id job.ID, schedule string, at time.Time) []byte {
+	return appendFrame(b, func(b []byte) []byte {
+		b = append(b, recTick)
+		b = binary.AppendUvarint(b, seq)
+		b = binary.AppendUvarint(b, uint64(id))
+		b = binary.AppendUvarint(b, uint64(len(schedule)))
+		b = append(b, schedule...)
+		return appendTime(b, at)
 	})
 }
 
@@ -308,6 +324,9 @@ func decodeInto(p []byte, into *job.Job) (record, error) {
 	case recDelete, recGone:
 		r.putSeg = d.uvarint("put segment")
 	case recMark:
+	case recTick:
+		r.name = d.str("schedule")
+		r.at = d.time("tick")
 	default:
 		d.fail("type")
 	}
