@@ -58,7 +58,6 @@ func jobsOf(t *testing.T, b *Broker, tube string) []JobStats {
 	return js
 }
 
-
 func scheduleFile(catchUp string) string {
 	return "schedules:\n  beat:\n    cron: \"@every 10m\"\n    tube: beats\n    body: tick\n    priority: 7\n    delay: 30s\n    ttr: 2m\n    catch-up: " + catchUp + "\n"
 }
