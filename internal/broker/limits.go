@@ -72,8 +72,9 @@ func (b *Broker) refill(t *tube, now time.Time) int {
 		l.tokens = r.Burst // a reload may have lowered the burst
 		return l.tokens
 	}
-	if !now.Before(l.next) {
-		iv := r.Interval()
+	if iv := r.Interval(); iv <= 0 { // policy.Load refuses it; be safe
+		l.tokens = r.Burst
+	} else if !now.Before(l.next) {
 		n := int(now.Sub(l.next)/iv) + 1
 		if n >= r.Burst-l.tokens {
 			l.tokens = r.Burst
