@@ -321,3 +321,45 @@ func TestUniqueSurvivesRestart(t *testing.T) {
 		t.Fatalf("after reload: put got %d, want the newest job %d", id, c)
 	}
 }
+
+// TestLimitsReload: a reload that lowers a concurrency limit keeps the
+// jobs out reserved and holds new reserves back until enough are done;
+// one that raises it serves the blocked reservers at once. No job is
+// lost or handed out twice.
+func TestLimitsReload(t *testing.T) {
+	b, _ := newTest(t, nil)
+	b.setLookup(policyFor(&policy.Policy{Concurrency: 3}, "work"))
+	p := open(t, b)
+	p.Use("work")
+	var ids []job.ID
+	for i := 0; i < 6; i++ {
+		ids = append(ids, mustPut(t, p, 0, 0, time.Hour, "j"))
+	}
+	w := watching(t, b, "work")
+	for _, id := range ids[:3] {
+		mustReserve(t, w, id)
+	}
+	b.setLookup(policyFor(&policy.Policy{Concurrency: 1}, "work"))
+	if err := w.Delete(ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	w2 := watching(t, b, "work")
+	if _, err := reserveNow(t, w2); !errors.Is(err, ErrTimedOut) {
+		t.Fatalf("reserve with 2 out, limit lowered to 1: %v", err)
+	}
+	bl := startReserve(t, b, w2, context.Background(), -1)
+	bl3 := startReserve(t, b, watching(t, b, "work"), context.Background(), -1)
+	b.setLookup(policyFor(&policy.Policy{Concurrency: 4}, "work"))
+	if r, err := bl.result(t); err != nil || r.ID != ids[3] {
+		t.Fatalf("first waiter after raising the limit: %v, %v", r.ID, err)
+	}
+	if r, err := bl3.result(t); err != nil || r.ID != ids[4] {
+		t.Fatalf("second waiter after raising the limit: %v, %v", r.ID, err)
+	}
+	if ts := tubeStats(t, b, "work"); ts.CurrentJobsReserved != 4 || ts.CurrentJobsReady != 1 || ts.TotalJobs != 6 {
+		t.Fatalf("stats %+v", ts)
+	}
+	b.setLookup(nil) // no limit at all
+	mustReserve(t, watching(t, b, "work"), ids[5])
+	checkInvariants(t, b)
+}

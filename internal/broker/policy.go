@@ -94,6 +94,9 @@ func (b *Broker) applyPolicy(t *tube, p *policy.Policy, now time.Time, cs *[]jou
 	if p != nil {
 		b.enforceRetention(t, now, cs)
 	}
+	if t.waitHead != nil {
+		b.dispatch(t, now) // a limit may have risen or gone
+	}
 	b.retickTube(t)
 	b.maybeDrop(t)
 }
