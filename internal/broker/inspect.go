@@ -142,7 +142,7 @@ func (b *Broker) Flush(name string, st job.State) (int, error) {
 		b.drop(r)
 		n++
 	}
-	b.serveFreed(b.now())
+	b.serveFreedNow()
 	b.mu.Unlock()
 	if werr := waitCommits(cs); err == nil {
 		err = werr

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/config"
+	"github.com/reprieve/reprieve/internal/policy"
 )
 
 // Flow control: a tube's policy may cap how many of its jobs are reserved
@@ -21,10 +22,13 @@ import (
 // as the tube, whatever its policy becomes.
 type limits struct {
 	// The rate bucket: tokens left, and when the next one comes back
-	// (meaningful while tokens < the burst).
+	// (unix ns; meaningful while tokens < the burst). rate is the policy
+	// the bucket was last refilled for and iv its interval, kept so that
+	// the hot path divides nothing.
 	tokens int
-	next   time.Time
-	filled bool // tokens has been set from a policy
+	next   int64
+	rate   *policy.Rate
+	iv     int64
 
 	// heldConcurrency and heldRate count reserves that found a ready job
 	// of the tube but were refused it by that limit; duplicates counts
@@ -46,7 +50,8 @@ func (t *tube) lim() *limits {
 }
 
 // limitHolds reports which limit keeps t's ready jobs from a reserve at
-// now: "" when none does, "concurrency" or "rate".
+// now: "" when none does, "concurrency" or "rate". It brings the rate
+// bucket up to now, as takeToken expects.
 func (b *Broker) limitHolds(t *tube, now time.Time) string {
 	p := t.pol
 	if p == nil {
@@ -65,36 +70,44 @@ func (b *Broker) limitHolds(t *tube, now time.Time) string {
 func (b *Broker) refill(t *tube, now time.Time) int {
 	r := t.pol.Rate
 	l := t.lim()
-	if !l.filled {
-		l.tokens, l.filled = r.Burst, true
+	if l.rate != r {
+		if l.rate == nil {
+			l.tokens = r.Burst // a new bucket starts full
+		}
+		l.rate, l.iv = r, int64(r.Interval())
 	}
-	if l.tokens >= r.Burst {
-		l.tokens = r.Burst // a reload may have lowered the burst
+	if l.tokens >= r.Burst || l.iv <= 0 { // policy.Load refuses iv 0; be safe
+		l.tokens = r.Burst // (a reload may have lowered the burst)
 		return l.tokens
 	}
-	if iv := r.Interval(); iv <= 0 { // policy.Load refuses it; be safe
+	n := now.UnixNano()
+	if n < l.next {
+		return l.tokens
+	}
+	k := 1
+	if n-l.next >= l.iv {
+		k = int((n-l.next)/l.iv) + 1
+	}
+	if k >= r.Burst-l.tokens {
 		l.tokens = r.Burst
-	} else if !now.Before(l.next) {
-		n := int(now.Sub(l.next)/iv) + 1
-		if n >= r.Burst-l.tokens {
-			l.tokens = r.Burst
-		} else {
-			l.tokens += n
-			l.next = l.next.Add(time.Duration(n) * iv)
-		}
+	} else {
+		l.tokens += k
+		l.next += int64(k) * l.iv
 	}
 	return l.tokens
 }
 
-// takeToken spends one token of t's rate bucket for a reservation at now.
+// takeToken spends one token of t's rate bucket for a reservation at now;
+// the bucket must have been refilled at now (limitHolds).
 func (b *Broker) takeToken(t *tube, now time.Time) {
 	if t.pol == nil || t.pol.Rate == nil {
 		return
 	}
-	if b.refill(t, now) >= t.pol.Rate.Burst {
-		t.limits.next = now.Add(t.pol.Rate.Interval())
+	l := t.limits
+	if l.tokens >= t.pol.Rate.Burst {
+		l.next = now.UnixNano() + l.iv
 	}
-	t.limits.tokens--
+	l.tokens--
 }
 
 // noteHeld counts a reserve refused a job of t by limit.
@@ -111,13 +124,13 @@ func noteHeld(t *tube, limit string) {
 // have a job, if it has waiters, ready jobs and no token.
 func (b *Broker) limitTick(t *tube) (time.Time, bool) {
 	p := t.pol
-	if p == nil || p.Rate == nil || t.waitHead == nil || t.ready.len() == 0 || t.limits == nil || !t.limits.filled {
+	if p == nil || p.Rate == nil || t.waitHead == nil || t.ready.len() == 0 || t.limits == nil || t.limits.rate == nil {
 		return time.Time{}, false
 	}
 	if t.limits.tokens > 0 {
 		return time.Time{}, false
 	}
-	return t.limits.next, true
+	return time.Unix(0, t.limits.next), true
 }
 
 // slotFreed notes that a reserved job of t left the reserved state; if a
@@ -129,6 +142,14 @@ func (b *Broker) slotFreed(t *tube) {
 	}
 	t.freed = true
 	b.freed = append(b.freed, t)
+}
+
+// serveFreedNow is serveFreed for a caller that has not read the clock:
+// it reads it only when there is something to serve.
+func (b *Broker) serveFreedNow() {
+	if len(b.freed) > 0 {
+		b.serveFreed(b.now())
+	}
 }
 
 // serveFreed hands ready jobs to the sessions waiting on the tubes whose

@@ -335,7 +335,7 @@ func (s *Session) Delete(id job.ID) error {
 	b.unplace(r)
 	r.tube.cmdDelete++
 	b.drop(r)
-	b.serveFreed(b.now())
+	b.serveFreedNow()
 	b.mu.Unlock()
 	return s.wait(cs)
 }
@@ -524,6 +524,9 @@ func (s *Session) ReserveJob(id job.ID) (Reserved, error) {
 		return Reserved{}, ErrNotFound
 	}
 	now := b.now()
+	if p := r.tube.pol; p != nil && p.Rate != nil {
+		b.refill(r.tube, now) // reserve-job is not held back, but takes a token
+	}
 	logged := r.State != job.Ready
 	old := r.Job
 	b.reserve(s, r, now)
