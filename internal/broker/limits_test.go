@@ -213,7 +213,8 @@ func TestUniquePut(t *testing.T) {
 	}
 	// Another tube is not deduplicated.
 	p.Use("plain")
-	if mustPut(t, p, 0, 0, time.Minute, "same") == mustPut(t, p, 0, 0, time.Minute, "same") {
+	x := mustPut(t, p, 0, 0, time.Minute, "same")
+	if y := mustPut(t, p, 0, 0, time.Minute, "same"); x == y {
 		t.Fatal("a tube without unique deduplicated")
 	}
 	checkInvariants(t, b)

@@ -1,8 +1,10 @@
-// Package policy holds the per-tube failure policies of a Reprieve server:
-// what a tube does with a failed job (retry on a schedule, then give up by
-// burying, dead-lettering or deleting it), how long buried and dead jobs
-// are kept, and when a ready job is too old to run. Policies come from a
-// YAML file (Load) and are chosen per tube by name (Set.Lookup).
+// Package policy holds the per-tube policies of a Reprieve server: what a
+// tube does with a failed job (retry on a schedule, then give up by
+// burying, dead-lettering or deleting it; the decision is Policy.Decide),
+// how long buried and dead jobs are kept, when a ready job is too old to
+// run, and flow control (concurrency and rate limits, unique jobs); and
+// the server's periodic jobs (Schedule). Policies come from a YAML file in
+// the config dialect (Load) and are chosen per tube by name (Set.Lookup).
 package policy
 
 import (
