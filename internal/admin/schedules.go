@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/reprieve/reprieve/internal/broker"
 )
@@ -24,8 +25,16 @@ func scheduleObject(s broker.ScheduleStatus) object {
 	o.add("timezone", s.Timezone)
 	o.add("tube", s.Tube)
 	o.add("catch-up", s.CatchUp)
-	o.add("next", stamp(s.Next))
-	o.add("last", stamp(s.Last))
+	o.add("next", timeOrNull(s.Next))
+	o.add("last", timeOrNull(s.Last))
 	o.add("fired", s.Fired)
 	return o
+}
+
+// timeOrNull gives t in RFC 3339 UTC, or null for the zero time.
+func timeOrNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
 }

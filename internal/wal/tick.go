@@ -25,7 +25,7 @@ func (l *Log) Tick(schedule string, at time.Time, id job.ID) (journal.Commit, er
 	}
 	l.seq++
 	l.scratch = appendTick(l.scratch[:0], l.seq, id, schedule, at)
-	lc, err := l.place(l.stores[hot], l.scratch, false)
+	lc, err := l.place(l.stores[hot], l.scratch, forUpdate)
 	if err != nil {
 		return nil, err
 	}

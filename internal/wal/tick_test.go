@@ -30,8 +30,8 @@ func TestTicksSurviveRestartAndCompaction(t *testing.T) {
 	mustClose(t, l)
 
 	l, rec = openLog(t, o)
-	if len(rec.Ticks) != 2 || !rec.Ticks["a"].Equal(a2) || !rec.Ticks["b"].Equal(b1) || rec.NextID != 4 {
-		t.Fatalf("after restart: ticks %v, next id %d; want a=%v b=%v, next 4", rec.Ticks, rec.NextID, a2, b1)
+	if len(rec.Ticks) != 2 || !rec.Ticks["a"].Equal(a2) || !rec.Ticks["b"].Equal(b1) || rec.NextID < 4 {
+		t.Fatalf("after restart: ticks %v, next id %d; want a=%v b=%v, next id above 3", rec.Ticks, rec.NextID, a2, b1)
 	}
 	// Churn through enough segments that the ones holding the ticks are
 	// compacted away.
