@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func TestStartBeanstalkd(t *testing.T) {
 	if got := roundTrip(t, b.Addr, "put 0 0 1 4\r\nabcd\r\n"); got != "JOB_TOO_BIG\r\n" {
 		t.Fatalf("got %q", got)
 	}
-	if b.Process.Pid <= 0 {
-		t.Fatal("no process")
+	if err := b.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("the process is not running: %v", err)
 	}
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/reprieve/reprieve/internal/pipeline"
 )
 
-func init() {
-	pipeline.Register(&pipeline.Kind{
+var execKinds = []*pipeline.Kind{
+	{
 		Name: "process.exec",
 		Summary: "runs an external command per message with the body on stdin; a non-zero exit raises. " +
 			"The command is looked up afresh each time, so fixing the script fixes the next retry",
@@ -28,7 +28,7 @@ func init() {
 		New: func(env *pipeline.Env, a pipeline.Args) (pipeline.Module, error) {
 			return &execMod{env: env, command: a.String("command"), args: a.Strings("args"), dir: a.String("dir"), timeout: a.Duration("timeout")}, nil
 		},
-	})
+	},
 }
 
 // ErrExit is wrapped by process.exec's error for a non-zero exit.

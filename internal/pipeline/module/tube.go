@@ -12,8 +12,8 @@ import (
 	"github.com/reprieve/reprieve/internal/pipeline"
 )
 
-func init() {
-	pipeline.Register(&pipeline.Kind{
+var tubeKinds = []*pipeline.Kind{
+	{
 		Name: "input.tube",
 		Summary: "reserves jobs from a Reprieve or beanstalkd server; a job whose message leaves the pipeline successfully is deleted, " +
 			"one that fails is reported with fail (Reprieve: the tube's retry policy applies), or released or buried",
@@ -45,8 +45,8 @@ func init() {
 			return &tubeIn{env: env, addr: a.String("address"), dial: dialer(cfg), tubes: a.Strings("tubes"), onFailure: a.String("on_failure"),
 				releaseDelay: a.Duration("release_delay"), max: a.Int("max_in_flight")}, nil
 		},
-	})
-	pipeline.Register(&pipeline.Kind{
+	},
+	{
 		Name:    "output.tube",
 		Summary: "puts each message's body as a job into a tube of a Reprieve or beanstalkd server",
 		In:      []string{"inbox"},
@@ -73,7 +73,7 @@ func init() {
 			return &tubeOut{addr: a.String("address"), dial: dialer(cfg), tube: a.String("tube"), pri: uint32(a.Int("priority")),
 				delay: a.Duration("delay"), ttr: a.Duration("ttr"), timeout: a.Duration("timeout")}, nil
 		},
-	})
+	},
 }
 
 type tubeOut struct {
