@@ -135,7 +135,7 @@ type Peeked = Reserved
 //	func (b *Broker) KickJob(id job.ID) error                  // buried or delayed job only; else ErrNotFound
 //	func (b *Broker) PauseTube(name string, d time.Duration) error // ErrNotFound for a tube that does not exist
 //	func (b *Broker) SetDraining(on bool)                      // puts then answer ErrDraining
-//	func (b *Broker) Restore(jobs []*job.Job, nextID job.ID)   // before serving; Reserved jobs become Ready
+//	func (b *Broker) Restore(jobs []*job.Job, next job.ID)     // before serving; Reserved jobs become Ready; next is the log's NextID
 //	func (b *Broker) NextID() job.ID                           // last id given out
 //	func (b *Broker) DiscardID()                               // a put refused with EXPECTED_CRLF uses up an id, as in beanstalkd
 //
