@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,6 +168,8 @@ func (a AdminConfig) validate() error {
 		return fmt.Errorf("%w: Admin.CertFile and Admin.KeyFile go together", ErrConfig)
 	case a.CAFile != "" && a.CertFile == "":
 		return fmt.Errorf("%w: Admin.CAFile needs Admin.CertFile and Admin.KeyFile", ErrConfig)
+	case slices.ContainsFunc(a.Hosts, func(h string) bool { return h == "" || strings.ContainsAny(h, "/ \t\r\n@") }):
+		return fmt.Errorf("%w: Admin.Hosts %q: want host names or addresses such as admin.example.com, without a scheme or a path", ErrConfig, a.Hosts)
 	case a.Token == "" && !a.Insecure && !jobport.IsLoopback(a.Listen):
 		return fmt.Errorf("%w: Admin.Listen %q is not a loopback address, and without a token anyone who reaches it can delete and kick jobs: "+
 			"set Admin.Token, listen on 127.0.0.1, or set Admin.Insecure", ErrConfig, a.Listen)

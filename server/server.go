@@ -211,6 +211,7 @@ func (s *Server) startAdmin(sc jobport.Config) error {
 		Stats:         s.srv.Stats,
 		Stopping:      s.srv.Stopping,
 		Commands:      s.srv.Count,
+		Refused:       s.srv.Refused,
 		Binlog:        sc.Binlog,
 		ExtraStats:    sc.ExtraStats,
 		MaxJobSize:    sc.MaxJobSize,
