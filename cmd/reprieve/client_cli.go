@@ -48,6 +48,12 @@ type cli struct {
 	// turns them into tls (nil: plain TCP), which every connection uses.
 	tlsFlags *tlsFlags
 	tls      *tls.Config
+
+	// addrs are the servers of the subcommand being parsed.
+	addrs *[]string
+	// synopsis is the first line of the usage of the subcommand being
+	// parsed, for the message about missing arguments.
+	synopsis string
 }
 
 // stdCLI is the cli of the reprieve command itself.
@@ -61,7 +67,7 @@ func registerClient(name, summary string, run func(c *cli, args []string) error)
 		defer stop()
 		c := *stdCLI
 		c.ctx = ctx
-		return run(&c, args)
+		return c.run(run, args)
 	})
 }
 
@@ -92,6 +98,8 @@ func (c *cli) flags(name, usage string, withJSON bool, o *common) *flag.FlagSet 
 	})
 	o.tls.register(fs)
 	c.tlsFlags = &o.tls
+	c.addrs = &o.addrs
+	c.synopsis, _, _ = strings.Cut(strings.TrimSpace(usage), "\n")
 	if withJSON {
 		fs.BoolVar(&o.json, "json", false, "print JSON for scripts instead of text")
 	}
@@ -129,7 +137,7 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]st
 	}
 	switch {
 	case len(pos) < minArgs:
-		return nil, usagef("missing arguments (see reprieve %s --help)", fs.Name())
+		return nil, usagef("missing arguments: reprieve %s (see reprieve %s --help)", c.synopsis, fs.Name())
 	case maxArgs >= 0 && len(pos) > maxArgs:
 		return nil, usagef("unexpected arguments %q (see reprieve %s --help)", pos[maxArgs:], fs.Name())
 	}

@@ -61,8 +61,8 @@ const (
 
 	// OpFail is "fail <id> <bytes>\r\n<error text>\r\n": ID, Size, Body.
 	OpFail
-	// OpGiveUp is "give-up <id> <bytes>\r\n<error text>\r\n", fail
-	// without a retry: ID, Size, Body.
+	// OpGiveUp is "give-up <id> <bytes>\r\n<error text>\r\n", fail without
+	// a retry: ID, Size, Body.
 	OpGiveUp
 	// OpListJobs is "list-jobs <tube> <state> <after-id> <limit>": Tube,
 	// Args (the state word), ID (after-id), Bound (limit).

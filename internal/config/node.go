@@ -93,7 +93,13 @@ func Parse(data []byte) (*Node, error) {
 	if err != nil {
 		var ye yaml.Error
 		if errors.As(err, &ye) && ye.GetToken() != nil && ye.GetToken().Position != nil {
-			return nil, &Error{Line: ye.GetToken().Position.Line, What: "YAML syntax: " + ye.GetMessage(), Fix: syntaxFix}
+			at := ye.GetToken().Position.Line
+			// The parser blames a line near the mistake, often the one
+			// before a line indented wrongly: name that line instead.
+			if l, what := indentMistake(data); l > 0 && l >= at-2 && l <= at+2 {
+				return nil, &Error{Line: l, What: what, Fix: "indent it as the lines of its block (with spaces)"}
+			}
+			return nil, &Error{Line: at, What: "YAML syntax: " + ye.GetMessage(), Fix: syntaxFix}
 		}
 		return nil, &Error{What: "YAML syntax: " + err.Error(), Fix: syntaxFix}
 	}

@@ -2,9 +2,10 @@ package pipeline
 
 import (
 	"fmt"
-	"github.com/reprieve/reprieve/internal/config"
 	"regexp"
 	"strings"
+
+	"github.com/reprieve/reprieve/internal/config"
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
@@ -83,7 +84,15 @@ func (l *loader) module(name string, line int, n *ynode, cfg *Config) (ModuleCon
 	kindName, _ := kindNode.Value.(string)
 	kind, found := Lookup(kindName)
 	if !found {
-		l.errorf(kindNode.Line, "module %q: unknown module kind %s ('reprieve modules' lists them)", name, describe(kindNode))
+		hint := "'reprieve modules' lists them"
+		var names []string
+		for _, k := range Kinds() {
+			names = append(names, k.Name)
+		}
+		if near := config.Nearest(kindName, names); near != "" {
+			hint = fmt.Sprintf("did you mean %s? %s", near, hint)
+		}
+		l.errorf(kindNode.Line, "module %q: unknown module kind %s (%s)", name, describe(kindNode), hint)
 		return m, false
 	}
 	m.Kind = kind

@@ -28,7 +28,11 @@ func (p *Policy) String() string {
 			limits = append(limits, "for "+config.FormatDuration(r.MaxAge))
 		}
 		if r.MaxAttempts > 0 {
-			limits = append(limits, fmt.Sprintf("at most %d attempts", r.MaxAttempts))
+			l := fmt.Sprintf("at most %d attempts", r.MaxAttempts)
+			if r.MaxAge > 0 && len(r.Plan())+1 < r.MaxAttempts {
+				l += " (never reached: max-age comes first)"
+			}
+			limits = append(limits, l)
 		}
 		s += " " + strings.Join(limits, ", ") + ", then " + giveUp
 		parts = append(parts, s)
@@ -44,7 +48,7 @@ func (p *Policy) String() string {
 			b = append(b, fmt.Sprintf("%d jobs", p.Retention.MaxCount))
 		}
 		if p.Retention.MaxBytes > 0 {
-			b = append(b, fmt.Sprintf("%d bytes", p.Retention.MaxBytes))
+			b = append(b, config.FormatSize(p.Retention.MaxBytes))
 		}
 		parts = append(parts, "retention "+strings.Join(b, ", "))
 	}

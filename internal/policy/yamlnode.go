@@ -38,7 +38,7 @@ func (r *reader) fields(n *config.Node, at int, path, fix string) ([]field, bool
 // unknownKey reports a key not among known, suggesting the nearest one.
 func (r *reader) unknownKey(f field, path string, known []string) {
 	fix := "the keys here are " + strings.Join(known, ", ")
-	if s := nearest(f.Key, known); s != "" {
+	if s := config.Nearest(f.Key, known); s != "" {
 		fix = fmt.Sprintf("did you mean %q? %s", s, fix)
 	}
 	r.ps.add(f.Line, join(path, f.Key), fmt.Sprintf("unknown key %q", f.Key), fix)
@@ -151,35 +151,3 @@ func (r *reader) boolean(f field, path string) (bool, bool) {
 	return false, false
 }
 
-// nearest returns the word of known closest to s when it is close
-// enough to be a likely typo, else "".
-func nearest(s string, known []string) string {
-	best, bestD := "", 4
-	for _, k := range known {
-		if d := distance(strings.ToLower(s), k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance of a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}

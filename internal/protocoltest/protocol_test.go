@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/servertest"
 	"github.com/reprieve/reprieve/internal/wal"
 )
@@ -32,7 +33,7 @@ func startReprieveDurable(t *testing.T, cfg Config) *Target {
 
 // startReprieveWith starts an in-process Reprieve server with journal j
 // (nil: none).
-func startReprieveWith(t *testing.T, cfg Config, j broker.Journal) *Target {
+func startReprieveWith(t *testing.T, cfg Config, j journal.Journal) *Target {
 	srv := servertest.Start(t, &servertest.Options{Broker: broker.Config{MaxJobSize: cfg.MaxJobSize, Journal: j}})
 	return &Target{
 		Addr:    srv.Addr,
