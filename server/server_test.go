@@ -56,7 +56,7 @@ func dial(t *testing.T, addr string) *client.Conn {
 
 // TestDurableRestart puts jobs into a durable server, shuts it down, and
 // starts another on the same directory: the jobs are there, and the next
-// put gets the id after the last one (the log's next id is handed to the
+// put gets an id never given out (the log's next id is handed to the
 // engine as is).
 func TestDurableRestart(t *testing.T) {
 	ctx := context.Background()
@@ -91,8 +91,10 @@ func TestDurableRestart(t *testing.T) {
 	if j, err := c2.Peek(ctx, 2); err != nil || string(j.Body) != "b" {
 		t.Fatalf("peek 2: %q %v", j.Body, err)
 	}
-	if id, err := c2.PutIn(ctx, "keep", []byte("d"), 0, 0, time.Minute); err != nil || id != 4 {
-		t.Fatalf("put after restart: id %d, %v; want 4", id, err)
+	// The log hands out ids in blocks it marks ahead, so the next id may
+	// jump; it must never reuse one.
+	if id, err := c2.PutIn(ctx, "keep", []byte("d"), 0, 0, time.Minute); err != nil || id < 4 {
+		t.Fatalf("put after restart: id %d, %v; want a new id, 4 or more", id, err)
 	}
 }
 
