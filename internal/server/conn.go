@@ -12,6 +12,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/memory"
 )
 
 // Conn is one client connection, as extension handlers see it: its
@@ -57,6 +58,7 @@ func newConn(s *Server, nc net.Conn) *Conn {
 	c.br = bufio.NewReaderSize(flushReader{c}, connBufferSize)
 	c.r = beanstalk.NewReader(c.br, s.cfg.MaxJobSize)
 	c.r.OnLine(c.busy)
+	c.r.OnDropped(memory.Dropped)
 	return c
 }
 
