@@ -29,7 +29,7 @@ type Log struct {
 	// stores are the hot log and the buried store, indexed by storeKind.
 	stores [2]*store
 	// index locates the records of every live job.
-	index map[job.ID]entry
+	index jobIndex
 	// seq is the last record sequence number handed out.
 	seq uint64
 	// nextID is the next job id to be handed out, as far as the log knows.
@@ -108,6 +108,7 @@ type loc struct {
 // entry locates a live job's put record and latest record in its store.
 type entry struct {
 	st        storeKind
+	held      bool // the entry is in use (jobIndex)
 	put, last loc
 }
 
@@ -191,7 +192,7 @@ func (l *Log) Update(j *job.Job) (broker.Commit, error) {
 	if err := l.usable(); err != nil {
 		return nil, err
 	}
-	e, ok := l.index[j.ID]
+	e, ok := l.index.get(j.ID)
 	want := hot
 	if j.State == job.Buried {
 		want = buried
@@ -230,7 +231,7 @@ func (l *Log) Delete(id job.ID) (broker.Commit, error) {
 	if err := l.usable(); err != nil {
 		return nil, err
 	}
-	e, ok := l.index[id]
+	e, ok := l.index.get(id)
 	if !ok {
 		return l.commit(), nil
 	}
@@ -240,7 +241,7 @@ func (l *Log) Delete(id job.ID) (broker.Commit, error) {
 		return nil, err
 	}
 	l.unlive(e)
-	delete(l.index, id)
+	l.index.remove(id)
 	return l.commit(), nil
 }
 
@@ -252,10 +253,10 @@ func (l *Log) putLocked(k storeKind, j *job.Job, isPut bool) error {
 	if err != nil {
 		return err
 	}
-	if old, ok := l.index[j.ID]; ok {
+	if old, ok := l.index.get(j.ID); ok {
 		l.unlive(old)
 	}
-	l.index[j.ID] = entry{st: k, put: lc, last: lc}
+	l.index.set(j.ID, entry{st: k, put: lc, last: lc})
 	l.addLive(k, lc)
 	if j.ID >= l.nextID {
 		l.nextID = j.ID + 1
@@ -275,7 +276,7 @@ func (l *Log) updateLocked(e entry, j *job.Job) error {
 		l.subLive(e.st, e.last)
 	}
 	e.last = lc
-	l.index[j.ID] = e
+	l.index.set(j.ID, e)
 	l.addLive(e.st, lc)
 	return nil
 }
