@@ -6,6 +6,7 @@ package main
 
 import (
 	"log/slog"
+	"runtime/debug"
 
 	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/broker"
@@ -71,6 +72,13 @@ func configureLog(flags *wal.Flags, log *slog.Logger, bc *broker.Config, sc *ser
 		}
 		b.Restore(rec.Jobs, last)
 		rec.Jobs = nil
+		// The replay leaves garbage of several times the jobs' size (the
+		// decoded records, the recovery's tables): return it to the
+		// operating system now rather than over minutes. Stats takes the
+		// log's lock, which the goroutine filling the log's index holds
+		// until it is done.
+		_ = l.Stats()
+		debug.FreeOSMemory()
 		return nil
 	}
 	return started, l.Close, nil
