@@ -19,7 +19,7 @@ func TestPoolSurvivesSIGKILL(t *testing.T) {
 	t.Parallel()
 	bs, addrs := startServers(t, 3)
 	clk := clock.NewFake(epoch) // nothing moves it while the server is down: no put can be saved by a timeout
-	p := newPool(t, PoolConfig{Addrs: addrs, MaxInFlight: 4, Clock: clk})
+	p := newPool(t, PoolConfig{Addrs: addrs, MaxInFlight: 4, clock: clk})
 	ctx := context.Background()
 
 	const producers, each, killAt = 4, 150, 200
@@ -126,5 +126,37 @@ func TestPoolSurvivesSIGKILL(t *testing.T) {
 	extra := len(stored) - len(refs)
 	if extra < 0 || uint64(extra) > p.Stats().Resends {
 		t.Errorf("%d jobs stored for %d puts with %d resends; want at most one extra per resend", len(stored), len(refs), p.Stats().Resends)
+	}
+}
+
+// TestPoolSpreadsDeadServersShareEvenly kills one of three servers with
+// SIGKILL; once the pool has taken it for dead, puts alternate between the
+// two live ones (300 each of 600), rather than the server after the dead
+// one taking its share too (400 against 200).
+func TestPoolSpreadsDeadServersShareEvenly(t *testing.T) {
+	t.Parallel()
+	bs, addrs := startServers(t, 3)
+	clk := clock.NewFake(epoch) // no redial while it is down
+	p := newPool(t, PoolConfig{Addrs: addrs, clock: clk})
+	ctx := context.Background()
+	bs[1].Kill()
+	for i := 0; p.Stats().Servers[1].Live; i++ {
+		if i == 1000 {
+			t.Fatalf("%d puts after the kill and %s still taken for live", i, addrs[1])
+		}
+		if _, err := p.Put(ctx, "even", []byte("probe"), 0, 0, time.Minute); err != nil {
+			t.Fatalf("put after the kill: %v", err)
+		}
+	}
+	got := map[string]int{}
+	for range 600 {
+		ref, err := p.Put(ctx, "even", []byte("x"), 0, 0, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[ref.Addr]++
+	}
+	if got[addrs[0]] != 300 || got[addrs[2]] != 300 || got[addrs[1]] != 0 {
+		t.Fatalf("puts per server with %s dead: %v; want 300 on each live one", addrs[1], got)
 	}
 }

@@ -110,7 +110,7 @@ func (p *Pool) putOn(ctx context.Context, s *server, c *Conn, out *putOutcome, t
 		return 0, fmt.Errorf("put on %s: %w", s.addr, ErrClosed)
 	}
 	timedOut := make(chan struct{})
-	t := p.cfg.Clock.AfterFunc(p.cfg.PutTimeout, func() { close(timedOut) })
+	t := p.cfg.clock.AfterFunc(p.cfg.PutTimeout, func() { close(timedOut) })
 	defer t.Stop()
 	var r putResult
 	select {
@@ -194,7 +194,7 @@ func (p *Pool) retryable(s *server, c *Conn, err error) bool {
 		return true
 	case errors.Is(err, ErrDraining), errors.Is(err, ErrOutOfMemory):
 		s.mu.Lock()
-		s.avoidUntil = p.cfg.Clock.Now().Add(p.cfg.RedialMax)
+		s.avoidUntil = p.cfg.clock.Now().Add(p.cfg.RedialMax)
 		s.mu.Unlock()
 		return true
 	}
@@ -202,33 +202,40 @@ func (p *Pool) retryable(s *server, c *Conn, err error) bool {
 }
 
 // acquire picks the next live server not in tried with a free put slot and
-// takes the slot. It waits while every such server is full; it returns
-// ErrNoServers when there is none.
+// takes the slot. The round-robin cursor counts over the live servers only,
+// so that a dead server's share is spread evenly over the others rather
+// than falling to the one after it. It waits while every such server is
+// full; it returns ErrNoServers when there is none.
 func (p *Pool) acquire(ctx context.Context, tried map[*server]bool) (*server, *Conn, error) {
-	n := uint64(len(p.servers))
+	type candidate struct {
+		s *server
+		c *Conn
+	}
+	live := make([]candidate, 0, len(p.servers))
 	for {
 		changed := p.slotFreed.wait()
-		now := p.cfg.Clock.Now()
-		start := p.next.Add(1) - 1
-		candidates := 0
-		for i := range n {
-			s := p.servers[(start+i)%n]
+		now := p.cfg.clock.Now()
+		live = live[:0]
+		for _, s := range p.servers {
 			if tried[s] {
 				continue
 			}
-			c := s.producer(now)
-			if c == nil {
-				continue
-			}
-			candidates++
-			select {
-			case s.slots <- struct{}{}:
-				return s, c, nil
-			default:
+			if c := s.producer(now); c != nil {
+				live = append(live, candidate{s, c})
 			}
 		}
-		if candidates == 0 {
+		if len(live) == 0 {
 			return nil, nil, ErrNoServers
+		}
+		n := uint64(len(live))
+		start := p.next.Add(1) - 1
+		for i := range n {
+			cand := live[(start+i)%n]
+			select {
+			case cand.s.slots <- struct{}{}:
+				return cand.s, cand.c, nil
+			default:
+			}
 		}
 		select {
 		case <-changed:

@@ -2,7 +2,7 @@ package main
 
 // This file holds the --admin-* flags that reprieve serve and reprieve run
 // share: their names, their checks (the loopback rule, the token file),
-// binding the admin listener, and reloading its TLS certificate on SIGHUP.
+// binding the admin listener, and reloading TLS certificates on SIGHUP.
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/admin"
+	"github.com/reprieve/reprieve/internal/server"
 )
 
 // adminShutdownTimeout bounds how long admin requests in progress get to
@@ -27,9 +28,10 @@ const adminShutdownTimeout = 5 * time.Second
 
 // adminFlags are the --admin-* flags of one command.
 type adminFlags struct {
-	listen, token, tokenFile string
-	certFile, keyFile        string
-	insecure, metricsPublic  bool
+	listen, token, tokenFile  string
+	certFile, keyFile, caFile string
+	hosts                     stringList
+	insecure, metricsPublic   bool
 	// exposure says, for the loopback rule's error, what anyone who
 	// reaches an admin interface without a token could do.
 	exposure string
@@ -44,6 +46,8 @@ func (a *adminFlags) register(fs *flag.FlagSet, serves, exposure string) {
 	fs.StringVar(&a.tokenFile, "admin-token-file", "", "read the admin token from `file` (surrounding white space ignored)")
 	fs.StringVar(&a.certFile, "admin-tls-cert", "", "serve the admin interface over HTTPS with this PEM certificate `file` (needs --admin-tls-key)")
 	fs.StringVar(&a.keyFile, "admin-tls-key", "", "the PEM private key `file` of --admin-tls-cert")
+	fs.StringVar(&a.caFile, "admin-tls-ca", "", "refuse an --admin-tls-cert, at start and on SIGHUP, that does not verify against the CAs of this PEM `file`")
+	fs.Var(&a.hosts, "admin-host", "also accept requests whose Host header is this `name` (repeatable; for a reverse proxy's public name; \"*\" accepts any)")
 	fs.BoolVar(&a.insecure, "admin-insecure", false, "allow --admin-listen on a non-loopback address without a token")
 	fs.BoolVar(&a.metricsPublic, "admin-metrics-public", false, "serve /metrics without the admin token (for a Prometheus without credentials)")
 }
@@ -58,6 +62,7 @@ func (a *adminFlags) validate() error {
 		}{
 			{"--admin-token", a.token != ""}, {"--admin-token-file", a.tokenFile != ""},
 			{"--admin-tls-cert", a.certFile != ""}, {"--admin-tls-key", a.keyFile != ""},
+			{"--admin-tls-ca", a.caFile != ""}, {"--admin-host", len(a.hosts) > 0},
 			{"--admin-insecure", a.insecure}, {"--admin-metrics-public", a.metricsPublic},
 		} {
 			if f.set {
@@ -88,7 +93,15 @@ func (a *adminFlags) validate() error {
 	if (a.certFile == "") != (a.keyFile == "") {
 		return usagef("--admin-tls-cert and --admin-tls-key go together: give both for HTTPS, or neither for HTTP")
 	}
-	if a.token == "" && !a.insecure && !admin.IsLoopback(a.listen) {
+	for _, h := range a.hosts {
+		if h == "" || strings.ContainsAny(h, "/ \t\r\n@") {
+			return usagef("--admin-host %q: want a host name or address such as admin.example.com, without a scheme or a path", h)
+		}
+	}
+	if a.caFile != "" && a.certFile == "" {
+		return usagef("--admin-tls-ca needs --admin-tls-cert and --admin-tls-key: it checks their certificate")
+	}
+	if a.token == "" && !a.insecure && !server.IsLoopback(a.listen) {
 		return usagef("--admin-listen %q is not a loopback address, and without a token anyone who reaches it can %s: "+
 			"set --admin-token or --admin-token-file, listen on 127.0.0.1, or add --admin-insecure to serve it without a token anyway", a.listen, a.exposure)
 	}
@@ -99,56 +112,88 @@ func (a *adminFlags) validate() error {
 // that reloads its certificate on SIGHUP (stopped by stopAdmin).
 type boundAdmin struct {
 	*admin.Server
-	stopReload func()
+	hup *hupWatch
 }
 
 // bind listens on --admin-listen with the TLS flags; nothing is served
 // until Start. A busy address gets a hint. With TLS, SIGHUP reloads the
 // certificate and key from then on: new handshakes get the new pair, a
-// pair that cannot be used is logged and the old one kept.
+// pair that is refused is logged and the old one kept.
 func (a *adminFlags) bind(log *slog.Logger) (*boundAdmin, error) {
-	srv, err := admin.Listen(admin.ListenConfig{Addr: a.listen, CertFile: a.certFile, KeyFile: a.keyFile, Logger: log})
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("%w (is another server running there? choose another with --admin-listen)", err)
+	var hup *hupWatch
+	if a.certFile != "" {
+		hup = notifyHUP()
 	}
+	srv, err := admin.Listen(admin.ListenConfig{Addr: a.listen, Hosts: a.hosts, CertFile: a.certFile, KeyFile: a.keyFile, CAFile: a.caFile, Logger: log})
 	if err != nil {
+		if hup != nil {
+			hup.stop()
+		}
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("%w (is another server running there? choose another with --admin-listen)", err)
+		}
 		return nil, err
 	}
-	b := &boundAdmin{Server: srv, stopReload: func() {}}
-	if a.certFile == "" {
-		return b, nil
+	if hup != nil {
+		hup.run(func() { srv.Certificates().ReloadLogged(log, "admin interface") })
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
+	return &boundAdmin{Server: srv, hup: hup}, nil
+}
+
+// hupWatch runs a reload on each SIGHUP, on a goroutine that stop ends
+// and waits for.
+type hupWatch struct {
+	ch   chan os.Signal
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+// notifyHUP starts catching SIGHUP (kept until run or stop), so that a
+// signal sent while files are being loaded is not lost.
+func notifyHUP() *hupWatch {
+	h := &hupWatch{ch: make(chan os.Signal, 1), done: make(chan struct{})}
+	signal.Notify(h.ch, syscall.SIGHUP)
+	return h
+}
+
+// run calls reload on each SIGHUP until stop. Call it at most once.
+func (h *hupWatch) run(reload func()) {
+	h.wg.Go(func() {
 		for {
 			select {
-			case <-done:
+			case <-h.done:
 				return
-			case <-hup:
-				if err := srv.ReloadCertificate(); err != nil {
-					log.Error("admin interface: TLS certificate not reloaded; keeping the one in use", "err", err)
-				} else {
-					log.Info("admin interface: TLS certificate reloaded", "cert", a.certFile)
-				}
+			case <-h.ch:
+				reload()
 			}
 		}
 	})
-	b.stopReload = func() {
-		signal.Stop(hup)
-		close(done)
-		wg.Wait()
-	}
-	return b, nil
+}
+
+// stop stops catching SIGHUP and waits for run's goroutine.
+func (h *hupWatch) stop() {
+	signal.Stop(h.ch)
+	close(h.done)
+	h.wg.Wait()
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
 }
 
 // stopAdmin shuts srv down, giving requests in progress
 // adminShutdownTimeout; a timeout is logged, not returned, since the
 // process is stopping anyway.
 func stopAdmin(log *slog.Logger, srv *boundAdmin) {
-	srv.stopReload()
+	if srv.hup != nil {
+		srv.hup.stop()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/reprieve/reprieve/internal/bench"
+	"github.com/reprieve/reprieve/internal/config"
 )
 
 func init() {
@@ -33,16 +34,16 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Size, "size", cfg.Size, "job body size in `bytes`")
 	fs.IntVar(&cfg.Tubes, "tubes", cfg.Tubes, "tubes held by the server; connection i works on tube i mod N, the others get one job each")
 	fs.StringVar(&cfg.TubePrefix, "tube-prefix", cfg.TubePrefix, "tubes are named PREFIX-0, PREFIX-1, …")
-	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "run for this long (ignored with --count)")
+	config.DurationVar(fs, &cfg.Duration, "duration", cfg.Duration, "run for this long (ignored with --count)")
 	fs.Int64Var(&cfg.Count, "count", 0, "run until this many operations are done, instead of --duration")
 	fs.IntVar(&cfg.Prefill, "prefill", 0, "jobs put before reserve-delete/release-churn (0: --count, 200000, or max(1000, 2×conns×pipeline) for release-churn)")
 	fs.IntVar(&cfg.Rate, "rate", 0, "put and put-reserve-delete: pace puts to this many per second in total (0: as fast as the server takes them)")
 	fs.BoolVar(&cfg.NoPrefill, "no-prefill", false, "reserve-delete/release-churn: take the jobs already in the tubes (e.g. from put --keep)")
-	fs.DurationVar(&cfg.Delay, "delay", 0, "release-churn: delay of each release (whole seconds)")
+	config.DurationVar(fs, &cfg.Delay, "delay", 0, "release-churn: delay of each release (whole seconds)")
 	fs.BoolVar(&cfg.Kick, "kick", false, "release-churn: when every job is delayed, kick them back instead of waiting (with a long --delay: beanstalkd issue #622's workload)")
 	fs.IntVar(&cfg.Bury, "bury", 0, "put and bury this many jobs in the first tube before the run (left buried)")
 	pri := fs.Uint("pri", uint(cfg.Priority), "priority of every job")
-	fs.DurationVar(&cfg.TTR, "ttr", cfg.TTR, "time to run of every job (whole seconds)")
+	config.DurationVar(fs, &cfg.TTR, "ttr", cfg.TTR, "time to run of every job (whole seconds)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "leave the run's jobs on the server (default: delete the ready and delayed ones, untimed)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	progress := fs.Bool("progress", false, "print a progress line on stderr every second even when stderr is not a terminal")

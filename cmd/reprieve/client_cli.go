@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/reprieve/reprieve/client"
+	"github.com/reprieve/reprieve/internal/config"
 )
 
 // defaultAddr is the server the client subcommands talk to without --addr
@@ -47,6 +48,12 @@ type cli struct {
 	// turns them into tls (nil: plain TCP), which every connection uses.
 	tlsFlags *tlsFlags
 	tls      *tls.Config
+
+	// addrs are the servers of the subcommand being parsed.
+	addrs *[]string
+	// synopsis is the first line of the usage of the subcommand being
+	// parsed, for the message about missing arguments.
+	synopsis string
 }
 
 // stdCLI is the cli of the reprieve command itself.
@@ -60,7 +67,7 @@ func registerClient(name, summary string, run func(c *cli, args []string) error)
 		defer stop()
 		c := *stdCLI
 		c.ctx = ctx
-		return run(&c, args)
+		return c.run(run, args)
 	})
 }
 
@@ -91,6 +98,8 @@ func (c *cli) flags(name, usage string, withJSON bool, o *common) *flag.FlagSet 
 	})
 	o.tls.register(fs)
 	c.tlsFlags = &o.tls
+	c.addrs = &o.addrs
+	c.synopsis, _, _ = strings.Cut(strings.TrimSpace(usage), "\n")
 	if withJSON {
 		fs.BoolVar(&o.json, "json", false, "print JSON for scripts instead of text")
 	}
@@ -128,7 +137,7 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]st
 	}
 	switch {
 	case len(pos) < minArgs:
-		return nil, usagef("missing arguments (see reprieve %s --help)", fs.Name())
+		return nil, usagef("missing arguments: reprieve %s (see reprieve %s --help)", c.synopsis, fs.Name())
 	case maxArgs >= 0 && len(pos) > maxArgs:
 		return nil, usagef("unexpected arguments %q (see reprieve %s --help)", pos[maxArgs:], fs.Name())
 	}
@@ -185,20 +194,35 @@ func (c *cli) context() context.Context {
 	return c.ctx
 }
 
-// eachServer runs f on a connection to every server of o in turn.
+// eachServer runs f on a connection to every server of o in turn. With
+// one server its failure is the error. With several it goes on past a
+// server that cannot be reached or fails f, and returns nil if every one
+// succeeded, a partialError if some did, else every failure joined.
 func (c *cli) eachServer(o *common, f func(conn *client.Conn) error) error {
+	var failed []error
 	for _, a := range o.addrs {
-		conn, err := c.dial(a)
-		if err != nil {
+		err := c.onServer(a, f)
+		if err == nil {
+			continue
+		}
+		if len(o.addrs) == 1 || c.context().Err() != nil {
 			return err
 		}
-		err = f(conn)
-		conn.Close()
-		if err != nil {
-			return err
+		if !strings.Contains(err.Error(), a) {
+			err = fmt.Errorf("%s: %w", a, err)
 		}
+		failed = append(failed, err)
 	}
-	return nil
+	return partial(len(o.addrs), failed)
+}
+
+func (c *cli) onServer(addr string, f func(conn *client.Conn) error) error {
+	conn, err := c.dial(addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return f(conn)
 }
 
 // secondsFlag is a duration flag that also takes a plain number of
@@ -221,14 +245,12 @@ func (f secondsFlag) Set(s string) error {
 	return nil
 }
 
-// parseSeconds reads "30" as 30 seconds and "1m30s" as a Go duration.
+// parseSeconds reads a duration in the config dialect: "30" is 30
+// seconds, "1m30s" and "2d" carry units.
 func parseSeconds(s string) (time.Duration, error) {
-	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(s)
+	d, err := config.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration: write seconds (30) or a Go duration (1m30s)", s)
+		return 0, fmt.Errorf("%q is not a duration: write seconds (30) or a duration with units (1m30s)", s)
 	}
 	return d, nil
 }

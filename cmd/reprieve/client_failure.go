@@ -33,7 +33,12 @@ policy (docs/policies.md), and the command prints what happened:
   job 7 on HOST:PORT: gave up after 80 attempts; moved to dead-letter tube dead
 
 On a tube without a policy the job is buried with the error. --json prints
-{"id", "addr", "action", "attempts", "delay_seconds", "at", "tube"}.`
+{"id", "addr", "action", "attempts", "delay_seconds", "at", "tube"}.
+
+The reservation counts in the job's reserves (stats-job) as any other:
+the protocol lets only the connection holding a job fail it, so a fail
+from outside the worker is a reserve-job and a fail, as release and bury
+from the command line are.`
 
 const buriedUsage = `buried [flags] TUBE
 
@@ -54,11 +59,13 @@ default). --limit bounds the list (0: every job, fetched a page of 1000 at
 a time); --after starts after a job id. --json prints one object per job
 with every stats-job key.`
 
-const flushUsage = `flush [flags] TUBE
+const flushUsage = `flush [flags] --state STATE TUBE
+       flush [flags] --all TUBE
 
 Deletes the jobs of TUBE in the state given by --state: ready, delayed,
-reserved, buried or all (the default; reserved jobs included, their
-workers then get NOT_FOUND). Prints "flushed N jobs from tube TUBE on
+reserved, buried or all; --all is --state all (reserved jobs included,
+their workers then get NOT_FOUND). One of the two is required, so that
+nothing is flushed by accident. Prints "flushed N jobs from tube TUBE on
 HOST:PORT" per server. It cannot be undone.`
 
 func (c *cli) fail(args []string) error {
@@ -163,7 +170,7 @@ func (c *cli) listJobs(name, usage string, args []string, withState bool) error 
 		jobs []client.Stats
 	}
 	var all []serverJobs
-	err = c.eachServer(&o.common, func(conn *client.Conn) error {
+	failed := c.eachServer(&o.common, func(conn *client.Conn) error {
 		jobs, err := c.fetchJobs(conn, tube, &o)
 		if err != nil {
 			return describe(err)
@@ -171,8 +178,8 @@ func (c *cli) listJobs(name, usage string, args []string, withState bool) error 
 		all = append(all, serverJobs{conn.Addr(), jobs})
 		return nil
 	})
-	if err != nil {
-		return err
+	if failed != nil && !isPartial(failed) {
+		return failed
 	}
 	for _, s := range all {
 		if o.json {
@@ -184,7 +191,7 @@ func (c *cli) listJobs(name, usage string, args []string, withState bool) error 
 			}
 			continue
 		}
-		if len(all) > 1 {
+		if len(o.addrs) > 1 {
 			fmt.Fprintf(c.out, "== %s ==\n", s.addr)
 		}
 		if len(s.jobs) == 0 {
@@ -201,7 +208,7 @@ func (c *cli) listJobs(name, usage string, args []string, withState bool) error 
 			c.printBuriedTable(s.jobs)
 		}
 	}
-	return nil
+	return failed
 }
 
 // fetchJobs pages through list-jobs until o.limit jobs or the end.
@@ -284,7 +291,8 @@ func (c *cli) printJobTable(jobs []client.Stats) {
 func (c *cli) flush(args []string) error {
 	var o common
 	fs := c.flags("flush", flushUsage, true, &o)
-	state := fs.String("state", client.StateAll, "ready, delayed, reserved, buried or all")
+	state := fs.String("state", "", "delete the jobs in this state: ready, delayed, reserved, buried or all")
+	all := fs.Bool("all", false, "delete every job of the tube, whatever its state (--state all)")
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -292,6 +300,14 @@ func (c *cli) flush(args []string) error {
 	tube := pos[0]
 	if err := client.ValidTubeName(tube); err != nil {
 		return usagef("%v", err)
+	}
+	switch {
+	case *all && *state != "" && *state != client.StateAll:
+		return usagef("--all and --state %s contradict each other", *state)
+	case *all:
+		*state = client.StateAll
+	case *state == "":
+		return usagef("say which jobs of tube %s to delete: --state ready|delayed|reserved|buried|all, or --all", tube)
 	}
 	if !validState(*state) {
 		return usagef("--state %q: write ready, delayed, reserved, buried or all", *state)
@@ -302,7 +318,7 @@ func (c *cli) flush(args []string) error {
 		Flushed int    `json:"flushed"`
 	}
 	var results []flushed
-	err = c.eachServer(&o, func(conn *client.Conn) error {
+	failed := c.eachServer(&o, func(conn *client.Conn) error {
 		ctx, cancel := c.opContext()
 		defer cancel()
 		n, err := conn.FlushTube(ctx, tube, *state)
@@ -312,8 +328,8 @@ func (c *cli) flush(args []string) error {
 		results = append(results, flushed{conn.Addr(), tube, n})
 		return nil
 	})
-	if err != nil {
-		return err
+	if failed != nil && !isPartial(failed) {
+		return failed
 	}
 	for _, r := range results {
 		if o.json {
@@ -328,5 +344,5 @@ func (c *cli) flush(args []string) error {
 		}
 		fmt.Fprintf(c.out, "flushed %d %s from tube %s on %s\n", r.Flushed, jobs, r.Tube, r.Addr)
 	}
-	return nil
+	return failed
 }

@@ -77,8 +77,8 @@ func TestFailBuriedJobsFlushCommands(t *testing.T) {
 	}
 
 	tc.ok("flushed 1 job from tube mail on "+a+"\n", (*cli).flush, "--state", "ready", "mail")
-	tc.ok("flushed 1 job from tube mail on "+a+"\n", (*cli).flush, "mail")
-	tc.ok(`{"addr":"`+a+`","tube":"dead","flushed":1}`+"\n", (*cli).flush, "--json", "dead")
+	tc.ok("flushed 1 job from tube mail on "+a+"\n", (*cli).flush, "--all", "mail")
+	tc.ok(`{"addr":"`+a+`","tube":"dead","flushed":1}`+"\n", (*cli).flush, "--json", "--state", "all", "dead")
 }
 
 func TestKickByErrorCommand(t *testing.T) {

@@ -27,8 +27,11 @@ Prints "inserted job ID into tube TUBE on HOST:PORT" per job; with --json,
 one object per job: {"id":…,"addr":…,"tube":…}.
 
 With several servers in --addr, jobs go round robin to the live servers; a
-server that is down or does not answer within 5s is skipped and the job is
-sent to the next one (a job re-sent after a timeout may exist twice).
+server that is down is skipped, and one that does not answer within
+--put-timeout (5s) is taken for dead and the job is sent to another (a job
+re-sent after a timeout may exist twice). A dead server's share is spread
+evenly over the live ones. --max-in-flight bounds the puts waiting for
+their answer per server.
 
 --delay and --ttr take seconds (30) or a Go duration (1m30s), rounded up to
 whole seconds.`
@@ -41,7 +44,10 @@ func (c *cli) put(args []string) error {
 	delay, ttr := time.Duration(0), 60*time.Second
 	fs.Var(secondsFlag{&delay}, "delay", "wait this `duration` before the job becomes ready")
 	fs.Var(secondsFlag{&ttr}, "ttr", "time to run (a `duration`): a reserved job not deleted, released or buried within it goes back to ready")
-	lines := fs.Bool("lines", false, "put every line of standard input as a job")
+	lines := fs.Bool("lines", false, "put every line of standard input as a job, each as soon as it is read")
+	maxInFlight := fs.Int("max-in-flight", 64, "with several servers: puts in flight to one server at most (the pool's bound)")
+	putTimeout := 5 * time.Second
+	fs.Var(secondsFlag{&putTimeout}, "put-timeout", "with several servers: how long a put waits for its answer before the server is taken for dead and the put is re-sent to another (a `duration`)")
 	pos, err := c.parse(fs, args, 0, 1)
 	if err != nil {
 		return err
@@ -52,37 +58,22 @@ func (c *cli) put(args []string) error {
 	if err := client.ValidTubeName(*tube); err != nil {
 		return usagef("--tube: %v", err)
 	}
+	if *maxInFlight < 1 {
+		return usagef("--max-in-flight %d: give at least 1", *maxInFlight)
+	}
+	if putTimeout <= 0 {
+		return usagef("--put-timeout must be above 0")
+	}
 	if *lines && len(pos) > 0 {
 		return usagef("--lines reads standard input; give no BODY")
 	}
 
-	var bodies [][]byte
-	switch {
-	case len(pos) == 1 && pos[0] != "-":
-		bodies = [][]byte{[]byte(pos[0])}
-	case *lines:
-		sc := bufio.NewScanner(c.in)
-		sc.Buffer(nil, 1<<30)
-		for sc.Scan() {
-			bodies = append(bodies, bytes.Clone(sc.Bytes()))
-		}
-		if err := sc.Err(); err != nil {
-			return fmt.Errorf("read standard input: %w", err)
-		}
-	default:
-		b, err := io.ReadAll(c.in)
-		if err != nil {
-			return fmt.Errorf("read standard input: %w", err)
-		}
-		bodies = [][]byte{b}
-	}
-
-	put, done, err := c.putter(&o)
+	put, done, err := c.putter(&o, *maxInFlight, putTimeout)
 	if err != nil {
 		return err
 	}
 	defer done()
-	for _, body := range bodies {
+	one := func(body []byte) error {
 		ctx, cancel := c.opContext()
 		ref, err := put(ctx, *tube, body, uint32(*pri), delay, ttr)
 		cancel()
@@ -97,19 +88,42 @@ func (c *cli) put(args []string) error {
 			return describe(err)
 		}
 		if o.json {
-			err = c.printJSON(struct {
+			return c.printJSON(struct {
 				ID   uint64 `json:"id"`
 				Addr string `json:"addr"`
 				Tube string `json:"tube"`
 			}{ref.ID, ref.Addr, *tube})
-		} else {
-			_, err = fmt.Fprintf(c.out, "inserted job %d into tube %s on %s\n", ref.ID, *tube, ref.Addr)
 		}
-		if err != nil {
-			return err
-		}
+		_, err = fmt.Fprintf(c.out, "inserted job %d into tube %s on %s\n", ref.ID, *tube, ref.Addr)
+		return err
 	}
-	return nil
+
+	switch {
+	case len(pos) == 1 && pos[0] != "-":
+		return one([]byte(pos[0]))
+	case *lines:
+		// Each line is put as soon as it is read, so that a stream that
+		// does not end (tail -f) is put as it comes.
+		sc := bufio.NewScanner(c.in)
+		sc.Buffer(nil, 1<<30)
+		for sc.Scan() {
+			// A copy: a pool's put may still be sending the body when it
+			// returns (re-sent elsewhere after a timeout).
+			if err := one(bytes.Clone(sc.Bytes())); err != nil {
+				return err
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return fmt.Errorf("read standard input: %w", err)
+		}
+		return nil
+	default:
+		b, err := io.ReadAll(c.in)
+		if err != nil {
+			return fmt.Errorf("read standard input: %w", err)
+		}
+		return one(b)
+	}
 }
 
 // putFunc puts one job somewhere and says where.
@@ -118,7 +132,7 @@ type putFunc func(ctx context.Context, tube string, body []byte, pri uint32, del
 // putter returns how to put into the servers of o: a connection for one
 // server (so that a failure to connect is reported as such), a Pool for
 // several. done releases it.
-func (c *cli) putter(o *common) (putFunc, func(), error) {
+func (c *cli) putter(o *common, maxInFlight int, putTimeout time.Duration) (putFunc, func(), error) {
 	if len(o.addrs) == 1 {
 		conn, err := c.dial(o.addrs[0])
 		if err != nil {
@@ -130,7 +144,7 @@ func (c *cli) putter(o *common) (putFunc, func(), error) {
 		}
 		return put, func() { conn.Close() }, nil
 	}
-	p, err := client.NewPool(c.context(), client.PoolConfig{Addrs: o.addrs, DialTimeout: dialTimeout, Dial: c.dialer()})
+	p, err := client.NewPool(c.context(), client.PoolConfig{Addrs: o.addrs, DialTimeout: dialTimeout, Dial: c.dialer(), MaxInFlight: maxInFlight, PutTimeout: putTimeout})
 	if err != nil {
 		return nil, nil, usagef("--addr: %v", err)
 	}

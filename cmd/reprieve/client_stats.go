@@ -93,7 +93,7 @@ type serverStats struct {
 // replies, in the server's key order, as text or JSON.
 func (c *cli) showStats(o *common, op string, req func(*client.Conn) (client.Request, string)) error {
 	var all []serverStats
-	err := c.eachServer(o, func(conn *client.Conn) error {
+	failed := c.eachServer(o, func(conn *client.Conn) error {
 		ctx, cancel := c.opContext()
 		defer cancel()
 		q, tube := req(conn)
@@ -117,10 +117,10 @@ func (c *cli) showStats(o *common, op string, req func(*client.Conn) (client.Req
 		all = append(all, ss)
 		return nil
 	})
-	if err != nil {
-		return err
+	if failed != nil && !isPartial(failed) {
+		return failed
 	}
-	if len(all) == 1 {
+	if len(o.addrs) == 1 {
 		if o.json {
 			return c.printJSON(all[0].stats)
 		}
@@ -132,7 +132,7 @@ func (c *cli) showStats(o *common, op string, req func(*client.Conn) (client.Req
 		for _, ss := range all {
 			byAddr[ss.addr] = ss.stats
 		}
-		return c.printJSON(byAddr)
+		return printed(c.printJSON(byAddr), failed)
 	}
 	for i, ss := range all {
 		if i > 0 {
@@ -145,7 +145,7 @@ func (c *cli) showStats(o *common, op string, req func(*client.Conn) (client.Req
 		}
 		c.printStats(ss)
 	}
-	return nil
+	return failed
 }
 
 func (c *cli) printStats(ss serverStats) {

@@ -31,7 +31,7 @@ func newTestCLI(t *testing.T, addr string) *testCLI {
 func (tc *testCLI) run(stdin string, cmd func(*cli, []string) error, args ...string) (string, error) {
 	var out bytes.Buffer
 	c := &cli{ctx: context.Background(), in: strings.NewReader(stdin), out: &out, getenv: func(k string) string { return tc.env[k] }}
-	err := cmd(c, args)
+	err := c.run(cmd, args)
 	return out.String(), err
 }
 
@@ -232,14 +232,17 @@ func TestClientCommandLineErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{(*cli).delete, nil, "missing arguments (see reprieve delete --help)"},
+		{(*cli).delete, nil, "missing arguments: reprieve delete [flags] ID... (see reprieve delete --help)"},
+		{(*cli).buried, nil, "missing arguments: reprieve buried [flags] TUBE (see reprieve buried --help)"},
+		{(*cli).flush, []string{"mail"}, "say which jobs of tube mail to delete: --state ready|delayed|reserved|buried|all, or --all"},
+		{(*cli).flush, []string{"--all", "--state", "ready", "mail"}, "--all and --state ready contradict each other"},
 		{(*cli).delete, []string{"x"}, `"x" is not a job id (a positive whole number)`},
 		{(*cli).put, []string{"a", "b"}, `unexpected arguments ["b"] (see reprieve put --help)`},
 		{(*cli).put, []string{"--tube", "-x", "a"}, `--tube: client: bad tube name: "-x" starts with a hyphen`},
-		{(*cli).put, []string{"--delay", "soon", "a"}, `invalid value "soon" for flag -delay: "soon" is not a duration: write seconds (30) or a Go duration (1m30s) (see reprieve put --help)`},
+		{(*cli).put, []string{"--delay", "soon", "a"}, `invalid value "soon" for flag -delay: "soon" is not a duration: write seconds (30) or a duration with units (1m30s) (see reprieve put --help)`},
 		{(*cli).reserve, []string{"--delete", "--bury"}, "--delete and --bury exclude each other"},
 		{(*cli).kick, []string{"many"}, `BOUND "many" is not a whole number`},
-		{(*cli).pauseTube, []string{"t"}, "missing arguments (see reprieve pause-tube --help)"},
+		{(*cli).pauseTube, []string{"t"}, "missing arguments: reprieve pause-tube [flags] TUBE DURATION (see reprieve pause-tube --help)"},
 	} {
 		_, err := tc.run("", c.cmd, c.args...)
 		if err == nil || err.Error() != c.want || !isUsage(err) {

@@ -8,8 +8,10 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/reprieve/reprieve/client"
 )
@@ -66,4 +68,34 @@ func (c *cli) dialer() func(ctx context.Context, addr string) (*client.Conn, err
 		return client.TLSDialer(c.tls)
 	}
 	return client.Dial
+}
+
+// run runs a client subcommand and, if it failed on a connection that the
+// server closed while TLS was not asked for, checks whether the servers
+// involved speak TLS and says so with the flag to add.
+func (c *cli) run(cmd func(*cli, []string) error, args []string) error {
+	err := cmd(c, args)
+	if err == nil || c.tls != nil || c.addrs == nil || !errors.Is(err, client.ErrClosed) {
+		return err
+	}
+	for _, a := range *c.addrs {
+		if strings.Contains(err.Error(), a) && speaksTLS(c.context(), a) {
+			err = fmt.Errorf("%w (%s serves TLS: add --tls, with --tls-ca FILE for a private CA)", err, a)
+		}
+	}
+	return err
+}
+
+// speaksTLS reports whether a TLS handshake with addr completes (without
+// verifying the certificate: it only tells a TLS port from a plain one).
+func speaksTLS(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true}}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }

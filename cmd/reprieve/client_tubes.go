@@ -71,7 +71,7 @@ func (c *cli) tubes(args []string) error {
 	}
 	byAddr := map[string][]tubeRow{}
 	var order []string
-	err := c.eachServer(&o, func(conn *client.Conn) error {
+	failed := c.eachServer(&o, func(conn *client.Conn) error {
 		ctx, cancel := c.opContext()
 		defer cancel()
 		list, err := conn.ListTubes(ctx)
@@ -101,11 +101,11 @@ func (c *cli) tubes(args []string) error {
 		order = append(order, conn.Addr())
 		return nil
 	})
-	if err != nil {
-		return err
+	if failed != nil && !isPartial(failed) {
+		return failed
 	}
 	if o.json {
-		if len(order) == 1 {
+		if len(o.addrs) == 1 {
 			if *names {
 				return c.printJSON(rowNames(byAddr[order[0]]))
 			}
@@ -116,12 +116,12 @@ func (c *cli) tubes(args []string) error {
 			for a, rows := range byAddr {
 				out[a] = rowNames(rows)
 			}
-			return c.printJSON(out)
+			return printed(c.printJSON(out), failed)
 		}
-		return c.printJSON(byAddr)
+		return printed(c.printJSON(byAddr), failed)
 	}
 	for i, a := range order {
-		if len(order) > 1 {
+		if len(o.addrs) > 1 {
 			if i > 0 {
 				fmt.Fprintln(c.out)
 			}
@@ -129,7 +129,7 @@ func (c *cli) tubes(args []string) error {
 		}
 		c.printTubes(byAddr[a], *names)
 	}
-	return nil
+	return failed
 }
 
 func rowNames(rows []tubeRow) []string {
@@ -210,7 +210,7 @@ func (c *cli) kick(args []string) error {
 		Kicked int    `json:"kicked"`
 	}
 	var results []kicked
-	err = c.eachServer(&o, func(conn *client.Conn) error {
+	failed := c.eachServer(&o, func(conn *client.Conn) error {
 		ctx, cancel := c.opContext()
 		defer cancel()
 		n := 0
@@ -226,14 +226,14 @@ func (c *cli) kick(args []string) error {
 		results = append(results, kicked{conn.Addr(), *tube, n})
 		return nil
 	})
-	if err != nil {
-		return err
+	if failed != nil && !isPartial(failed) {
+		return failed
 	}
 	if o.json {
-		if len(results) == 1 {
+		if len(o.addrs) == 1 {
 			return c.printJSON(results[0])
 		}
-		return c.printJSON(results)
+		return printed(c.printJSON(results), failed)
 	}
 	for _, r := range results {
 		jobs := "jobs"
@@ -242,7 +242,7 @@ func (c *cli) kick(args []string) error {
 		}
 		fmt.Fprintf(c.out, "kicked %d %s in tube %s on %s\n", r.Kicked, jobs, r.Tube, r.Addr)
 	}
-	return nil
+	return failed
 }
 
 func (c *cli) pauseTube(args []string) error {
@@ -261,7 +261,7 @@ func (c *cli) pauseTube(args []string) error {
 		return usagef("DURATION: %v", err)
 	}
 	paused := 0
-	err = c.eachServer(&o, func(conn *client.Conn) error {
+	failed := c.eachServer(&o, func(conn *client.Conn) error {
 		ctx, cancel := c.opContext()
 		defer cancel()
 		err := conn.PauseTube(ctx, tube, d)
@@ -275,11 +275,11 @@ func (c *cli) pauseTube(args []string) error {
 		_, err = fmt.Fprintf(c.out, "paused tube %s for %v on %s\n", tube, d.Round(time.Second), conn.Addr())
 		return err
 	})
-	if err != nil {
-		return err
+	if failed != nil && !isPartial(failed) {
+		return failed
 	}
 	if paused == 0 {
 		return fmt.Errorf("tube %q not found on %s", tube, strings.Join(o.addrs, ","))
 	}
-	return nil
+	return failed
 }

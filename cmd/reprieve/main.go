@@ -13,7 +13,8 @@ import (
 )
 
 // command is one subcommand: run receives the arguments after its name and
-// returns an error to print (the exit status is then 1, or 2 for usage).
+// returns an error to print (the exit status is then 1, 2 for usage, or 3
+// when some servers of several failed: see partialError).
 type command struct {
 	summary string
 	run     func(args []string) error
@@ -31,6 +32,7 @@ func register(name, summary string, run func(args []string) error) {
 
 func usage() {
 	fmt.Fprintf(os.Stderr, "Usage: reprieve COMMAND [flags] [args]\n\nCommands:\n")
+	fmt.Fprintf(os.Stderr, "  %-20s %s\n", "--version", "print the version (as the version command)")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
@@ -51,6 +53,10 @@ func main() {
 		return
 	}
 	name := os.Args[1]
+	if name == "--version" || name == "-version" || name == "-v" {
+		printVersion(os.Stdout)
+		return
+	}
 	cmd, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "reprieve: unknown command %q\n\n", name)
@@ -66,6 +72,9 @@ func main() {
 		os.Exit(2)
 	default:
 		fmt.Fprintf(os.Stderr, "reprieve %s: %s\n", name, strings.TrimPrefix(err.Error(), name+": "))
+		if isPartial(err) {
+			os.Exit(exitPartial)
+		}
 		os.Exit(1)
 	}
 }

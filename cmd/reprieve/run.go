@@ -13,6 +13,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/admin"
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/config"
 	"github.com/reprieve/reprieve/internal/pipeline"
 	_ "github.com/reprieve/reprieve/internal/pipeline/module"
 )
@@ -24,8 +25,9 @@ func init() {
 func runRun(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	debug := fs.Bool("debug", false, "log at debug level and print every module's queue counters periodically")
-	every := fs.Duration("stats-interval", 10*time.Second, "how often --debug prints the counters")
-	drain := fs.Duration("drain-timeout", 10*time.Second, "on shutdown, how long to wait for in-memory queues to empty")
+	every, drain := new(time.Duration), new(time.Duration)
+	config.DurationVar(fs, every, "stats-interval", 10*time.Second, "how often --debug prints the counters")
+	config.DurationVar(fs, drain, "drain-timeout", 10*time.Second, "on shutdown, how long to wait for in-memory queues to empty")
 	var af adminFlags
 	af.register(fs, "the pipeline's /metrics, /api/v1/pipeline, /healthz and /readyz (docs/pipelines.md)", "read the pipeline's counters")
 	fs.Usage = func() {

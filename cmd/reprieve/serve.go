@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/config"
 	"github.com/reprieve/reprieve/internal/server"
 )
 
@@ -86,9 +87,6 @@ type servePlugin struct {
 	// serving, if set, runs once the server is built, before it listens;
 	// it may keep srv to read its counters (the admin interface).
 	serving func(srv *server.Server)
-	// listener, if set, wraps the job port's listener before the server
-	// accepts on it (TLS); it is not called on the plain path otherwise.
-	listener func(ln net.Listener) net.Listener
 }
 
 // servePlugins is filled by the init functions of the plugins' files.
@@ -101,7 +99,7 @@ func runServe(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "TCP `address` to listen on (HOST:PORT; \":11300\" for every interface)")
 	fs.IntVar(&cfg.MaxJobSize, "max-job-size", cfg.MaxJobSize, "largest job body accepted, in `bytes` (beanstalkd's -z); bigger puts get JOB_TOO_BIG")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGTERM or SIGINT, how long connections get to finish their commands before they are closed")
+	config.DurationVar(fs, &cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGTERM or SIGINT, how long connections get to finish their commands before they are closed")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format` on stderr: text or json")
 	for _, p := range servePlugins {
@@ -117,9 +115,18 @@ commands, the extensions and the few differences.
 TLS:
   --tls-cert and --tls-key serve the job port over TLS (1.2 or later)
   instead of plain TCP; --tls-client-ca also requires a client
-  certificate signed by one of its CAs (mutual TLS). The files are read
-  at start; SIGHUP reloads the certificate and key. Clients: reprieve
-  put/reserve/... --tls (docs/protocol.md).
+  certificate signed by one of its CAs (mutual TLS); --tls-ca refuses a
+  certificate that does not verify against its CAs. The files are read
+  at start, and an expired or not yet valid certificate stops it;
+  SIGHUP reloads the certificate and key, keeping the old pair if the
+  new one is refused. A handshake must finish within
+  --tls-handshake-timeout. Clients: reprieve put/reserve/... --tls
+  (docs/protocol.md). Without TLS beyond loopback, a warning is logged.
+
+Connections:
+  --max-connections caps the connections served at once (one more gets
+  OUT_OF_MEMORY and is closed); --idle-timeout closes connections that
+  send nothing for that long (off by default).
 
 Signals:
   SIGUSR1          drain mode: put answers DRAINING, everything else works
@@ -212,11 +219,6 @@ func serve(cfg serveConfig) (err error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running there? choose another with --listen)", cfg.Listen, err)
-	}
-	for _, p := range servePlugins {
-		if p.listener != nil {
-			ln = p.listener(ln)
-		}
 	}
 
 	sigs := make(chan os.Signal, 4)

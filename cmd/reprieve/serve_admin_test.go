@@ -48,6 +48,9 @@ func testServeAdminFlagErrors(t *testing.T, bin string) {
 		{[]string{"--admin-listen", "127.0.0.1:0", "--admin-token-file", filepath.Join(dir, "none")}, "--admin-token-file: open " + filepath.Join(dir, "none") + ": no such file or directory"},
 		{[]string{"--admin-listen", "127.0.0.1:0", "--admin-tls-cert", "c.pem"}, "--admin-tls-cert and --admin-tls-key go together: give both for HTTPS, or neither for HTTP"},
 		{[]string{"--admin-listen", "127.0.0.1:0", "--admin-token", "a b"}, "the admin token must not contain spaces or line breaks"},
+		{[]string{"--admin-listen", "127.0.0.1:0", "--admin-host", "https://admin.example.com"}, `--admin-host "https://admin.example.com": want a host name or address such as admin.example.com, without a scheme or a path`},
+		{[]string{"--admin-listen", "127.0.0.1:0", "--admin-host", ""}, `--admin-host "": want a host name or address such as admin.example.com, without a scheme or a path`},
+		{[]string{"--admin-host", "a.example"}, "--admin-host needs --admin-listen"},
 	} {
 		out, err := exec.Command(bin, append([]string{"serve", "--no-log"}, tt.args...)...).CombinedOutput()
 		var ee *exec.ExitError
@@ -83,11 +86,16 @@ func testServeAdminAPI(t *testing.T, bin string) {
 
 	hc := &http.Client{Timeout: 10 * time.Second}
 	defer hc.CloseIdleConnections()
-	call := func(method, path, token string) (int, string) {
+	// call sends method path; a POST takes its parameters as JSON, the
+	// only kind of body actions accept.
+	call := func(method, path, token string, params ...string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+adminAddr+path, nil)
+		req, _ := http.NewRequest(method, "http://"+adminAddr+path, strings.NewReader(strings.Join(params, "")))
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/json")
 		}
 		resp, err := hc.Do(req)
 		if err != nil {
@@ -134,7 +142,7 @@ func testServeAdminAPI(t *testing.T, bin string) {
 	if code != 200 || !strings.Contains(body, `"last-error": "smtp: connection refused"`) {
 		t.Errorf("buried jobs: %d %s", code, body)
 	}
-	code, body = call("POST", "/api/v1/tubes/mail/kick?error=smtp", "file-token")
+	code, body = call("POST", "/api/v1/tubes/mail/kick", "file-token", `{"error": "smtp"}`)
 	if code != 200 || body != "{\n  \"tube\": \"mail\",\n  \"kicked\": 1\n}\n" {
 		t.Errorf("kick: %d %s", code, body)
 	}

@@ -1,27 +1,21 @@
 package main
 
-// This file holds TLS on serve's job port: the --tls-* flags, loading the
-// certificate, key and client CAs at start (a bad file stops the start),
-// reloading the certificate and key on SIGHUP (a bad file is logged and the
-// old pair kept), and wrapping the listener. The plain path is untouched:
-// without --tls-cert the listener is not wrapped.
+// This file holds TLS on serve's job port: the --tls-* flags, loading and
+// checking the certificate, key and CAs at start (a bad or expired file
+// stops the start), and reloading the pair on SIGHUP (a refused pair is
+// logged and the old one kept). The checks live in internal/certs and the
+// handshake timeout in internal/server; this file only wires them.
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
-	"os/signal"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/reprieve/reprieve/client"
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/certs"
 	"github.com/reprieve/reprieve/internal/server"
 )
 
@@ -31,29 +25,30 @@ func init() {
 		name:      "tls",
 		flags:     t.register,
 		configure: t.configure,
-		listener:  t.wrap,
 	})
 }
 
-// serveTLS is the TLS of serve's job port: its flags and, once they are
-// loaded, the configuration the listener is wrapped with (nil: plain TCP).
+// serveTLS is the TLS of serve's job port: its flags.
 type serveTLS struct {
-	certFile, keyFile, clientCAFile string
-	config                          *tls.Config
-
-	// cert is the pair handshakes use; SIGHUP replaces it.
-	cert atomic.Pointer[tls.Certificate]
+	certFile, keyFile, clientCAFile, caFile string
+	handshakeTimeout                        time.Duration
 }
 
 func (t *serveTLS) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.certFile, "tls-cert", "", "serve the job port over TLS with this PEM certificate `file` (the chain, leaf first; needs --tls-key)")
 	fs.StringVar(&t.keyFile, "tls-key", "", "the PEM private key `file` of --tls-cert")
 	fs.StringVar(&t.clientCAFile, "tls-client-ca", "", "require a client certificate signed by a CA of this PEM `file` (mutual TLS; needs --tls-cert)")
+	fs.StringVar(&t.caFile, "tls-ca", "", "refuse a --tls-cert, at start and on SIGHUP, that does not verify against the CAs of this PEM `file` (what clients give to --tls-ca)")
+	fs.DurationVar(&t.handshakeTimeout, "tls-handshake-timeout", server.DefaultHandshakeTimeout, "close a TLS connection that has not finished its handshake within this `duration`")
 }
 
 // configure checks the flags together and loads the files, so that a
 // mistake stops the start before the log replays.
-func (t *serveTLS) configure(log *slog.Logger, _ *broker.Config, _ *server.Config) (func(*broker.Broker) error, func() error, error) {
+func (t *serveTLS) configure(log *slog.Logger, _ *broker.Config, sc *server.Config) (func(*broker.Broker) error, func() error, error) {
+	if t.handshakeTimeout <= 0 {
+		return nil, nil, usagef("--tls-handshake-timeout %v: want a positive duration such as 10s", t.handshakeTimeout)
+	}
+	sc.HandshakeTimeout = t.handshakeTimeout
 	if (t.certFile == "") != (t.keyFile == "") {
 		return nil, nil, usagef("--tls-cert and --tls-key go together: give both to serve the job port over TLS, or neither for plain TCP")
 	}
@@ -61,120 +56,33 @@ func (t *serveTLS) configure(log *slog.Logger, _ *broker.Config, _ *server.Confi
 		if t.clientCAFile != "" {
 			return nil, nil, usagef("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked only over TLS")
 		}
+		if t.caFile != "" {
+			return nil, nil, usagef("--tls-ca needs --tls-cert and --tls-key: it checks their certificate")
+		}
 		return nil, nil, nil
 	}
 	// Catch SIGHUP before the files are read, so that a renewal signalled
 	// during the start is not lost.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	cfg, err := loadServerTLS(t.certFile, t.keyFile, t.clientCAFile)
+	hup := notifyHUP()
+	pair, err := certs.Load(certs.Config{CertFile: t.certFile, KeyFile: t.keyFile, CAFile: t.caFile})
 	if err != nil {
-		signal.Stop(hup)
-		return nil, nil, err
+		hup.stop()
+		return nil, nil, fmt.Errorf("--tls-cert, --tls-key: %w", err)
 	}
-	t.use(log, &cfg.Certificates[0])
-	cfg.Certificates = nil
-	cfg.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return t.cert.Load(), nil }
-	t.config = cfg
-	log.Info("job port over TLS", "cert", t.certFile, "subject", t.cert.Load().Leaf.Subject.String(),
-		"not_after", t.cert.Load().Leaf.NotAfter.UTC().Format(time.RFC3339), "client_certs", t.clientCAFile != "")
-
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-hup:
-				t.reload(log)
-			}
-		}
-	})
-	stop := func() error {
-		signal.Stop(hup)
-		close(done)
-		wg.Wait()
-		return nil
-	}
-	return nil, stop, nil
-}
-
-// use makes cert the pair new handshakes get, warning if it is not valid
-// now.
-func (t *serveTLS) use(log *slog.Logger, cert *tls.Certificate) {
-	t.cert.Store(cert)
-	leaf := cert.Leaf
-	if now := time.Now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
-		log.Warn("the --tls-cert certificate is not valid now: clients that verify it will refuse it",
-			"cert", t.certFile, "not_before", leaf.NotBefore.UTC().Format(time.RFC3339), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
-	}
-}
-
-// reload reads --tls-cert and --tls-key again (on SIGHUP): new handshakes
-// get the new pair, connections already open keep theirs; a pair that
-// cannot be used is logged and the old one kept.
-func (t *serveTLS) reload(log *slog.Logger) {
-	cert, err := loadKeyPair(t.certFile, t.keyFile)
-	if err != nil {
-		log.Error("TLS certificate not reloaded; keeping the one in use", "err", err)
-		return
-	}
-	t.use(log, cert)
-	log.Info("TLS certificate reloaded", "cert", t.certFile, "subject", cert.Leaf.Subject.String(),
-		"serial", cert.Leaf.SerialNumber.String(), "not_after", cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
-}
-
-// wrap serves ln over TLS when --tls-cert is given.
-func (t *serveTLS) wrap(ln net.Listener) net.Listener {
-	if t.config == nil {
-		return ln
-	}
-	return tls.NewListener(ln, t.config)
-}
-
-// loadServerTLS reads the certificate, its key and, if caFile is not
-// empty, the CAs that client certificates must be signed by. Its errors
-// name the file and say what is wrong with it.
-func loadServerTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
-	cert, err := loadKeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, err
-	}
-	cfg := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{*cert},
-	}
-	if caFile != "" {
-		pool, err := client.LoadCAs(caFile)
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: pair.GetCertificate}
+	if t.clientCAFile != "" {
+		pool, err := client.LoadCAs(t.clientCAFile)
 		if err != nil {
-			return nil, fmt.Errorf("--tls-client-ca %w", err)
+			hup.stop()
+			return nil, nil, fmt.Errorf("--tls-client-ca %w", err)
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
-	return cfg, nil
-}
-
-// loadKeyPair reads a PEM certificate (the chain, leaf first) and its key,
-// with the leaf parsed. Its errors name the files and say what is wrong.
-func loadKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
-	certPEM, err := os.ReadFile(certFile)
-	if err != nil {
-		return nil, fmt.Errorf("--tls-cert: %w", err)
-	}
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("--tls-key: %w", err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("--tls-cert %s with --tls-key %s: %w", certFile, keyFile, err)
-	}
-	if cert.Leaf == nil {
-		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
-			return nil, fmt.Errorf("--tls-cert %s: %w", certFile, err)
-		}
-	}
-	return &cert, nil
+	sc.TLS = cfg
+	leaf := pair.Leaf()
+	log.Info("job port over TLS", "cert", t.certFile, "subject", leaf.Subject.String(),
+		"not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "client_certs", t.clientCAFile != "", "ca", t.caFile)
+	hup.run(func() { pair.ReloadLogged(log, "job port") })
+	return nil, func() error { hup.stop(); return nil }, nil
 }

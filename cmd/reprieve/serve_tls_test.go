@@ -126,27 +126,23 @@ func testServeTLSFlagErrors(t *testing.T, bin string) {
 		{[]string{"--tls-cert", certFile}, 2, "reprieve serve: tls: --tls-cert and --tls-key go together: give both to serve the job port over TLS, or neither for plain TCP\n"},
 		{[]string{"--tls-key", keyFile}, 2, "reprieve serve: tls: --tls-cert and --tls-key go together: give both to serve the job port over TLS, or neither for plain TCP\n"},
 		{[]string{"--tls-client-ca", ca.CertFile}, 2, "reprieve serve: tls: --tls-client-ca needs --tls-cert and --tls-key: client certificates are checked only over TLS\n"},
-		{[]string{"--tls-cert", none, "--tls-key", keyFile}, 1, "reprieve serve: tls: --tls-cert: open " + none + ": no such file or directory\n"},
-		{[]string{"--tls-cert", certFile, "--tls-key", none}, 1, "reprieve serve: tls: --tls-key: open " + none + ": no such file or directory\n"},
-		{[]string{"--tls-cert", certFile, "--tls-key", otherKey}, 1, "reprieve serve: tls: --tls-cert " + certFile + " with --tls-key " + otherKey + ": tls: private key does not match public key\n"},
-		{[]string{"--tls-cert", notPEM, "--tls-key", keyFile}, 1, "reprieve serve: tls: --tls-cert " + notPEM + " with --tls-key " + keyFile + ": tls: failed to find any PEM data in certificate input\n"},
+		{[]string{"--tls-cert", none, "--tls-key", keyFile}, 1, "reprieve serve: tls: --tls-cert, --tls-key: certs: unusable certificate or key: open " + none + ": no such file or directory\n"},
+		{[]string{"--tls-cert", certFile, "--tls-key", none}, 1, "reprieve serve: tls: --tls-cert, --tls-key: certs: unusable certificate or key: open " + none + ": no such file or directory\n"},
+		{[]string{"--tls-cert", certFile, "--tls-key", otherKey}, 1, "reprieve serve: tls: --tls-cert, --tls-key: certs: unusable certificate or key: " + certFile + " with key " + otherKey + ": tls: private key does not match public key\n"},
+		{[]string{"--tls-cert", notPEM, "--tls-key", keyFile}, 1, "reprieve serve: tls: --tls-cert, --tls-key: certs: unusable certificate or key: " + notPEM + " with key " + keyFile + ": tls: failed to find any PEM data in certificate input\n"},
 		{[]string{"--tls-cert", certFile, "--tls-key", keyFile, "--tls-client-ca", notPEM}, 1, "reprieve serve: tls: --tls-client-ca " + notPEM + ": no PEM certificate in it (want one or more \"-----BEGIN CERTIFICATE-----\" blocks)\n"},
 		{[]string{"--tls-cert", certFile, "--tls-key", keyFile, "--tls-client-ca", none}, 1, "reprieve serve: tls: --tls-client-ca " + none + ": open " + none + ": no such file or directory\n"},
 	} {
-		cmd := exec.Command(bin, append([]string{"serve", "--no-log", "--listen", "127.0.0.1:0"}, tt.args...)...)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != tt.code || stderr.String() != tt.want {
-			t.Errorf("serve %v: %v, stderr %q; want exit %d and %q", tt.args, err, stderr.String(), tt.code, tt.want)
+		if code, stderr := serveFails(t, bin, tt.args...); code != tt.code || stderr != tt.want {
+			t.Errorf("serve %v: exit %d, stderr %q; want exit %d and %q", tt.args, code, stderr, tt.code, tt.want)
 		}
 	}
 	out, err := exec.Command(bin, "serve", "--help").CombinedOutput()
 	if err != nil {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, flag := range []string{"-tls-cert file", "-tls-key file", "-tls-client-ca file", "mutual TLS"} {
+	for _, flag := range []string{"-tls-cert file", "-tls-key file", "-tls-client-ca file", "-tls-ca file", "-tls-handshake-timeout duration", "mutual TLS",
+		"-max-connections many", "-idle-timeout duration", "-admin-host name", "-admin-tls-ca file"} {
 		if !strings.Contains(string(out), flag) {
 			t.Errorf("--help lacks %s", flag)
 		}
@@ -400,7 +396,7 @@ func testServeTLSReload(t *testing.T, bin string) {
 
 	certFile, keyFile := ca.Server(t, "server") // renewed in place: serial 3
 	s.cmd.Process.Signal(syscall.SIGHUP)
-	s.waitLog(t, `msg="TLS certificate reloaded" cert=`+certFile+" subject=\"CN=server\" serial=3")
+	s.waitLog(t, `msg="job port: TLS certificate reloaded" cert=`+certFile+" subject=\"CN=server\" serial=3")
 	s.waitLog(t, `msg="admin interface: TLS certificate reloaded" cert=`+certFile)
 	renewed, renewedR := s.dial(t)
 	if got := serial(renewed); got != "3" {
@@ -416,8 +412,8 @@ func testServeTLSReload(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 	s.cmd.Process.Signal(syscall.SIGHUP)
-	s.waitLog(t, `msg="TLS certificate not reloaded; keeping the one in use" err="--tls-cert `+certFile+" with --tls-key "+keyFile+": tls: failed to find any PEM data in key input")
-	s.waitLog(t, `msg="admin interface: TLS certificate not reloaded; keeping the one in use" err="admin: load TLS certificate `+certFile+" and key "+keyFile+": tls: failed to find any PEM data in key input")
+	s.waitLog(t, `msg="job port: TLS certificate not reloaded; keeping the one in use" cert=`+certFile+` err="certs: unusable certificate or key: `+certFile+" with key "+keyFile+": tls: failed to find any PEM data in key input")
+	s.waitLog(t, `msg="admin interface: TLS certificate not reloaded; keeping the one in use" cert=`+certFile+` err="certs: unusable certificate or key: `+certFile+" with key "+keyFile+": tls: failed to find any PEM data in key input")
 	kept, keptR := s.dial(t)
 	if got := serial(kept); got != "3" {
 		t.Fatalf("after a failed reload a new connection got serial %s, want 3 (kept)", got)

@@ -196,12 +196,6 @@ func jsonText(v any) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// rows reads the rows of the table sel (see rowsJS).
-func (p *page) rows(sel string) [][]string {
-	p.t.Helper()
-	return eval[[][]string](p, rowsJS(sel))
-}
-
 // waitRows waits until the table sel holds exactly want (see rowsJS).
 func (p *page) waitRows(what, sel string, want [][]string) {
 	p.t.Helper()

@@ -37,6 +37,8 @@ type options struct {
 	token         string
 	metricsPublic bool
 	config        func(*admin.Config)
+	// hosts are the names answered besides loopback (ListenConfig.Hosts).
+	hosts []string
 }
 
 // lockedBuffer collects log output written from the server's goroutines.
@@ -79,15 +81,15 @@ func start(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, hc := serveHTTP(t, h)
+	url, hc := serveHTTP(t, h, o.hosts...)
 	return &env{srv: srv, clk: clk, url: url, token: o.token, http: hc, logs: logs}
 }
 
-// serveHTTP serves h on a loopback port until the test ends and returns
-// its base URL and a client for it.
-func serveHTTP(t *testing.T, h http.Handler) (string, *http.Client) {
+// serveHTTP serves h on a loopback port, answering also to hosts, until
+// the test ends and returns its base URL and a client for it.
+func serveHTTP(t *testing.T, h http.Handler, hosts ...string) (string, *http.Client) {
 	t.Helper()
-	as, err := admin.Listen(admin.ListenConfig{Addr: "127.0.0.1:0"})
+	as, err := admin.Listen(admin.ListenConfig{Addr: "127.0.0.1:0", Hosts: hosts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +119,8 @@ func (e *env) do(t *testing.T, method, path string) reply {
 	return e.doToken(t, method, path, e.token)
 }
 
-// doToken sends method path with token ("" sends no Authorization header).
+// doToken sends method path with token ("" sends no Authorization header);
+// a POST says Content-Type: application/json, with an empty body.
 func (e *env) doToken(t *testing.T, method, path, token string) reply {
 	t.Helper()
 	req, err := http.NewRequest(method, e.url+path, nil)
@@ -126,6 +129,10 @@ func (e *env) doToken(t *testing.T, method, path, token string) reply {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if method == http.MethodPost {
+		// Actions are JSON, even without a body (guard.go).
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := e.http.Do(req)
 	if err != nil {

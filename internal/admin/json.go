@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/config"
 )
 
 // object is a JSON object whose keys keep the order they were added in,
@@ -121,17 +122,14 @@ func uintParam(w http.ResponseWriter, r *http.Request, name string, def, max uin
 	return n, true
 }
 
-// durationParam reads the parameter name as whole seconds ("30") or a Go
-// duration ("1m30s"), rounded up to seconds, from 0 to max seconds.
+// durationParam reads the parameter name as a duration in the config
+// dialect ("30" seconds, "1m30s"), rounded up to seconds, from 0 to max seconds.
 func durationParam(w http.ResponseWriter, r *http.Request, name string, def time.Duration, max uint64) (time.Duration, bool) {
 	s := r.FormValue(name)
 	if s == "" {
 		return def, true
 	}
-	if n, err := strconv.ParseUint(s, 10, 64); err == nil && n <= max {
-		return time.Duration(n) * time.Second, true
-	}
-	d, err := time.ParseDuration(s)
+	d, err := config.ParseDuration(s)
 	if err != nil || d < 0 || math.Ceil(d.Seconds()) > float64(max) {
 		badParam(w, name, s, fmt.Sprintf("seconds (30) or a duration (1m30s) from 0 to %d s", max))
 		return 0, false

@@ -49,6 +49,7 @@ func TestMetrics(t *testing.T) {
 		Buried: wal.StoreStats{Segments: 1, DiskBytes: 1 << 20, LiveBytes: 50},
 	}
 	e := start(t, options{config: func(c *admin.Config) {
+		c.Refused = func() uint64 { return 7 }
 		c.Binlog = func() server.BinlogStats {
 			return server.BinlogStats{OldestIndex: 1, CurrentIndex: 2, RecordsWritten: 40, RecordsMigrated: 3, MaxSize: 1 << 20}
 		}
@@ -98,6 +99,7 @@ func TestMetrics(t *testing.T) {
 		`reprieve_commands_total{cmd="reserve-with-timeout"}`:     0,
 		`reprieve_connections`:                                    2,
 		`reprieve_connections_total`:                              2,
+		`reprieve_connections_refused_total`:                      7,
 		`reprieve_tubes`:                                          3,
 		`reprieve_uptime_seconds`:                                 10,
 		`reprieve_failures_total`:                                 1,

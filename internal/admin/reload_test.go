@@ -61,7 +61,7 @@ func TestReloadCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = srv.ReloadCertificate()
-	if err == nil || !strings.Contains(err.Error(), "admin: load TLS certificate "+certFile+" and key "+keyFile+": tls: failed to find any PEM data in key input") {
+	if err == nil || !strings.Contains(err.Error(), "certs: unusable certificate or key: "+certFile+" with key "+keyFile+": tls: failed to find any PEM data in key input") {
 		t.Fatalf("reload of a broken key: %v", err)
 	}
 	if got := serial(); got != "3" {

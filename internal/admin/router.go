@@ -75,10 +75,14 @@ func (h *router) notFound(pattern string, authenticate bool, what, hint string) 
 	})
 }
 
-// ServeHTTP serves the routes, never sniffed nor cached.
+// ServeHTTP serves the routes, never sniffed nor cached, once guard has
+// let the request through.
 func (h *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
+	if !guard(w, r) {
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
+
+	"github.com/reprieve/reprieve/internal/certs"
+	"github.com/reprieve/reprieve/internal/server"
 )
 
 // ListenConfig says where and how the admin interface listens.
@@ -19,8 +21,17 @@ type ListenConfig struct {
 	// CertFile and KeyFile, both set, serve HTTPS with this PEM
 	// certificate (chain) and key; both empty serve plain HTTP.
 	CertFile, KeyFile string
-	// Logger receives the HTTP server's own errors (bad TLS handshakes);
-	// default slog.Default().
+	// Hosts are names requests may carry in their Host header besides the
+	// address listened on (and, on loopback, localhost and any loopback
+	// IP; on every interface, any IP): other requests are refused with
+	// 421. "*" accepts any Host.
+	Hosts []string
+	// CAFile, if set with CertFile, is a PEM file of CAs the certificate
+	// must verify against, at Listen and at every reload (certs.Config).
+	CAFile string
+	// Logger receives the HTTP server's own errors (bad TLS handshakes,
+	// at debug) and the warning about plain HTTP beyond loopback; default
+	// slog.Default().
 	Logger *slog.Logger
 }
 
@@ -28,36 +39,41 @@ type ListenConfig struct {
 type Server struct {
 	hs     *http.Server
 	ln     net.Listener
-	tls    bool
 	served chan error // Serve's result, once started
 	// started is set by Start, before the goroutine runs; only the
 	// goroutine calling Start and Shutdown (the same owner) touches it.
 	started bool
-
-	certFile, keyFile string
-	cert              atomic.Pointer[tls.Certificate] // what handshakes get
+	// pair is what TLS handshakes get; nil for plain HTTP.
+	pair *certs.Pair
+	// hosts is the Host rule every request passes first.
+	hosts hostRule
 }
 
-// Listen binds cfg.Addr and, with a certificate, loads it and wraps the
-// listener in TLS; the handler is not served until Start. An address in
-// use, an unreadable certificate or a key that does not match it is an
-// error here, before anything is served.
+// Listen binds cfg.Addr and, with a certificate, loads and checks it
+// (certs.Load) and wraps the listener in TLS; the handler is not served
+// until Start. An address in use, an unreadable certificate, a key that
+// does not match it, or a certificate that is expired, not yet valid or
+// not signed by CAFile is an error here, before anything is served. Plain
+// HTTP beyond loopback is logged as a warning.
 func Listen(cfg ListenConfig) (*Server, error) {
 	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
 		return nil, errors.Join(ErrConfig, errors.New("admin: TLS needs both a certificate and a key file"))
 	}
-	s := &Server{certFile: cfg.CertFile, keyFile: cfg.KeyFile, tls: cfg.CertFile != "", served: make(chan error, 1)}
-	var tc *tls.Config
-	if s.tls {
-		if err := s.ReloadCertificate(); err != nil {
-			return nil, err
-		}
-		tc = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return s.cert.Load(), nil
-		}}
+	if cfg.CAFile != "" && cfg.CertFile == "" {
+		return nil, errors.Join(ErrConfig, errors.New("admin: a CA file to check the certificate against needs the certificate"))
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	s := &Server{served: make(chan error, 1)}
+	var tc *tls.Config
+	if cfg.CertFile != "" {
+		pair, err := certs.Load(certs.Config{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, CAFile: cfg.CAFile})
+		if err != nil {
+			return nil, fmt.Errorf("admin: TLS: %w", err)
+		}
+		s.pair = pair
+		tc = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: pair.GetCertificate}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -65,9 +81,15 @@ func Listen(cfg ListenConfig) (*Server, error) {
 	}
 	if tc != nil {
 		ln = tls.NewListener(ln, tc)
+	} else if !server.IsLoopback(ln.Addr().String()) {
+		cfg.Logger.Warn("the admin interface is served over plain HTTP beyond loopback: its token, job bodies and actions "+
+			"cross the network in clear text; serve it over HTTPS (--admin-tls-cert, --admin-tls-key), behind a "+
+			"TLS-terminating proxy on 127.0.0.1, or on 127.0.0.1 only", "addr", ln.Addr().String())
 	}
 	s.ln = ln
+	s.hosts = newHostRule(cfg.Addr, ln.Addr(), cfg.Hosts)
 	s.hs = &http.Server{
+		// ReadHeaderTimeout also bounds the TLS handshake.
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -79,36 +101,36 @@ func Listen(cfg ListenConfig) (*Server, error) {
 }
 
 // ReloadCertificate reads the certificate and key files again (after a
-// renewal): new handshakes get the new pair, connections already open keep
-// theirs. A pair that cannot be used is an error and the one in use stays.
-// Without TLS it does nothing. Safe to call while serving.
+// renewal) with certs.Pair.Reload: new handshakes get the new pair,
+// connections already open keep theirs. A pair that cannot be used, is
+// expired, not yet valid or not signed by the CA file is an error and the
+// one in use stays. Without TLS it does nothing. Safe while serving.
 func (s *Server) ReloadCertificate() error {
-	if !s.tls {
+	if s.pair == nil {
 		return nil
 	}
-	cert, err := tls.LoadX509KeyPair(s.certFile, s.keyFile)
-	if err != nil {
-		return fmt.Errorf("admin: load TLS certificate %s and key %s: %w", s.certFile, s.keyFile, err)
-	}
-	s.cert.Store(&cert)
-	return nil
+	return s.pair.Reload()
 }
+
+// Certificates returns the pair HTTPS serves with, nil for plain HTTP.
+func (s *Server) Certificates() *certs.Pair { return s.pair }
 
 // Addr returns the address listened on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // URL returns the base URL of the interface, http:// or https://.
 func (s *Server) URL() string {
-	if s.tls {
+	if s.pair != nil {
 		return "https://" + s.ln.Addr().String()
 	}
 	return "http://" + s.ln.Addr().String()
 }
 
-// Start serves h on a goroutine that Shutdown waits for. Call it once.
+// Start serves h on a goroutine that Shutdown waits for, behind the Host
+// rule (ListenConfig.Hosts): other requests get 421. Call it once.
 func (s *Server) Start(h http.Handler) {
 	s.started = true
-	s.hs.Handler = h
+	s.hs.Handler = s.hosts.wrap(h)
 	go func() { s.served <- s.hs.Serve(s.ln) }()
 }
 
@@ -127,18 +149,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = serr
 	}
 	return err
-}
-
-// IsLoopback reports whether addr (HOST:PORT) listens on loopback only:
-// a loopback IP or "localhost". An empty host means every interface.
-func IsLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

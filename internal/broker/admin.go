@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // Stats returns the engine's part of the stats reply.
@@ -104,6 +105,9 @@ func (b *Broker) jobStats(r *rec, now time.Time) JobStats {
 	if js.Age < 0 {
 		js.Age = 0
 	}
+	if f, ok := b.journal.(interface{ File(job.ID) int }); ok {
+		js.File = f.File(r.ID)
+	}
 	if r.Failure != nil {
 		js.Failure = *r.Failure
 	}
@@ -176,7 +180,7 @@ func (b *Broker) KickJob(id job.ID) error {
 		b.mu.Unlock()
 		return ErrNotFound
 	}
-	var cs []Commit
+	var cs []journal.Commit
 	err := b.kick(&cs, r, b.now())
 	b.mu.Unlock()
 	if err != nil {

@@ -1,18 +1,19 @@
 package broker
 
 // This file is the contract between the engine and its callers (the server,
-// the admin API, tests). The engine's implementation lives in the other files
-// of this package.
+// the admin API, tests): configuration, errors and the types the methods
+// return. The methods are documented where they are defined (see doc.go).
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/policy"
+	"github.com/reprieve/reprieve/internal/retry"
 )
 
 // Errors returned by the engine. The server maps each to its wire reply.
@@ -40,9 +41,9 @@ type Config struct {
 	// MaxJobSize is the largest body accepted, in bytes (reported in stats);
 	// default 65535. The server enforces it while reading.
 	MaxJobSize int
-	// Journal, if set, is told of every change to every job; nil keeps
-	// jobs in memory only.
-	Journal Journal
+	// Journal, if set, is told of every change to every job (see
+	// journal.Journal for what is recorded); nil keeps jobs in memory only.
+	Journal journal.Journal
 	// Logger receives the engine's few log lines (retention and
 	// ready-expiry, policy give-ups that delete); default slog.Default().
 	Logger *slog.Logger
@@ -50,41 +51,9 @@ type Config struct {
 	// tube's name picks one); nil: every tube behaves like beanstalkd.
 	// Replace at run time with Broker.SetPolicies.
 	Policies *policy.Set
-}
-
-// Journal observes every change of a job, in the order the changes happen:
-// the engine calls it while holding its lock, then waits on the returned
-// Commit after releasing the lock and before answering the client. The
-// durable log implements it.
-//
-// What is recorded: put, delete, release, bury, kick, fail (retry or
-// give-up, with the failure history), reserve-job of a buried or delayed
-// job, moves to a dead-letter tube, and deletions by retention, ready-expiry
-// and flush. Not recorded, because a restart makes them moot: a plain
-// reserve and touch (a reserved job comes back ready), a delayed job
-// becoming ready (its deadline is in the record), a TTR expiry on a tube
-// without a retry policy and a job returned to ready by a closing session.
-// A job passed to Put or Update must not be retained or changed by the
-// Journal after the call returns (copy what is needed); its Failure, if
-// any, is never changed in place by the engine. Commits of changes no
-// client waits for (retention expiries) may never be waited on.
-type Journal interface {
-	// Put records a new job with all its fields, body included. An error
-	// means the job cannot be logged now (disk full): the put is refused
-	// with ErrOutOfMemory and nothing is kept.
-	Put(j *job.Job) (Commit, error)
-	// Update records a new state, priority, deadline, counters or failure
-	// history of a job already put; the body is not written again.
-	Update(j *job.Job) (Commit, error)
-	// Delete records that a job is gone for good.
-	Delete(id job.ID) (Commit, error)
-}
-
-// Commit is a journal write in flight.
-type Commit interface {
-	// Wait blocks until the write is as durable as the log's fsync policy
-	// promises, and returns the error that prevented it, if any.
-	Wait() error
+	// Rand draws the jitter of retry delays; it is only used under the
+	// engine's lock. Default: a generator seeded at random.
+	Rand retry.Source
 }
 
 // ServerStats holds the engine's part of the `stats` reply. Per-command
@@ -122,7 +91,9 @@ type TubeStats struct {
 	BuriedBytes               int
 }
 
-// JobStats is the `stats-job` reply for one job.
+// JobStats is the `stats-job` reply for one job. File is the number of
+// the log file holding the job, given by a Journal with a File(job.ID) int
+// method (the durable log's segment), else 0 as beanstalkd without -b.
 type JobStats struct {
 	ID                                          job.ID
 	Tube                                        string
@@ -146,61 +117,3 @@ type Reserved struct {
 
 // Peeked is a job returned by the peek commands.
 type Peeked = Reserved
-
-// The engine's methods (each documented where it is defined). Broker and
-// Session are in broker.go and session.go; the lock is described on Broker.
-//
-//	func New(cfg Config) *Broker
-//	func (b *Broker) Close()                                   // wakes blocked reservers with ErrClosed
-//	func (b *Broker) Open() *Session                           // one per client connection
-//	func (b *Broker) MaxJobSize() int
-//	func (b *Broker) Stats() ServerStats
-//	func (b *Broker) StatsTube(name string) (TubeStats, error) // ErrNotFound
-//	func (b *Broker) StatsJob(id job.ID) (JobStats, error)     // ErrNotFound
-//	func (b *Broker) ListTubes() []string                      // in creation order, "default" first
-//	func (b *Broker) Peek(id job.ID) (Peeked, error)           // ErrNotFound
-//	func (b *Broker) PeekReady(tube string) (Peeked, error)    // ErrNotFound when none or no such tube
-//	func (b *Broker) PeekDelayed(tube string) (Peeked, error)
-//	func (b *Broker) PeekBuried(tube string) (Peeked, error)
-//	func (b *Broker) KickJob(id job.ID) error                  // buried or delayed job only; else ErrNotFound
-//	func (b *Broker) PauseTube(name string, d time.Duration) error // ErrNotFound for a tube that does not exist
-//	func (b *Broker) SetDraining(on bool)                      // puts then answer ErrDraining
-//	func (b *Broker) Restore(jobs []*job.Job, nextID job.ID)   // before serving; Reserved jobs become Ready
-//	func (b *Broker) NextID() job.ID                           // last id given out
-//	func (b *Broker) DiscardID()                               // a put refused with EXPECTED_CRLF uses up an id, as in beanstalkd
-//
-// Failure policies (issue 4; see fail.go, inspect.go, policy.go):
-//
-//	func (b *Broker) SetPolicies(set *policy.Set)              // SIGHUP reload; nil: no policies
-//	func (s *Session) Fail(id job.ID, errText string) (FailResult, error)
-//	     // reserved by this session; else ErrNotFound. FailResult.Action:
-//	     // FailRetry (At), FailBuried, FailDeadLettered (Tube), FailDeleted
-//	func (b *Broker) ListJobs(tube string, st job.State, afterID job.ID, limit int) ([]JobStats, error)
-//	     // st 0 = every state; ids > afterID ascending; limit <= 0 or > MaxListLimit = MaxListLimit
-//	func (b *Broker) KickBuried(tube, errText string, bound int) (int, error) // errText "" = every buried job
-//	func (b *Broker) Flush(tube string, st job.State) (int, error)           // st 0 = every state, reserved included
-//
-// Session is one client's view: the tube it uses, the tubes it watches, the
-// jobs it has reserved. A Session must be used by one goroutine at a time,
-// except Close, which may be called from anywhere.
-//
-//	func (s *Session) Close()                                  // reserved jobs return to ready; blocked Reserve returns ErrClosed
-//	func (s *Session) Use(tube string)                         // creates the tube
-//	func (s *Session) Used() string
-//	func (s *Session) Watch(tube string) int                   // count watched after
-//	func (s *Session) Ignore(tube string) (int, error)         // ErrNotIgnored if it is the last one
-//	func (s *Session) Watched() []string
-//	func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID, error) // ErrDraining, ErrOutOfMemory, ErrClosed
-//	func (s *Session) Reserve(ctx context.Context, timeout time.Duration) (Reserved, error)
-//	     // timeout < 0 waits forever; ErrTimedOut, ErrDeadlineSoon, ctx.Err(), ErrClosed
-//	func (s *Session) ReserveJob(id job.ID) (Reserved, error)  // ErrNotFound
-//	func (s *Session) Delete(id job.ID) error                  // reserved by this session, or ready/delayed/buried; else ErrNotFound
-//	func (s *Session) Release(id job.ID, pri uint32, delay time.Duration) error // reserved by this session; else ErrNotFound
-//	func (s *Session) Bury(id job.ID, pri uint32) error        // reserved by this session; else ErrNotFound
-//	func (s *Session) Touch(id job.ID) error                   // reserved by this session; else ErrNotFound
-//	func (s *Session) Kick(bound int) int                      // in the used tube: buried first, else delayed
-//
-// A TTR of zero is raised to one second, as beanstalkd does. Every method
-// that changes a job may return ErrOutOfMemory when the Journal refuses the
-// change; the change is then undone (for Put: nothing is kept).
-var _ = context.Background

@@ -2,11 +2,14 @@ package broker
 
 import (
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
+	"github.com/reprieve/reprieve/internal/retry"
 )
 
 // rec is the engine's record of one job: the job itself plus where the
@@ -30,7 +33,7 @@ type rec struct {
 // after mu is released. The clock's timer callback takes mu itself.
 type Broker struct {
 	clock      clock.Clock
-	journal    Journal
+	journal    journal.Journal
 	log        *slog.Logger
 	maxJobSize int
 	started    time.Time
@@ -63,7 +66,8 @@ type Broker struct {
 	draining  bool
 	restoring bool // inside Restore: retention waits for the first tick
 
-	policies *policySet // failure policies; nil: none
+	policies *policySet   // failure policies; nil: none
+	rand     retry.Source // jitter of retry delays
 
 	// Counters for ServerStats.
 	nUrgent, nReady, nReserved, nDelayed, nBuried int
@@ -81,11 +85,15 @@ func New(cfg Config) *Broker {
 	if cfg.MaxJobSize <= 0 {
 		cfg.MaxJobSize = 65535
 	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
 	b := &Broker{
 		clock:      cfg.Clock,
 		journal:    cfg.Journal,
 		log:        cfg.Logger,
 		maxJobSize: cfg.MaxJobSize,
+		rand:       cfg.Rand,
 		jobs:       newJobTable(0),
 		tubes:      make(map[string]*tube),
 	}
@@ -149,11 +157,11 @@ const (
 // Reserving a job and touching it are not recorded: a job that was
 // reserved comes back ready after a restart, whatever its deadline was, so
 // the log need not follow reservations (beanstalkd does the same).
-func (b *Broker) record(cs *[]Commit, op journalOp, r *rec) error {
+func (b *Broker) record(cs *[]journal.Commit, op journalOp, r *rec) error {
 	if b.journal == nil {
 		return nil
 	}
-	var c Commit
+	var c journal.Commit
 	var err error
 	switch op {
 	case opPut:
@@ -174,7 +182,7 @@ func (b *Broker) record(cs *[]Commit, op journalOp, r *rec) error {
 
 // waitCommits waits for the journal writes of one operation; it is called
 // without mu. It returns ErrOutOfMemory if any of them failed.
-func waitCommits(cs []Commit) error {
+func waitCommits(cs []journal.Commit) error {
 	var failed bool
 	for i, c := range cs {
 		if c.Wait() != nil {

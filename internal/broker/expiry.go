@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // expiryBatch gathers the jobs one tube loses at once to retention or
@@ -52,12 +53,12 @@ func (b *Broker) logExpiries(e *expiryBatch) {
 // enforceRetention deletes the buried jobs of t beyond its policy's age,
 // count or byte bounds, oldest burial first, counting and logging them. A
 // job whose deletion cannot be journaled is kept.
-func (b *Broker) enforceRetention(t *tube, now time.Time, cs *[]Commit) {
+func (b *Broker) enforceRetention(t *tube, now time.Time, cs *[]journal.Commit) {
 	p := t.pol
-	if p == nil || (p.KeepAge == 0 && p.KeepCount == 0 && p.KeepBytes == 0) {
+	if p == nil || p.Retention.IsZero() {
 		return
 	}
-	var byAge, byCount, byBytes = expiryBatch{tube: t.name, what: "buried job expired by retention age " + p.KeepAge.String()},
+	var byAge, byCount, byBytes = expiryBatch{tube: t.name, what: "buried job expired by retention age " + p.Retention.MaxAge.String()},
 		expiryBatch{tube: t.name, what: "buried job expired by retention count"},
 		expiryBatch{tube: t.name, what: "buried job expired by retention size"}
 	for {
@@ -67,11 +68,11 @@ func (b *Broker) enforceRetention(t *tube, now time.Time, cs *[]Commit) {
 		}
 		var batch *expiryBatch
 		switch {
-		case p.KeepAge > 0 && !r.Deadline.Add(p.KeepAge).After(now):
+		case p.Retention.MaxAge > 0 && !r.Deadline.Add(p.Retention.MaxAge).After(now):
 			batch = &byAge
-		case p.KeepCount > 0 && t.buried.len() > p.KeepCount:
+		case p.Retention.MaxCount > 0 && t.buried.len() > p.Retention.MaxCount:
 			batch = &byCount
-		case p.KeepBytes > 0 && t.buriedBytes > p.KeepBytes:
+		case p.Retention.MaxBytes > 0 && int64(t.buriedBytes) > p.Retention.MaxBytes:
 			batch = &byBytes
 		}
 		if batch == nil || b.record(cs, opDelete, r) != nil {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
+	"github.com/reprieve/reprieve/internal/policy"
 )
 
 // MaxErrorLen is the longest error text kept in a job's failure history;
@@ -66,6 +68,18 @@ type FailResult struct {
 // ErrNotFound if this session has not reserved the job; ErrOutOfMemory if
 // the change cannot be logged (the job then stays reserved).
 func (s *Session) Fail(id job.ID, errText string) (FailResult, error) {
+	return s.failJob(id, errText, false)
+}
+
+// GiveUp is Fail without a retry: the failure is recorded and the tube's
+// give-up action applied at once (bury without a policy), whatever the
+// schedule says. For failures that no retry can mend.
+func (s *Session) GiveUp(id job.ID, errText string) (FailResult, error) {
+	return s.failJob(id, errText, true)
+}
+
+// failJob is Fail, or GiveUp if final.
+func (s *Session) failJob(id job.ID, errText string, final bool) (FailResult, error) {
 	b := s.b
 	b.mu.Lock()
 	r := s.owned(id)
@@ -77,7 +91,7 @@ func (s *Session) Fail(id job.ID, errText string) (FailResult, error) {
 	old := r.Job
 	b.unplace(r)
 	s.commits = s.commits[:0]
-	res, err := b.fail(&s.commits, r, old, s, errText, now)
+	res, err := b.fail(&s.commits, r, old, s, errText, now, final)
 	b.mu.Unlock()
 	if err != nil {
 		return FailResult{}, err
@@ -89,32 +103,33 @@ func (s *Session) Fail(id job.ID, errText string) (FailResult, error) {
 }
 
 // fail records a failure of r (unplaced; old is its job before) and
-// retries or gives up. owner is the session that had it reserved, nil for
-// a TTR expiry.
-func (b *Broker) fail(cs *[]Commit, r *rec, old job.Job, owner *Session, errText string, now time.Time) (FailResult, error) {
+// retries or (at once if final) gives up. owner is the session that had it
+// reserved, nil for a TTR expiry.
+func (b *Broker) fail(cs *[]journal.Commit, r *rec, old job.Job, owner *Session, errText string, now time.Time, final bool) (FailResult, error) {
 	r.Failure = withFailure(r.Failure, r.Tube, errText, now)
 	p := r.tube.pol
-	if p != nil && p.Retry != nil {
-		if d, ok := p.Retry(r.Failure.Attempts, r.Failure.RetryFrom, now); ok {
-			if d < 0 {
-				d = 0
-			}
-			r.Delay = d
-			r.Deadline = now.Add(d)
-			r.State = job.Delayed
-			if d == 0 {
-				r.State = job.Ready
-				r.Deadline = time.Time{}
-			}
-			if err := b.commitMove(cs, r, old, r.tube, owner, now); err != nil {
-				return FailResult{}, err
-			}
-			b.countFailure(r.tube, false)
-			return FailResult{Action: FailRetry, At: now.Add(d), Attempts: r.Failure.Attempts}, nil
+	var d policy.Decision
+	if final {
+		d.Action, d.Tube = p.GiveUpPath(r.Tube)
+	} else {
+		d = p.Decide(r.Tube, r.Failure.Attempts, r.Failure.RetryFrom, now, b.rand)
+	}
+	if d.Retry {
+		r.Delay = d.Delay
+		r.Deadline = now.Add(d.Delay)
+		r.State = job.Delayed
+		if d.Delay <= 0 {
+			r.State = job.Ready
+			r.Deadline = time.Time{}
 		}
+		if err := b.commitMove(cs, r, old, r.tube, owner, now); err != nil {
+			return FailResult{}, err
+		}
+		b.countFailure(r.tube, false)
+		return FailResult{Action: FailRetry, At: now.Add(d.Delay), Attempts: r.Failure.Attempts}, nil
 	}
 	from := r.tube
-	res, err := b.giveUp(cs, r, old, owner, p, now)
+	res, err := b.giveUp(cs, r, old, owner, d.Action, d.Tube, now)
 	if err == nil {
 		b.countFailure(from, true)
 		res.Attempts = r.Failure.Attempts
@@ -159,21 +174,14 @@ func withFailure(f *job.Failure, tube, errText string, now time.Time) *job.Failu
 	return &n
 }
 
-// giveUp applies the policy's give-up action to r (unplaced). Without a
-// policy it buries.
-func (b *Broker) giveUp(cs *[]Commit, r *rec, old job.Job, owner *Session, p *tubePolicy, now time.Time) (FailResult, error) {
-	action := giveUpBury
-	if p != nil {
-		action = p.GiveUp
-		if action == giveUpDeadLetter && (p.DeadLetterTube == "" || p.DeadLetterTube == r.Tube) {
-			action = giveUpBury
-		}
-	}
+// giveUp gives r (unplaced) up by action, into the dead-letter tube
+// dlTube for policy.DeadLetter (see policy.Policy.GiveUpPath).
+func (b *Broker) giveUp(cs *[]journal.Commit, r *rec, old job.Job, owner *Session, action policy.Action, dlTube string, now time.Time) (FailResult, error) {
 	f := *r.Failure
 	r.Failure = &f
 	from := r.tube
 	switch action {
-	case giveUpDelete:
+	case policy.Delete:
 		f.GaveUp = "deleted"
 		n := len(*cs)
 		if err := b.record(cs, opDelete, r); err != nil {
@@ -185,8 +193,8 @@ func (b *Broker) giveUp(cs *[]Commit, r *rec, old job.Job, owner *Session, p *tu
 			"attempts", f.Attempts, "last_error", f.LastError)
 		b.drop(r)
 		return FailResult{Action: FailDeleted}, nil
-	case giveUpDeadLetter:
-		dt := b.tube(p.DeadLetterTube, true)
+	case policy.DeadLetter:
+		dt := b.tube(dlTube, true)
 		f.GaveUp = "dead-letter " + dt.name
 		r.tube, r.Tube = dt, dt.name
 		r.Buries++
@@ -213,7 +221,7 @@ func (b *Broker) giveUp(cs *[]Commit, r *rec, old job.Job, owner *Session, p *tu
 // failOnTimeout handles a TTR expiry of r (unplaced, its timeout counted)
 // on a tube with a retry policy as a failure and reports true; on other
 // tubes it does nothing and reports false (the job goes back to ready).
-func (b *Broker) failOnTimeout(cs *[]Commit, r *rec, now time.Time) bool {
+func (b *Broker) failOnTimeout(cs *[]journal.Commit, r *rec, now time.Time) bool {
 	p := r.tube.pol
 	if p == nil || p.Retry == nil {
 		return false
@@ -221,18 +229,19 @@ func (b *Broker) failOnTimeout(cs *[]Commit, r *rec, now time.Time) bool {
 	old := r.Job
 	old.State = job.Ready // if the log refuses, the job is ready as in beanstalkd
 	old.Deadline = time.Time{}
-	_, _ = b.fail(cs, r, old, nil, TimeoutError, now)
+	_, _ = b.fail(cs, r, old, nil, TimeoutError, now, false)
 	return true
 }
 
 // expireReady sends r, ready for longer than its tube's window, to the
 // give-up path.
-func (b *Broker) expireReady(cs *[]Commit, r *rec, p *tubePolicy, now time.Time, batch *expiryBatch) {
+func (b *Broker) expireReady(cs *[]journal.Commit, r *rec, p *policy.Policy, now time.Time, batch *expiryBatch) {
 	t := r.tube
 	b.unplace(r)
 	old := r.Job
-	r.Failure = withExpiry(r.Failure, r.Tube, p.ReadyWithin, now)
-	if _, err := b.giveUp(cs, r, old, nil, p, now); err != nil {
+	r.Failure = withExpiry(r.Failure, r.Tube, p.ReadyExpiry, now)
+	action, dlTube := p.GiveUpPath(r.Tube)
+	if _, err := b.giveUp(cs, r, old, nil, action, dlTube, now); err != nil {
 		return
 	}
 	t.expired++
@@ -266,7 +275,7 @@ func (b *Broker) noteKick(r *rec, wasBuried bool, now time.Time) {
 	f := *r.Failure
 	f.Kicks++
 	f.KickedAt = now
-	if wasBuried && (r.tube.pol == nil || r.tube.pol.KickResets) {
+	if wasBuried && (r.tube.pol == nil || r.tube.pol.KickResetsAttempts) {
 		f.Attempts = 0
 		f.RetryFrom = time.Time{}
 	}

@@ -11,12 +11,13 @@ import (
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // newTest returns a broker on a fake clock, closed at the end of the test.
-func newTest(t *testing.T, j Journal) (*Broker, *clock.Fake) {
+func newTest(t *testing.T, j journal.Journal) (*Broker, *clock.Fake) {
 	t.Helper()
 	clk := clock.NewFake(epoch)
 	b := New(Config{Clock: clk, Journal: j, Logger: slog.New(slog.DiscardHandler)})
@@ -132,7 +133,7 @@ type doneCommit struct{ err error }
 
 func (c doneCommit) Wait() error { return c.err }
 
-func (m *memJournal) Put(j *job.Job) (Commit, error) {
+func (m *memJournal) Put(j *job.Job) (journal.Commit, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.failPut != nil {
@@ -151,7 +152,7 @@ func (m *memJournal) Put(j *job.Job) (Commit, error) {
 	return doneCommit{m.commitE}, nil
 }
 
-func (m *memJournal) Update(j *job.Job) (Commit, error) {
+func (m *memJournal) Update(j *job.Job) (journal.Commit, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.failAll != nil {
@@ -167,7 +168,7 @@ func (m *memJournal) Update(j *job.Job) (Commit, error) {
 	return doneCommit{m.commitE}, nil
 }
 
-func (m *memJournal) Delete(id job.ID) (Commit, error) {
+func (m *memJournal) Delete(id job.ID) (journal.Commit, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.failAll != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // MaxListLimit caps the page size of ListJobs.
@@ -84,7 +85,7 @@ func (b *Broker) KickBuried(name, text string, bound int) (int, error) {
 	}
 	slices.SortFunc(match, func(x, y *rec) int { return cmp.Compare(x.seq, y.seq) })
 	now := b.now()
-	var cs []Commit
+	var cs []journal.Commit
 	n := 0
 	for _, r := range match {
 		if n >= bound || b.kick(&cs, r, now) != nil {
@@ -128,7 +129,7 @@ func (b *Broker) Flush(name string, st job.State) (int, error) {
 			}
 		}
 	}
-	var cs []Commit
+	var cs []journal.Commit
 	var err error
 	n := 0
 	for _, r := range victims {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/policy"
 )
 
 // checkInvariants verifies that every job is where its state says, that
@@ -132,14 +133,14 @@ func TestRandomOperations(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 7))
 			m := newMemJournal()
 			b, clk := newTest(t, m)
-			b.setLookup(func(name string) *tubePolicy {
+			b.setLookup(func(name string) *policy.Policy {
 				switch name {
 				case "t1":
-					return &tubePolicy{Retry: doubling(3), GiveUp: giveUpDeadLetter, DeadLetterTube: "dead", ReadyWithin: 90 * time.Second}
+					return &policy.Policy{Retry: doubling(3), GiveUp: policy.GiveUp{Action: policy.DeadLetter, Tube: "dead"}, ReadyExpiry: 90 * time.Second}
 				case "dead":
-					return &tubePolicy{KeepCount: 3, KeepAge: 5 * time.Minute}
+					return &policy.Policy{Retention: policy.Retention{MaxCount: 3, MaxAge: 5 * time.Minute}}
 				case "t2":
-					return &tubePolicy{Retry: doubling(2), GiveUp: giveUpDelete, KeepBytes: 10}
+					return &policy.Policy{Retry: doubling(2), GiveUp: policy.GiveUp{Action: policy.Delete}, Retention: policy.Retention{MaxBytes: 10}}
 				}
 				return nil
 			})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/policy"
 )
 
 func TestJournalRecordsChanges(t *testing.T) {
@@ -151,7 +152,7 @@ func TestRestore(t *testing.T) {
 // schedule: the next attempt time and the failure history come back.
 func TestRestoreKeepsRetryScheduleAndHistory(t *testing.T) {
 	m := newMemJournal()
-	p := &tubePolicy{Retry: doubling(5)}
+	p := &policy.Policy{Retry: doubling(5)}
 	b1, s, _, advance := newPolicyTest(t, policyFor(p, "work"), m)
 	id := mustPut(t, s, 0, 0, time.Minute, "x")
 	mustReserve(t, s, id)

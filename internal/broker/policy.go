@@ -4,58 +4,22 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/policy"
 )
-
-// giveUp is what a policy does with a job it stops retrying.
-type giveUp uint8
-
-// The give-up actions.
-const (
-	giveUpBury       giveUp = iota // bury it in its tube (the default)
-	giveUpDeadLetter               // move it, buried, to tubePolicy.DeadLetterTube
-	giveUpDelete                   // delete it (logged)
-)
-
-// retryFunc decides the delay before the next attempt of a job that has
-// failed attempts times, the series having begun at since; ok false means
-// give up. It must be a pure function of its arguments (it is called with
-// the engine's lock held).
-type retryFunc func(attempts uint32, since, now time.Time) (delay time.Duration, ok bool)
-
-// tubePolicy is the engine's view of one tube's failure policy.
-type tubePolicy struct {
-	// Retry is nil when the tube has no retry schedule: a failure gives up
-	// at once and a TTR expiry is not a failure (beanstalkd's behaviour).
-	Retry          retryFunc
-	GiveUp         giveUp
-	DeadLetterTube string
-	// KeepAge, KeepCount and KeepBytes bound the buried jobs of the tube
-	// (0: no bound); the oldest burials beyond them are deleted, logged and
-	// counted (stats "expired").
-	KeepAge   time.Duration
-	KeepCount int
-	KeepBytes int
-	// ReadyWithin sends a job not reserved within this long of becoming
-	// ready to the give-up path (0: never).
-	ReadyWithin time.Duration
-	// KickResets starts a new series of attempts (attempts 0, give-up age
-	// from the next failure) when a buried job is kicked.
-	KickResets bool
-}
 
 // policyLookup returns the failure policy of the tube called name, nil
 // for a tube that behaves exactly like beanstalkd. It is called with the
 // engine's lock held, once when a tube is created and for every tube when
 // the policies change.
-type policyLookup func(tube string) *tubePolicy
+type policyLookup func(tube string) *policy.Policy
 
 // policySet resolves tube names to policies.
 type policySet struct {
 	lookup policyLookup
 }
 
-func (ps *policySet) forTube(name string) *tubePolicy {
+func (ps *policySet) forTube(name string) *policy.Policy {
 	if ps == nil || ps.lookup == nil {
 		return nil
 	}
@@ -65,7 +29,7 @@ func (ps *policySet) forTube(name string) *tubePolicy {
 // initPolicies installs cfg.Policies at start.
 func (b *Broker) initPolicies(cfg Config) {
 	if cfg.Policies != nil {
-		b.setPolicySet(&policySet{lookup: lookupIn(cfg.Policies)}, nil)
+		b.setPolicySet(&policySet{lookup: cfg.Policies.Lookup}, nil)
 	}
 }
 
@@ -78,7 +42,7 @@ func (b *Broker) initPolicies(cfg Config) {
 func (b *Broker) SetPolicies(set *policy.Set) {
 	var lookup policyLookup
 	if set != nil {
-		lookup = lookupIn(set)
+		lookup = set.Lookup
 	}
 	b.setLookup(lookup)
 }
@@ -86,7 +50,7 @@ func (b *Broker) SetPolicies(set *policy.Set) {
 // setLookup installs a lookup (nil: none).
 func (b *Broker) setLookup(lookup policyLookup) {
 	b.mu.Lock()
-	var cs []Commit
+	var cs []journal.Commit
 	var ps *policySet
 	if lookup != nil {
 		ps = &policySet{lookup: lookup}
@@ -99,7 +63,7 @@ func (b *Broker) setLookup(lookup policyLookup) {
 // setPolicySet installs ps and applies it to every tube: new retention
 // bounds take effect at once, ready-expiry starts counting now for the jobs
 // already ready. Jobs are never moved or copied by a change of policy.
-func (b *Broker) setPolicySet(ps *policySet, cs *[]Commit) {
+func (b *Broker) setPolicySet(ps *policySet, cs *[]journal.Commit) {
 	b.policies = ps
 	now := b.now()
 	for t := b.firstTube; t != nil; {
@@ -110,11 +74,11 @@ func (b *Broker) setPolicySet(ps *policySet, cs *[]Commit) {
 }
 
 // applyPolicy gives t the policy p.
-func (b *Broker) applyPolicy(t *tube, p *tubePolicy, now time.Time, cs *[]Commit) {
-	hadExpiry := t.pol != nil && t.pol.ReadyWithin > 0
+func (b *Broker) applyPolicy(t *tube, p *policy.Policy, now time.Time, cs *[]journal.Commit) {
+	hadExpiry := t.pol != nil && t.pol.ReadyExpiry > 0
 	t.pol = p
 	switch {
-	case p == nil || p.ReadyWithin == 0:
+	case p == nil || p.ReadyExpiry == 0:
 		t.expq, t.expHead = nil, 0
 	case !hadExpiry:
 		t.expq, t.expHead = t.expq[:0], 0
@@ -137,15 +101,15 @@ func (b *Broker) policyTick(t *tube) (time.Time, bool) {
 	}
 	var at time.Time
 	ok := false
-	if p.KeepAge > 0 {
+	if p.Retention.MaxAge > 0 {
 		if r := t.buried.top(); r != nil {
-			at, ok = r.Deadline.Add(p.KeepAge), true
+			at, ok = r.Deadline.Add(p.Retention.MaxAge), true
 		}
 	}
-	if p.ReadyWithin > 0 {
+	if p.ReadyExpiry > 0 {
 		t.skipStaleExpiries()
 		if t.expHead < len(t.expq) {
-			x := t.expq[t.expHead].at.Add(p.ReadyWithin)
+			x := t.expq[t.expHead].at.Add(p.ReadyExpiry)
 			if !ok || x.Before(at) {
 				at, ok = x, true
 			}
@@ -155,13 +119,13 @@ func (b *Broker) policyTick(t *tube) (time.Time, bool) {
 }
 
 // policyDue applies t's retention age and ready-expiry at now.
-func (b *Broker) policyDue(t *tube, now time.Time, cs *[]Commit) {
+func (b *Broker) policyDue(t *tube, now time.Time, cs *[]journal.Commit) {
 	p := t.pol
 	if p == nil {
 		return
 	}
-	if p.ReadyWithin > 0 {
-		batch := expiryBatch{tube: t.name, what: "ready job expired (not reserved within " + p.ReadyWithin.String() + ")"}
+	if p.ReadyExpiry > 0 {
+		batch := expiryBatch{tube: t.name, what: "ready job expired (not reserved within " + p.ReadyExpiry.String() + ")"}
 		defer b.logExpiries(&batch)
 		for {
 			t.skipStaleExpiries()
@@ -169,7 +133,7 @@ func (b *Broker) policyDue(t *tube, now time.Time, cs *[]Commit) {
 				break
 			}
 			e := t.expq[t.expHead]
-			if e.at.Add(p.ReadyWithin).After(now) {
+			if e.at.Add(p.ReadyExpiry).After(now) {
 				break
 			}
 			t.expHead++
@@ -205,7 +169,7 @@ func (t *tube) skipStaleExpiries() {
 
 // noteReady queues a job that just became ready for ready-expiry.
 func (b *Broker) noteReady(t *tube, r *rec, now time.Time) {
-	if t.pol == nil || t.pol.ReadyWithin == 0 {
+	if t.pol == nil || t.pol.ReadyExpiry == 0 {
 		return
 	}
 	t.expq = append(t.expq, expEntry{r: r, at: now, reserves: r.Reserves})
@@ -219,7 +183,7 @@ func (b *Broker) noteBuried(t *tube, r *rec, now time.Time) {
 	if t.pol == nil {
 		return
 	}
-	if r.idx == 0 && t.pol.KeepAge > 0 {
+	if r.idx == 0 && t.pol.Retention.MaxAge > 0 {
 		b.retickTube(t)
 	}
 	if !b.restoring {

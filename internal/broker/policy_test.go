@@ -11,24 +11,20 @@ import (
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 	"github.com/reprieve/reprieve/internal/policy"
 	"github.com/reprieve/reprieve/internal/retry"
 )
 
 // doubling retries after 10 s, 20 s, 40 s ... and gives up after max
 // attempts.
-func doubling(max uint32) retryFunc {
-	return func(attempts uint32, since, now time.Time) (time.Duration, bool) {
-		if attempts >= max {
-			return 0, false
-		}
-		return (10 * time.Second) << (attempts - 1), true
-	}
+func doubling(max int) *retry.Schedule {
+	return &retry.Schedule{Initial: 10 * time.Second, Factor: 2, Cap: 1 << 40, MaxAttempts: max}
 }
 
 // policyFor returns a Policies giving p to the tubes named, none to others.
-func policyFor(p *tubePolicy, tubes ...string) policyLookup {
-	return func(name string) *tubePolicy {
+func policyFor(p *policy.Policy, tubes ...string) policyLookup {
+	return func(name string) *policy.Policy {
 		for _, t := range tubes {
 			if t == name {
 				return p
@@ -60,7 +56,7 @@ func (s *syncBuffer) lines() []string {
 	return out
 }
 
-func newPolicyTest(t *testing.T, p policyLookup, j Journal) (*Broker, *Session, *syncBuffer, func(time.Duration)) {
+func newPolicyTest(t *testing.T, p policyLookup, j journal.Journal) (*Broker, *Session, *syncBuffer, func(time.Duration)) {
 	t.Helper()
 	logs := &syncBuffer{}
 	b, clk := newTest(t, j)
@@ -102,13 +98,13 @@ func TestFailWithoutPolicyBuries(t *testing.T) {
 func TestFailRetriesThenGivesUp(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		policy   tubePolicy
+		policy   policy.Policy
 		want     FailAction
 		wantTube string
 	}{
-		{"bury", tubePolicy{Retry: doubling(3), GiveUp: giveUpBury}, FailBuried, "work"},
-		{"dead letter", tubePolicy{Retry: doubling(3), GiveUp: giveUpDeadLetter, DeadLetterTube: "dead"}, FailDeadLettered, "dead"},
-		{"delete", tubePolicy{Retry: doubling(3), GiveUp: giveUpDelete}, FailDeleted, ""},
+		{"bury", policy.Policy{Retry: doubling(3), GiveUp: policy.GiveUp{Action: policy.Bury}}, FailBuried, "work"},
+		{"dead letter", policy.Policy{Retry: doubling(3), GiveUp: policy.GiveUp{Action: policy.DeadLetter, Tube: "dead"}}, FailDeadLettered, "dead"},
+		{"delete", policy.Policy{Retry: doubling(3), GiveUp: policy.GiveUp{Action: policy.Delete}}, FailDeleted, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMemJournal()
@@ -132,7 +128,7 @@ func TestFailRetriesThenGivesUp(t *testing.T) {
 			}
 			mustReserve(t, s, id)
 			res, err := s.Fail(id, "final")
-			if err != nil || res.Action != tc.want || res.Tube != tc.policy.DeadLetterTube || res.Attempts != 3 {
+			if err != nil || res.Action != tc.want || res.Tube != tc.policy.GiveUp.Tube || res.Attempts != 3 {
 				t.Fatalf("last failure = %+v %v", res, err)
 			}
 			ts, _ := b.StatsTube("work")
@@ -164,7 +160,7 @@ func TestFailRetriesThenGivesUp(t *testing.T) {
 }
 
 func TestTTRExpiryIsAFailureWithRetryPolicy(t *testing.T) {
-	p := &tubePolicy{Retry: doubling(5)}
+	p := &policy.Policy{Retry: doubling(5)}
 	b, s, _, advance := newPolicyTest(t, policyFor(p, "work"), nil)
 	id := mustPut(t, s, 0, 0, 5*time.Second, "x")
 	mustReserve(t, s, id)
@@ -178,7 +174,7 @@ func TestTTRExpiryIsAFailureWithRetryPolicy(t *testing.T) {
 	}
 
 	// a tube with a policy but no retry schedule keeps beanstalkd's TTR
-	b.setLookup(policyFor(&tubePolicy{KeepCount: 10}, "work"))
+	b.setLookup(policyFor(&policy.Policy{Retention: policy.Retention{MaxCount: 10}}, "work"))
 	advance(10 * time.Second)
 	mustReserve(t, s, id)
 	advance(5 * time.Second)
@@ -188,7 +184,7 @@ func TestTTRExpiryIsAFailureWithRetryPolicy(t *testing.T) {
 }
 
 func TestReleaseKeepsClientDelayWithPolicy(t *testing.T) {
-	p := &tubePolicy{Retry: doubling(5)}
+	p := &policy.Policy{Retry: doubling(5)}
 	b, s, _, _ := newPolicyTest(t, policyFor(p, "work"), nil)
 	id := mustPut(t, s, 0, 0, time.Minute, "x")
 	mustReserve(t, s, id)
@@ -203,16 +199,16 @@ func TestReleaseKeepsClientDelayWithPolicy(t *testing.T) {
 func TestRetention(t *testing.T) {
 	tests := []struct {
 		name    string
-		policy  tubePolicy
+		policy  policy.Policy
 		bury    int
 		advance time.Duration
 		left    int
 		logged  string
 	}{
-		{"count", tubePolicy{KeepCount: 2}, 3, 0, 2, "buried job expired by retention count"},
-		{"bytes", tubePolicy{KeepBytes: 6}, 3, 0, 2, "buried job expired by retention size"},
-		{"age", tubePolicy{KeepAge: time.Hour}, 3, time.Hour, 0, "buried job expired by retention age 1h0m0s"},
-		{"age not yet", tubePolicy{KeepAge: time.Hour}, 2, time.Hour - 1, 2, ""},
+		{"count", policy.Policy{Retention: policy.Retention{MaxCount: 2}}, 3, 0, 2, "buried job expired by retention count"},
+		{"bytes", policy.Policy{Retention: policy.Retention{MaxBytes: 6}}, 3, 0, 2, "buried job expired by retention size"},
+		{"age", policy.Policy{Retention: policy.Retention{MaxAge: time.Hour}}, 3, time.Hour, 0, "buried job expired by retention age 1h0m0s"},
+		{"age not yet", policy.Policy{Retention: policy.Retention{MaxAge: time.Hour}}, 2, time.Hour - 1, 2, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -256,7 +252,7 @@ func TestRetention(t *testing.T) {
 }
 
 func TestRetentionFloodLogsOneSummary(t *testing.T) {
-	p := &tubePolicy{KeepAge: time.Minute}
+	p := &policy.Policy{Retention: policy.Retention{MaxAge: time.Minute}}
 	b, s, logs, advance := newPolicyTest(t, policyFor(p, "work"), nil)
 	for i := 0; i < 50; i++ {
 		id := mustPut(t, s, 0, 0, time.Minute, "x")
@@ -274,7 +270,7 @@ func TestRetentionFloodLogsOneSummary(t *testing.T) {
 }
 
 func TestReadyExpiry(t *testing.T) {
-	p := &tubePolicy{ReadyWithin: time.Minute, GiveUp: giveUpDeadLetter, DeadLetterTube: "late"}
+	p := &policy.Policy{ReadyExpiry: time.Minute, GiveUp: policy.GiveUp{Action: policy.DeadLetter, Tube: "late"}}
 	b, s, logs, advance := newPolicyTest(t, policyFor(p, "work"), nil)
 	stale := mustPut(t, s, 0, 0, time.Minute, "stale")
 	fresh := mustPut(t, s, 0, 30*time.Second, time.Minute, "fresh") // ready at 30 s
@@ -313,7 +309,7 @@ func TestReadyExpiry(t *testing.T) {
 
 func TestKickBuriedByErrorAndReset(t *testing.T) {
 	for _, resets := range []bool{true, false} {
-		p := &tubePolicy{Retry: doubling(2), KickResets: resets}
+		p := &policy.Policy{Retry: doubling(2), KickResetsAttempts: resets}
 		b, s, _, advance := newPolicyTest(t, policyFor(p, "work"), nil)
 		fail := func(id job.ID, text string) {
 			t.Helper()
@@ -460,7 +456,7 @@ func TestSetPoliciesKeepsEveryJob(t *testing.T) {
 	s.Bury(1, 0)
 	mustReserve(t, s, 2)
 	before := b.Stats()
-	b.setLookup(policyFor(&tubePolicy{Retry: doubling(9), ReadyWithin: time.Hour}, "work"))
+	b.setLookup(policyFor(&policy.Policy{Retry: doubling(9), ReadyExpiry: time.Hour}, "work"))
 	after := b.Stats()
 	if before.CurrentJobsReady != after.CurrentJobsReady || before.CurrentJobsBuried != after.CurrentJobsBuried ||
 		before.CurrentJobsReserved != after.CurrentJobsReserved || before.CurrentJobsDelayed != after.CurrentJobsDelayed {
@@ -490,7 +486,7 @@ func TestSetPoliciesKeepsEveryJob(t *testing.T) {
 }
 
 func TestDeadLetterKickGoesBackToOrigin(t *testing.T) {
-	p := &tubePolicy{GiveUp: giveUpDeadLetter, DeadLetterTube: "dead"}
+	p := &policy.Policy{GiveUp: policy.GiveUp{Action: policy.DeadLetter, Tube: "dead"}}
 	b, s, _, _ := newPolicyTest(t, policyFor(p, "work"), nil)
 	id := mustPut(t, s, 0, 0, time.Minute, "x")
 	mustReserve(t, s, id)

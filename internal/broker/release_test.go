@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // waitJournal wraps memJournal and records, next to each call, whether
@@ -29,28 +30,28 @@ func (c waitedCommit) Wait() error {
 	return nil
 }
 
-func (j *waitJournal) note(what string) Commit {
+func (j *waitJournal) note(what string) journal.Commit {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.events = append(j.events, what)
 	return waitedCommit{j, what}
 }
 
-func (j *waitJournal) Put(jb *job.Job) (Commit, error) {
+func (j *waitJournal) Put(jb *job.Job) (journal.Commit, error) {
 	if _, err := j.memJournal.Put(jb); err != nil {
 		return nil, err
 	}
 	return j.note("put " + itoa(jb.ID)), nil
 }
 
-func (j *waitJournal) Update(jb *job.Job) (Commit, error) {
+func (j *waitJournal) Update(jb *job.Job) (journal.Commit, error) {
 	if _, err := j.memJournal.Update(jb); err != nil {
 		return nil, err
 	}
 	return j.note("update " + itoa(jb.ID) + " " + jb.State.String() + " pri " + itoa(job.ID(jb.Priority))), nil
 }
 
-func (j *waitJournal) Delete(id job.ID) (Commit, error) {
+func (j *waitJournal) Delete(id job.ID) (journal.Commit, error) {
 	if _, err := j.memJournal.Delete(id); err != nil {
 		return nil, err
 	}

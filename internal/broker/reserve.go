@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // Reserve takes the most urgent ready job (lowest priority, then lowest id)
@@ -170,7 +171,7 @@ func (b *Broker) retickSession(s *Session) {
 // returns to ready, or fails on a tube with a retry policy), then the answer
 // to a blocked Reserve whose job is close to its deadline (DEADLINE_SOON)
 // or whose timeout passed (TIMED_OUT) — in beanstalkd's order.
-func (b *Broker) sessionDue(s *Session, now time.Time, cs *[]Commit) {
+func (b *Broker) sessionDue(s *Session, now time.Time, cs *[]journal.Commit) {
 	soon := s.waiting && s.deadlineSoon(now)
 	for r := s.reserved.top(); r != nil && !r.Deadline.After(now); r = s.reserved.top() {
 		b.jobTimeouts++

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // Session is one client's view: the tube it uses, the tubes it watches, the
@@ -40,7 +41,7 @@ type Session struct {
 
 	// commits holds the journal writes of the call in progress. Only the
 	// goroutine using the session touches it (Close never journals).
-	commits []Commit
+	commits []journal.Commit
 }
 
 func (s *Session) tickTime() int64 { return s.tick }
@@ -263,7 +264,7 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 	t.pending--
 	if err != nil {
 		// The record may be partly on disk: tell the log it is void.
-		var dc []Commit
+		var dc []journal.Commit
 		_ = b.record(&dc, opDelete, r)
 		b.maybeDrop(t)
 		b.mu.Unlock()
@@ -275,15 +276,6 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 	return r.ID, nil
 }
 
-// DiscardID uses up one job id without a job, as beanstalkd does for a put
-// whose body it rejects after reading the command (EXPECTED_CRLF), so that
-// the ids of later puts match beanstalkd's.
-func (b *Broker) DiscardID() {
-	b.mu.Lock()
-	b.nextID++
-	b.mu.Unlock()
-}
-
 // insert adds a new job to the table and its tube.
 func (b *Broker) insert(r *rec, now time.Time) {
 	b.jobs.set(r)
@@ -293,7 +285,7 @@ func (b *Broker) insert(r *rec, now time.Time) {
 }
 
 // wait waits for the journal writes of the call that just released mu.
-func (s *Session) wait(cs []Commit) error {
+func (s *Session) wait(cs []journal.Commit) error {
 	if len(cs) == 0 {
 		s.commits = cs
 		return nil
@@ -387,7 +379,7 @@ func (s *Session) Release(id job.ID, pri uint32, delay time.Duration) error {
 // commitMove journals r's new state and places it there, or, if the
 // journal refuses, puts r back as old in tube from (see undo) and returns
 // ErrOutOfMemory. r must be unplaced.
-func (b *Broker) commitMove(cs *[]Commit, r *rec, old job.Job, from *tube, owner *Session, now time.Time) error {
+func (b *Broker) commitMove(cs *[]journal.Commit, r *rec, old job.Job, from *tube, owner *Session, now time.Time) error {
 	n := len(*cs)
 	if err := b.record(cs, opUpdate, r); err != nil {
 		*cs = (*cs)[:n]
@@ -468,7 +460,7 @@ func (s *Session) Kick(bound int) int {
 // kick moves a buried or delayed job to ready, journaled. A dead letter
 // (a job its policy moved to a dead-letter tube) goes back, ready, to the
 // tube it came from.
-func (b *Broker) kick(cs *[]Commit, r *rec, now time.Time) error {
+func (b *Broker) kick(cs *[]journal.Commit, r *rec, now time.Time) error {
 	old := r.Job
 	from := r.tube
 	wasBuried := r.State == job.Buried

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // The engine has one timer (clock.AfterFunc), armed for the earliest time
@@ -73,7 +74,7 @@ func (b *Broker) fire(gen uint64) {
 	}
 	now := b.now()
 	n := now.UnixNano()
-	var cs []Commit
+	var cs []journal.Commit
 	for {
 		t, ok := b.tubeTicks.top()
 		if !ok || t.tick > n {
@@ -102,7 +103,7 @@ func (b *Broker) fire(gen uint64) {
 // tubeDue handles what is due for t at now: delayed jobs whose delay is
 // over become ready, an ended pause lets waiting sessions have the ready
 // jobs, and the policy's retention and ready-expiry deadlines are applied.
-func (b *Broker) tubeDue(t *tube, now time.Time, cs *[]Commit) {
+func (b *Broker) tubeDue(t *tube, now time.Time, cs *[]journal.Commit) {
 	for r := t.delay.top(); r != nil && !r.Deadline.After(now); r = t.delay.top() {
 		b.unplace(r)
 		r.State = job.Ready

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"time"
+
+	"github.com/reprieve/reprieve/internal/policy"
 )
 
 // urgentPriority is beanstalkd's URGENT_THRESHOLD: ready jobs with a
@@ -45,7 +47,7 @@ type tube struct {
 	expHead int
 
 	// pol is the tube's failure policy; nil: plain beanstalkd behaviour.
-	pol *tubePolicy
+	pol *policy.Policy
 
 	// prev and next link all tubes in creation order.
 	prev, next *tube

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"github.com/reprieve/reprieve/internal/config"
 	"math"
 	"strconv"
 	"strings"
@@ -11,8 +12,8 @@ import (
 // ArgType is the type of a module argument.
 type ArgType int
 
-// Argument types. Durations are written as seconds (0.5) or Go durations
-// ("500ms", "2m").
+// Argument types. Durations are written in the config dialect: seconds
+// (0.5) or with units ("500ms", "2m", "1d"); see internal/config.
 const (
 	String ArgType = iota
 	Int
@@ -125,16 +126,16 @@ func (a Arg) zero() any {
 // decodeArg converts a YAML value to the argument's type.
 func decodeArg(a Arg, n *ynode) (any, error) {
 	bad := func() error {
-		return fmt.Errorf("want %s %s, got %s", article(a.Type), a.Type, n.describe())
+		return fmt.Errorf("want %s %s, got %s", article(a.Type), a.Type, describe(n))
 	}
 	switch a.Type {
 	case String:
-		if n.kind != scalarNode || n.value == nil {
+		if n.Kind != config.Scalar {
 			return nil, bad()
 		}
-		return fmt.Sprint(n.value), nil
+		return fmt.Sprint(n.Value), nil
 	case Int:
-		switch v := n.value.(type) {
+		switch v := n.Value.(type) {
 		case int64:
 			return int(v), nil
 		case uint64:
@@ -145,7 +146,7 @@ func decodeArg(a Arg, n *ynode) (any, error) {
 		}
 		return nil, bad()
 	case Float:
-		switch v := n.value.(type) {
+		switch v := n.Value.(type) {
 		case int64:
 			return float64(v), nil
 		case uint64:
@@ -155,13 +156,13 @@ func decodeArg(a Arg, n *ynode) (any, error) {
 		}
 		return nil, bad()
 	case Bool:
-		if v, ok := n.value.(bool); ok {
+		if v, ok := n.Value.(bool); ok {
 			return v, nil
 		}
 		return nil, bad()
 	case Duration:
 		var d time.Duration
-		switch v := n.value.(type) {
+		switch v := n.Value.(type) {
 		case int64:
 			d = time.Duration(v) * time.Second
 		case uint64:
@@ -169,31 +170,31 @@ func decodeArg(a Arg, n *ynode) (any, error) {
 		case float64:
 			d = time.Duration(v * float64(time.Second))
 		case string:
-			p, err := time.ParseDuration(v)
+			p, err := config.ParseDuration(v)
 			if err != nil {
 				return nil, fmt.Errorf("want a duration (seconds, or like \"500ms\", \"2m\"), got %q", v)
 			}
 			d = p
 		default:
-			return nil, fmt.Errorf("want a duration (seconds, or like \"500ms\", \"2m\"), got %s", n.describe())
+			return nil, fmt.Errorf("want a duration (seconds, or like \"500ms\", \"2m\"), got %s", describe(n))
 		}
 		if d < 0 {
 			return nil, fmt.Errorf("want a duration >= 0, got %s", d)
 		}
 		return d, nil
 	case Strings:
-		if n.kind == scalarNode && n.value != nil {
-			return []string{fmt.Sprint(n.value)}, nil
+		if n.Kind == config.Scalar {
+			return []string{fmt.Sprint(n.Value)}, nil
 		}
-		if n.kind != seqNode {
+		if n.Kind != config.List {
 			return nil, bad()
 		}
-		out := make([]string, 0, len(n.seq))
-		for _, e := range n.seq {
-			if e.kind != scalarNode || e.value == nil {
-				return nil, fmt.Errorf("want a list of strings, got %s at line %d", e.describe(), e.line)
+		out := make([]string, 0, len(n.Items))
+		for _, e := range n.Items {
+			if e.Kind != config.Scalar {
+				return nil, fmt.Errorf("want a list of strings, got %s at line %d", describe(e), e.Line)
 			}
-			out = append(out, fmt.Sprint(e.value))
+			out = append(out, fmt.Sprint(e.Value))
 		}
 		return out, nil
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"github.com/reprieve/reprieve/internal/config"
 	"os"
 	"sort"
 	"strings"
@@ -159,25 +160,25 @@ func (l *loader) warnf(line int, format string, a ...any) {
 var topKeys = []string{"modules", "routingtable", "queue_size", "hop_budget", "deadletter", "supervisor"}
 
 func (l *loader) load(src []byte) *Config {
-	root, err := parseYAML(src)
+	root, err := config.Parse(src)
 	if err != nil {
-		var le *lineError
-		if errors.As(err, &le) {
-			l.errorf(le.line, "%s", le.msg)
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			l.errorf(max(ce.Line, 1), "%s; %s", ce.What, ce.Fix)
 		} else {
 			l.errorf(1, "%v", err)
 		}
 		return nil
 	}
 	cfg := &Config{File: l.file, QueueSize: DefaultQueueSize, HopBudget: DefaultHopBudget, Supervisor: DefaultSupervisor()}
-	if root.kind != mapNode {
-		l.errorf(root.line, "the bootstrap file must be a mapping with \"modules:\" and \"routingtable:\", got %s", root.describe())
+	if root.Kind != config.Map {
+		l.errorf(root.Line, "the bootstrap file must be a mapping with \"modules:\" and \"routingtable:\", got %s", describe(root))
 		return cfg
 	}
 	var modules, routes, dead *ynode
-	for i, k := range root.keys {
-		v := root.vals[i]
-		switch root.key(i) {
+	for _, k := range root.Fields {
+		v := k.Value
+		switch k.Key {
 		case "modules":
 			modules = v
 		case "routingtable":
@@ -191,11 +192,11 @@ func (l *loader) load(src []byte) *Config {
 		case "supervisor":
 			l.supervisor(v, &cfg.Supervisor)
 		default:
-			l.errorf(k.line, "unknown top-level key %q (want one of %s)", root.key(i), strings.Join(topKeys, ", "))
+			l.errorf(k.Line, "unknown top-level key %q (want one of %s)", k.Key, strings.Join(topKeys, ", "))
 		}
 	}
 	if modules == nil {
-		l.errorf(root.line, "no \"modules:\" section")
+		l.errorf(root.Line, "no \"modules:\" section")
 		return cfg
 	}
 	l.modules(modules, cfg)
@@ -211,29 +212,29 @@ func (l *loader) load(src []byte) *Config {
 
 func (l *loader) positive(n *ynode, what string) int {
 	v, ok := intValue(n)
-	if n.kind != scalarNode || !ok || v < 1 || v > 1<<24 {
-		l.errorf(n.line, "%s: want an integer from 1 to %d, got %s", what, 1<<24, n.describe())
+	if n.Kind != config.Scalar || !ok || v < 1 || v > 1<<24 {
+		l.errorf(n.Line, "%s: want an integer from 1 to %d, got %s", what, 1<<24, describe(n))
 		return 1
 	}
 	return int(v)
 }
 
 func (l *loader) supervisor(n *ynode, s *SupervisorConfig) {
-	if n.kind != mapNode {
-		l.errorf(n.line, "supervisor: want a mapping, got %s", n.describe())
+	if n.Kind != config.Map {
+		l.errorf(n.Line, "supervisor: want a mapping, got %s", describe(n))
 		return
 	}
-	for i, k := range n.keys {
-		v := n.vals[i]
+	for _, k := range n.Fields {
+		v := k.Value
 		dur := func(dst *time.Duration) {
 			d, err := decodeArg(Arg{Type: Duration}, v)
 			if err != nil {
-				l.errorf(v.line, "supervisor.%s: %v", n.key(i), err)
+				l.errorf(v.Line, "supervisor.%s: %v", k.Key, err)
 				return
 			}
 			*dst = d.(time.Duration)
 		}
-		switch n.key(i) {
+		switch k.Key {
 		case "backoff":
 			dur(&s.Backoff)
 		case "max_backoff":
@@ -243,19 +244,19 @@ func (l *loader) supervisor(n *ynode, s *SupervisorConfig) {
 		case "failure_threshold":
 			f, err := decodeArg(Arg{Type: Float}, v)
 			if err != nil || f.(float64) < 1 {
-				l.errorf(v.line, "supervisor.failure_threshold: want a number >= 1, got %s", v.describe())
+				l.errorf(v.Line, "supervisor.failure_threshold: want a number >= 1, got %s", describe(v))
 				continue
 			}
 			s.FailureThreshold = f.(float64)
 		default:
-			l.errorf(k.line, "supervisor: unknown key %q (want backoff, max_backoff, failure_threshold, failure_decay)", n.key(i))
+			l.errorf(k.Line, "supervisor: unknown key %q (want backoff, max_backoff, failure_threshold, failure_decay)", k.Key)
 		}
 	}
 }
 
 // intValue returns an integer scalar's value.
 func intValue(n *ynode) (int64, bool) {
-	switch v := n.value.(type) {
+	switch v := n.Value.(type) {
 	case int64:
 		return v, true
 	case uint64:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/reprieve/reprieve/internal/config"
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
@@ -11,19 +13,19 @@ var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 var moduleKeys = "module, arguments, queue_size, on_full, on_failure, workers"
 
 func (l *loader) modules(n *ynode, cfg *Config) {
-	if n.kind != mapNode {
-		l.errorf(n.line, "modules: want a mapping of module names, got %s", n.describe())
+	if n.Kind != config.Map {
+		l.errorf(n.Line, "modules: want a mapping of module names, got %s", describe(n))
 		return
 	}
-	for i, k := range n.keys {
-		name := n.key(i)
+	for _, k := range n.Fields {
+		name := k.Key
 		if !nameRE.MatchString(name) {
-			l.errorf(k.line, "module name %q: use letters, digits, '_' and '-' (no dots)", name)
+			l.errorf(k.Line, "module name %q: use letters, digits, '_' and '-' (no dots)", name)
 			continue
 		}
 		// Keep a module whose arguments are wrong so that routes naming
 		// it are still checked; the errors already fail the file.
-		if m, _ := l.module(name, k.line, n.vals[i], cfg); m.Kind != nil {
+		if m, _ := l.module(name, k.Line, k.Value, cfg); m.Kind != nil {
 			cfg.Modules = append(cfg.Modules, m)
 		}
 	}
@@ -31,15 +33,15 @@ func (l *loader) modules(n *ynode, cfg *Config) {
 
 func (l *loader) module(name string, line int, n *ynode, cfg *Config) (ModuleConfig, bool) {
 	m := ModuleConfig{Name: name, Line: line, QueueSize: cfg.QueueSize, Workers: 1}
-	if n.kind != mapNode {
-		l.errorf(n.line, "module %q: want a mapping with \"module:\" and \"arguments:\", got %s", name, n.describe())
+	if n.Kind != config.Map {
+		l.errorf(n.Line, "module %q: want a mapping with \"module:\" and \"arguments:\", got %s", name, describe(n))
 		return m, false
 	}
 	var kindNode, argsNode *ynode
 	ok := true
-	for i, k := range n.keys {
-		v := n.vals[i]
-		switch n.key(i) {
+	for _, k := range n.Fields {
+		v := k.Value
+		switch k.Key {
 		case "module":
 			kindNode = v
 		case "arguments":
@@ -48,30 +50,30 @@ func (l *loader) module(name string, line int, n *ynode, cfg *Config) (ModuleCon
 			m.QueueSize = l.positive(v, fmt.Sprintf("module %q: queue_size", name))
 		case "workers":
 			if w := l.positive(v, fmt.Sprintf("module %q: workers", name)); w > 1024 {
-				l.errorf(v.line, "module %q: workers: want at most 1024, got %d", name, w)
+				l.errorf(v.Line, "module %q: workers: want at most 1024, got %d", name, w)
 			} else {
 				m.Workers = w
 			}
 		case "on_full":
-			switch v.value {
+			switch v.Value {
 			case "block":
 			case "drop":
 				m.Drop = true
 			default:
-				l.errorf(v.line, "module %q: on_full: want \"block\" or \"drop\", got %s", name, v.describe())
+				l.errorf(v.Line, "module %q: on_full: want \"block\" or \"drop\", got %s", name, describe(v))
 				ok = false
 			}
 		case "on_failure":
-			switch v.value {
+			switch v.Value {
 			case "stop":
 			case "backoff":
 				m.KeepBackingOff = true
 			default:
-				l.errorf(v.line, "module %q: on_failure: want \"stop\" (the restart intensity stops the pipeline) or \"backoff\" (keep restarting), got %s", name, v.describe())
+				l.errorf(v.Line, "module %q: on_failure: want \"stop\" (the restart intensity stops the pipeline) or \"backoff\" (keep restarting), got %s", name, describe(v))
 				ok = false
 			}
 		default:
-			l.errorf(k.line, "module %q: unknown key %q (want %s)", name, n.key(i), moduleKeys)
+			l.errorf(k.Line, "module %q: unknown key %q (want %s)", name, k.Key, moduleKeys)
 			ok = false
 		}
 	}
@@ -79,10 +81,18 @@ func (l *loader) module(name string, line int, n *ynode, cfg *Config) (ModuleCon
 		l.errorf(line, "module %q: missing \"module:\" (the kind, e.g. output.tcp; 'reprieve modules' lists them)", name)
 		return m, false
 	}
-	kindName, _ := kindNode.value.(string)
+	kindName, _ := kindNode.Value.(string)
 	kind, found := Lookup(kindName)
 	if !found {
-		l.errorf(kindNode.line, "module %q: unknown module kind %s ('reprieve modules' lists them)", name, kindNode.describe())
+		hint := "'reprieve modules' lists them"
+		var names []string
+		for _, k := range Kinds() {
+			names = append(names, k.Name)
+		}
+		if near := config.Nearest(kindName, names); near != "" {
+			hint = fmt.Sprintf("did you mean %s? %s", near, hint)
+		}
+		l.errorf(kindNode.Line, "module %q: unknown module kind %s (%s)", name, describe(kindNode), hint)
 		return m, false
 	}
 	m.Kind = kind
@@ -98,23 +108,23 @@ func (l *loader) args(name string, kind *Kind, n *ynode, line int) (Args, bool) 
 	}
 	argLine := map[string]int{}
 	ok := true
-	if n != nil && !(n.kind == scalarNode && n.value == nil) {
-		if n.kind != mapNode {
-			l.errorf(n.line, "module %q: arguments: want a mapping, got %s", name, n.describe())
+	if n != nil && n.Kind != config.Null {
+		if n.Kind != config.Map {
+			l.errorf(n.Line, "module %q: arguments: want a mapping, got %s", name, describe(n))
 			return args, false
 		}
-		for i, k := range n.keys {
-			key := n.key(i)
+		for _, k := range n.Fields {
+			key := k.Key
 			spec, found := findArg(kind, key)
 			if !found {
-				l.errorf(k.line, "module %q: unknown argument %q for %s (arguments: %s)", name, key, kind.Name, argNames(kind))
+				l.errorf(k.Line, "module %q: unknown argument %q for %s (arguments: %s)", name, key, kind.Name, argNames(kind))
 				ok = false
 				continue
 			}
-			argLine[key] = k.line
-			v, err := decodeArg(spec, n.vals[i])
+			argLine[key] = k.Line
+			v, err := decodeArg(spec, k.Value)
 			if err != nil {
-				l.errorf(n.vals[i].line, "module %q: argument %q: %v", name, key, err)
+				l.errorf(k.Value.Line, "module %q: argument %q: %v", name, key, err)
 				ok = false
 				continue
 			}
@@ -163,8 +173,8 @@ func argNames(k *Kind) string {
 }
 
 func (l *loader) routes(n *ynode, cfg *Config) {
-	if n.kind != seqNode {
-		l.errorf(n.line, "routingtable: want a list of \"module.queue -> module.queue\", got %s", n.describe())
+	if n.Kind != config.List {
+		l.errorf(n.Line, "routingtable: want a list of \"module.queue -> module.queue\", got %s", describe(n))
 		return
 	}
 	byName := map[string]*ModuleConfig{}
@@ -172,15 +182,15 @@ func (l *loader) routes(n *ynode, cfg *Config) {
 		byName[cfg.Modules[i].Name] = &cfg.Modules[i]
 	}
 	seen := map[QueueRef]int{}
-	for _, e := range n.seq {
-		s, _ := e.value.(string)
+	for _, e := range n.Items {
+		s, _ := e.Value.(string)
 		parts := strings.Split(s, "->")
-		if e.kind != scalarNode || len(parts) != 2 {
-			l.errorf(e.line, "routingtable: want \"module.queue -> module.queue\", got %s", e.describe())
+		if e.Kind != config.Scalar || len(parts) != 2 {
+			l.errorf(e.Line, "routingtable: want \"module.queue -> module.queue\", got %s", describe(e))
 			continue
 		}
-		from, ok1 := l.queueRef(e.line, strings.TrimSpace(parts[0]), byName, false)
-		to, ok2 := l.queueRef(e.line, strings.TrimSpace(parts[1]), byName, true)
+		from, ok1 := l.queueRef(e.Line, strings.TrimSpace(parts[0]), byName, false)
+		to, ok2 := l.queueRef(e.Line, strings.TrimSpace(parts[1]), byName, true)
 		if !ok1 || !ok2 {
 			continue
 		}
@@ -191,15 +201,15 @@ func (l *loader) routes(n *ynode, cfg *Config) {
 				if q == to {
 					hint = "use a flow.funnel to merge several queues"
 				}
-				l.errorf(e.line, "routingtable: queue %q is connected twice (first at line %d); %s", q, first, hint)
+				l.errorf(e.Line, "routingtable: queue %q is connected twice (first at line %d); %s", q, first, hint)
 				dup = true
 			}
 		}
 		if dup {
 			continue
 		}
-		seen[from], seen[to] = e.line, e.line
-		cfg.Routes = append(cfg.Routes, Route{From: from, To: to, Line: e.line})
+		seen[from], seen[to] = e.Line, e.Line
+		cfg.Routes = append(cfg.Routes, Route{From: from, To: to, Line: e.Line})
 	}
 }
 
@@ -258,18 +268,18 @@ func outQueues(k *Kind) string {
 }
 
 func (l *loader) deadletter(n *ynode, cfg *Config) {
-	s, _ := n.value.(string)
+	s, _ := n.Value.(string)
 	byName := map[string]*ModuleConfig{}
 	for i := range cfg.Modules {
 		byName[cfg.Modules[i].Name] = &cfg.Modules[i]
 	}
-	ref, ok := l.queueRef(n.line, strings.TrimSpace(s), byName, true)
+	ref, ok := l.queueRef(n.Line, strings.TrimSpace(s), byName, true)
 	if !ok {
 		return
 	}
 	for _, r := range cfg.Routes {
 		if r.To == ref {
-			l.errorf(n.line, "deadletter: queue %q is also connected in the routing table (line %d); give the dead letters a queue of their own", ref, r.Line)
+			l.errorf(n.Line, "deadletter: queue %q is also connected in the routing table (line %d); give the dead letters a queue of their own", ref, r.Line)
 			return
 		}
 	}

@@ -31,6 +31,8 @@ type node struct {
 	routes map[string]*route
 
 	handled, failed, dead, restarts atomic.Uint64
+
+	failures *failureLog
 }
 
 // emit routes a copy of m to output queue q.
@@ -42,7 +44,9 @@ func (n *node) emit(ctx context.Context, q string, m *Message) error {
 	r.emitted.Add(1)
 	c := m.Clone()
 	c.track.acquire()
+	from := QueueRef{n.cfg.Name, q}
 	if r.dst == nil {
+		n.p.observe(from, QueueRef{}, c)
 		r.discarded.Add(1)
 		var terminal error
 		if q == "failed" {
@@ -60,12 +64,14 @@ func (n *node) emit(ctx context.Context, q string, m *Message) error {
 		c.annotate(Failure{Module: n.cfg.Name, Error: reason, Hop: c.Hops, Attempt: c.Attempt, Time: n.p.clock.Now()})
 		n.dead.Add(1)
 		if n.p.dead == nil {
+			n.p.observe(from, QueueRef{}, c)
 			n.env.Log.Error("message dropped: "+reason, "id", c.ID, "errors", chainText(c))
 			c.track.release(errors.New(reason))
 			return nil
 		}
 		dst = n.p.dead
 	}
+	n.p.observe(from, dst.ref, c)
 	n.p.inflight.Add(1)
 	accepted, err := dst.put(ctx, c)
 	if err != nil || !accepted {
@@ -127,7 +133,7 @@ func (n *node) handle(ctx context.Context, h Handler, name string, m *Message) {
 	if errors.As(err, &pe) {
 		n.env.Log.Error("module panicked", "id", m.ID, "queue", name, "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
 	} else {
-		n.env.Log.Warn("message failed", "id", m.ID, "queue", name, "hops", m.Hops, "attempt", m.Attempt, "error", err)
+		n.failures.failed(m.ID, name, m.Hops, m.Attempt, err)
 	}
 	if e := n.emit(ctx, "failed", m); e != nil {
 		n.env.Log.Error("message lost at shutdown", "id", m.ID, "error", e)

@@ -36,6 +36,9 @@ type Options struct {
 	// DrainTimeout bounds how long shutdown waits for queues to empty
 	// (default 10 s).
 	DrainTimeout time.Duration
+	// Observe, if set, sees every message emitted by a module (reprieve
+	// test's assertions); see Observer.
+	Observe Observer
 }
 
 // Pipeline is a built pipeline, ready to Run once.
@@ -47,6 +50,8 @@ type Pipeline struct {
 	nodes  []*node
 	byName map[string]*node
 	dead   *queue // the deadletter queue, or nil
+
+	observer Observer // nil: none
 
 	inflight atomic.Int64  // messages enqueued and not yet fully handled
 	idle     chan struct{} // signalled when inflight drops to zero
@@ -69,10 +74,11 @@ func New(cfg *Config, opts Options) (*Pipeline, error) {
 		opts.DrainTimeout = 10 * time.Second
 	}
 	p := &Pipeline{cfg: cfg, clock: opts.Clock, log: opts.Log, drain: opts.DrainTimeout,
-		byName: map[string]*node{}, idle: make(chan struct{}, 1)}
+		byName: map[string]*node{}, idle: make(chan struct{}, 1), observer: opts.Observe}
 	for _, mc := range cfg.Modules {
 		n := &node{p: p, cfg: mc, kind: mc.Kind, inq: map[string]*queue{}, routes: map[string]*route{}}
 		n.env = &Env{Name: mc.Name, Clock: opts.Clock, Log: opts.Log.With("module", mc.Name), node: n}
+		n.failures = &failureLog{log: n.env.Log, clock: opts.Clock, every: FailureLogInterval}
 		for _, q := range mc.Kind.In {
 			n.inq[q] = newQueue(QueueRef{mc.Name, q}, mc.QueueSize, mc.Drop)
 		}
@@ -197,6 +203,7 @@ func (p *Pipeline) waitIdle() {
 
 func (p *Pipeline) closeModules() {
 	for _, n := range p.nodes {
+		n.failures.close()
 		if c, ok := n.mod.(Closer); ok {
 			if err := c.Close(); err != nil {
 				n.env.Log.Error("close failed", "error", err)

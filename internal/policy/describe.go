@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"github.com/reprieve/reprieve/internal/config"
 	"strings"
 )
 
@@ -18,16 +19,20 @@ func (p *Policy) String() string {
 		giveUp += " to " + p.GiveUp.Tube
 	}
 	if r := p.Retry; r != nil {
-		s := fmt.Sprintf("retry %s ×%g up to %s", FormatDuration(r.Initial), r.Factor, FormatDuration(r.Cap))
+		s := fmt.Sprintf("retry %s ×%g up to %s", config.FormatDuration(r.Initial), r.Factor, config.FormatDuration(r.Cap))
 		if r.Jitter > 0 {
 			s += fmt.Sprintf(" ±%g%%", r.Jitter*100)
 		}
 		var limits []string
 		if r.MaxAge > 0 {
-			limits = append(limits, "for "+FormatDuration(r.MaxAge))
+			limits = append(limits, "for "+config.FormatDuration(r.MaxAge))
 		}
 		if r.MaxAttempts > 0 {
-			limits = append(limits, fmt.Sprintf("at most %d attempts", r.MaxAttempts))
+			l := fmt.Sprintf("at most %d attempts", r.MaxAttempts)
+			if r.MaxAge > 0 && len(r.Plan())+1 < r.MaxAttempts {
+				l += " (never reached: max-age comes first)"
+			}
+			limits = append(limits, l)
 		}
 		s += " " + strings.Join(limits, ", ") + ", then " + giveUp
 		parts = append(parts, s)
@@ -37,18 +42,18 @@ func (p *Policy) String() string {
 	if !p.Retention.IsZero() {
 		var b []string
 		if p.Retention.MaxAge > 0 {
-			b = append(b, FormatDuration(p.Retention.MaxAge))
+			b = append(b, config.FormatDuration(p.Retention.MaxAge))
 		}
 		if p.Retention.MaxCount > 0 {
 			b = append(b, fmt.Sprintf("%d jobs", p.Retention.MaxCount))
 		}
 		if p.Retention.MaxBytes > 0 {
-			b = append(b, fmt.Sprintf("%d bytes", p.Retention.MaxBytes))
+			b = append(b, config.FormatSize(p.Retention.MaxBytes))
 		}
 		parts = append(parts, "retention "+strings.Join(b, ", "))
 	}
 	if p.ReadyExpiry > 0 {
-		parts = append(parts, "ready-expiry "+FormatDuration(p.ReadyExpiry))
+		parts = append(parts, "ready-expiry "+config.FormatDuration(p.ReadyExpiry))
 	}
 	if p.KickResetsAttempts {
 		parts = append(parts, "kick resets attempts")

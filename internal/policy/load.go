@@ -6,10 +6,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
-
+	"github.com/reprieve/reprieve/internal/config"
 	"github.com/reprieve/reprieve/internal/retry"
 )
 
@@ -55,59 +52,46 @@ func Reload(old *Set, path string) (*Set, error) {
 // messages.
 func Parse(name string, data []byte) (*Set, error) {
 	ps := &problems{file: name}
-	f, err := parser.ParseBytes(data, 0)
+	root, err := config.Parse(data)
 	if err != nil {
-		var ye yaml.Error
-		if errors.As(err, &ye) && ye.GetToken() != nil {
-			ps.add(ye.GetToken().Position.Line, "", "YAML syntax: "+ye.GetMessage(), "correct the YAML (indent with spaces; one key per line)")
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			ps.add(ce.Line, "", ce.What, ce.Fix)
 		} else {
-			ps.add(0, "", "YAML syntax: "+err.Error(), "correct the YAML")
+			ps.add(0, "", err.Error(), "correct the YAML")
 		}
 		return nil, ps.err()
 	}
-	if len(f.Docs) > 1 {
-		ps.add(line(f.Docs[1].Body), "", "the file holds more than one YAML document", "keep one document (remove the second ---)")
-		return nil, ps.err()
-	}
-	r := &reader{ps: ps, anchors: map[string]ast.Node{}}
+	r := &reader{ps: ps}
 	entries := map[string]*Policy{}
 	order := map[string]int{}
-	lines := map[string]int{}   // entry name -> line of its key
 	dlLines := map[string]int{} // entry name -> line of its dead-letter tube
 	var def *Policy
 	defLine := 0
-	if len(f.Docs) == 1 && f.Docs[0].Body != nil {
-		body := f.Docs[0].Body
-		r.collectAnchors(body)
-		if _, null := r.resolve(body).(*ast.NullNode); !null {
-			top, _ := r.fields(body, 1, "", "start the file with the keys default: and tubes:")
-			for _, tf := range top {
-				switch tf.key {
-				case "default":
-					def, _ = r.policy(tf, "default", dlLines)
-					defLine = tf.line
-				case "tubes":
-					tubes, _ := r.fields(tf.val, tf.line, "tubes", "list each tube name or pattern under tubes: with its policy beneath")
-					for i, e := range tubes {
-						path := "tubes." + e.key
-						if what, fix := checkEntryName(e.key); what != "" {
-							ps.add(e.line, path, what, fix)
-							continue
-						}
-						p, ok := r.policy(e, path, dlLines)
-						if ok {
-							entries[e.key] = p
-							order[e.key] = i
-							lines[e.key] = e.line
-						}
-					}
-				default:
-					if strings.HasPrefix(tf.key, ".") || strings.HasPrefix(tf.key, "x-") {
-						continue // a place for anchors, like docker compose
-					}
-					r.unknownKey(tf, "", topKeys)
+	top, _ := r.fields(root, 1, "", "start the file with the keys default: and tubes:")
+	for _, tf := range top {
+		switch tf.Key {
+		case "default":
+			def, _ = r.policy(tf, "default", dlLines)
+			defLine = tf.Line
+		case "tubes":
+			tubes, _ := r.fields(tf.Value, tf.Line, "tubes", "list each tube name or pattern under tubes: with its policy beneath")
+			for i, e := range tubes {
+				path := "tubes." + e.Key
+				if what, fix := checkEntryName(e.Key); what != "" {
+					ps.add(e.Line, path, what, fix)
+					continue
+				}
+				if p, ok := r.policy(e, path, dlLines); ok {
+					entries[e.Key] = p
+					order[e.Key] = i
 				}
 			}
+		default:
+			if strings.HasPrefix(tf.Key, ".") || strings.HasPrefix(tf.Key, "x-") {
+				continue // a place for anchors, like docker compose
+			}
+			r.unknownKey(tf, "", topKeys)
 		}
 	}
 	set := newSet(entries, order, def, name)
@@ -121,21 +105,21 @@ func Parse(name string, data []byte) (*Set, error) {
 // policy reads one policy entry; dlLines receives the line of its
 // dead-letter tube for the cycle check.
 func (r *reader) policy(e field, path string, dlLines map[string]int) (*Policy, bool) {
-	fields, ok := r.fields(e.val, e.line, path, "give the policy as keys beneath, such as retry: true")
+	fields, ok := r.fields(e.Value, e.Line, path, "give the policy as keys beneath, such as retry: true")
 	if !ok {
 		return nil, false
 	}
 	before := len(r.ps.list)
 	p := Defaults()
 	for _, f := range fields {
-		fp := join(path, f.key)
-		switch f.key {
+		fp := join(path, f.Key)
+		switch f.Key {
 		case "retry":
 			p.Retry = r.retry(f, fp)
 		case "give-up":
 			p.GiveUp = r.giveUp(f, fp)
 			if p.GiveUp.Action == DeadLetter {
-				dlLines[entryName(path)] = f.line
+				dlLines[entryName(path)] = f.Line
 			}
 		case "retention":
 			p.Retention = r.retention(f, fp)
@@ -160,20 +144,20 @@ func entryName(path string) string {
 
 // retry reads `retry: true|false|{...}`.
 func (r *reader) retry(f field, path string) *retry.Schedule {
-	n := r.resolve(f.val)
-	if b, ok := n.(*ast.BoolNode); ok {
-		if !b.Value {
+	n := f.Value
+	if b, ok := n.Value.(bool); ok && n.Kind == config.Scalar {
+		if !b {
 			return nil
 		}
 		s := retry.DefaultSchedule()
 		return &s
 	}
 	fix := "write retry: true for the default schedule, or keys beneath it (initial, factor, cap, jitter, max-age, max-attempts)"
-	if _, null := n.(*ast.NullNode); null || n == nil {
-		r.ps.add(f.line, path, "has no value", fix)
+	if n.Kind == config.Null {
+		r.ps.add(f.Line, path, "has no value", fix)
 		return nil
 	}
-	fields, ok := r.fields(f.val, f.line, path, fix)
+	fields, ok := r.fields(f.Value, f.Line, path, fix)
 	if !ok {
 		return nil
 	}
@@ -181,9 +165,9 @@ func (r *reader) retry(f field, path string) *retry.Schedule {
 	keyLine := map[string]int{}
 	before := len(r.ps.list)
 	for _, k := range fields {
-		kp := join(path, k.key)
-		keyLine[k.key] = k.line
-		switch k.key {
+		kp := join(path, k.Key)
+		keyLine[k.Key] = k.Line
+		switch k.Key {
 		case "initial":
 			s.Initial, _ = r.duration(k, kp, "1m")
 		case "factor":
@@ -208,11 +192,11 @@ func (r *reader) retry(f field, path string) *retry.Schedule {
 		if errors.As(err, &ie) {
 			l, ok := keyLine[ie.Field]
 			if !ok {
-				l = f.line
+				l = f.Line
 			}
 			r.ps.add(l, join(path, ie.Field), ie.Problem, ie.Fix)
 		} else {
-			r.ps.add(f.line, path, err.Error(), "")
+			r.ps.add(f.Line, path, err.Error(), "")
 		}
 		return nil
 	}
@@ -221,17 +205,16 @@ func (r *reader) retry(f field, path string) *retry.Schedule {
 
 // giveUp reads `give-up: bury|delete` or `give-up: {action: dead-letter, tube: T}`.
 func (r *reader) giveUp(f field, path string) GiveUp {
-	n := r.resolve(f.val)
+	n := f.Value
 	actionFix := "write bury, delete, or dead-letter with a tube: give-up: {action: dead-letter, tube: NAME}"
 	var g GiveUp
 	var tubeField *field
-	actionLine := f.line
-	switch n.(type) {
-	case *ast.MappingNode, *ast.MappingValueNode:
-		fields, _ := r.fields(n, f.line, path, actionFix)
+	actionLine := f.Line
+	if n.Kind == config.Map {
+		fields, _ := r.fields(n, f.Line, path, actionFix)
 		var action *field
 		for i, k := range fields {
-			switch k.key {
+			switch k.Key {
 			case "action":
 				action = &fields[i]
 			case "tube":
@@ -241,10 +224,10 @@ func (r *reader) giveUp(f field, path string) GiveUp {
 			}
 		}
 		if action == nil {
-			r.ps.add(f.line, path, "has no action", actionFix)
+			r.ps.add(f.Line, path, "has no action", actionFix)
 			return g
 		}
-		actionLine = action.line
+		actionLine = action.Line
 		f = *action
 		path = join(path, "action")
 	}
@@ -254,7 +237,7 @@ func (r *reader) giveUp(f field, path string) GiveUp {
 	}
 	a, ok := ParseAction(s)
 	if !ok {
-		r.ps.add(line(f.val), path, fmt.Sprintf("unknown action %q", s), actionFix)
+		r.ps.add(f.Value.Line, path, fmt.Sprintf("unknown action %q", s), actionFix)
 		return g
 	}
 	g.Action = a
@@ -269,12 +252,12 @@ func (r *reader) giveUp(f field, path string) GiveUp {
 			break
 		}
 		if what, fix := checkTubeName(name); what != "" {
-			r.ps.add(tubeField.line, tp, what, fix)
+			r.ps.add(tubeField.Line, tp, what, fix)
 			break
 		}
 		g.Tube = name
 	case tubeField != nil:
-		r.ps.add(tubeField.line, join(base, "tube"), fmt.Sprintf("a tube is only used with action dead-letter, not %s", a), "remove tube:, or set action: dead-letter")
+		r.ps.add(tubeField.Line, join(base, "tube"), fmt.Sprintf("a tube is only used with action dead-letter, not %s", a), "remove tube:, or set action: dead-letter")
 	}
 	return g
 }
@@ -282,13 +265,13 @@ func (r *reader) giveUp(f field, path string) GiveUp {
 // retention reads `retention: {max-age, max-count, max-bytes}`.
 func (r *reader) retention(f field, path string) Retention {
 	var ret Retention
-	fields, ok := r.fields(f.val, f.line, path, "give the bounds as keys beneath: max-age, max-count, max-bytes")
+	fields, ok := r.fields(f.Value, f.Line, path, "give the bounds as keys beneath: max-age, max-count, max-bytes")
 	if !ok {
 		return ret
 	}
 	for _, k := range fields {
-		kp := join(path, k.key)
-		switch k.key {
+		kp := join(path, k.Key)
+		switch k.Key {
 		case "max-age":
 			ret.MaxAge, _ = r.duration(k, kp, "30d")
 		case "max-count":

@@ -161,8 +161,8 @@ func TestParseInvalid(t *testing.T) {
 			`r.yaml:4: tubes.a.retry.delay: unknown key "delay"; the keys here are initial, factor, cap, jitter, max-age, max-attempts`},
 		{"bad duration", "tubes:\n  a:\n    retry:\n      initial: 1 minute\n",
 			`r.yaml:4: tubes.a.retry.initial: "1 minute" has an unknown unit " minute"; write a duration such as 1m (units ms, s, m, h, d, w), or 0 for none`},
-		{"duration without unit", "tubes:\n  a:\n    ready-expiry: 15\n",
-			`r.yaml:3: tubes.a.ready-expiry: "15" has no unit; write a duration such as 15m (units ms, s, m, h, d, w), or 0 for none`},
+		{"duration with a spelled unit", "tubes:\n  a:\n    ready-expiry: 15 min\n",
+			`r.yaml:3: tubes.a.ready-expiry: "15 min" has an unknown unit " min"; write a duration such as 15m (units ms, s, m, h, d, w), or 0 for none`},
 		{"negative duration", "tubes:\n  a:\n    ready-expiry: -5m\n",
 			`r.yaml:3: tubes.a.ready-expiry: -5m is negative; write a duration such as 15m (units ms, s, m, h, d, w), or 0 for none`},
 		{"negative count", "tubes:\n  a:\n    retention:\n      max-count: -1\n",
@@ -306,51 +306,28 @@ func TestReloadKeepsOldSetOnError(t *testing.T) {
 	}
 }
 
-func TestParseDuration(t *testing.T) {
-	cases := []struct {
-		in   string
-		want time.Duration
-		err  string
+// TestParseSpellings shows the config dialect's sizes and durations in a
+// policy file: every size unit is a power of 1024, a plain number is
+// seconds.
+func TestParseSpellings(t *testing.T) {
+	for _, tc := range []struct {
+		size, expiry string
+		bytes        int64
+		d            time.Duration
 	}{
-		{"1m", time.Minute, ""},
-		{"72h", 72 * time.Hour, ""},
-		{"3d", 72 * time.Hour, ""},
-		{"1d12h", 36 * time.Hour, ""},
-		{"2w", 14 * 24 * time.Hour, ""},
-		{"1.5h", 90 * time.Minute, ""},
-		{"500ms", 500 * time.Millisecond, ""},
-		{"0", 0, ""},
-		{"-1m", -time.Minute, ""},
-		{"10", 0, `"10" has no unit`},
-		{"1y", 0, `"1y" has an unknown unit "y"`},
-		{"m", 0, `"m" is not a duration`},
-		{"", 0, "empty duration"},
-	}
-	for _, tc := range cases {
-		d, err := ParseDuration(tc.in)
-		if tc.err != "" {
-			if err == nil || err.Error() != tc.err {
-				t.Errorf("ParseDuration(%q) error %v, want %s", tc.in, err, tc.err)
-			}
-			continue
+		{"64m", "90", 64 << 20, 90 * time.Second},
+		{"64MB", "1m30s", 64 << 20, 90 * time.Second},
+		{"64MiB", "0.5", 64 << 20, 500 * time.Millisecond},
+		{"1000", "2d", 1000, 48 * time.Hour},
+	} {
+		src := "tubes:\n  a:\n    retention: {max-bytes: " + tc.size + "}\n    ready-expiry: " + tc.expiry + "\n"
+		s, err := Parse("r.yaml", []byte(src))
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
 		}
-		if err != nil || d != tc.want {
-			t.Errorf("ParseDuration(%q) = %v, %v; want %v", tc.in, d, err, tc.want)
-		}
-	}
-	for d, want := range map[time.Duration]string{time.Minute: "1m", 90 * time.Second: "1m30s", time.Hour: "1h", 10 * time.Second: "10s",
-		72 * time.Hour: "3d", 36 * time.Hour: "1d12h", 0: "0", 30 * time.Minute: "30m"} {
-		if got := FormatDuration(d); got != want {
-			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
-		}
-	}
-}
-
-func TestParseSize(t *testing.T) {
-	cases := map[string]int64{"0": 0, "1000": 1000, "64MB": 64e6, "64MiB": 64 << 20, "1.5KiB": 1536, "2 GB": 2e9, "10b": 10}
-	for in, want := range cases {
-		if got, err := ParseSize(in); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		p := s.Lookup("a")
+		if p.Retention.MaxBytes != tc.bytes || p.ReadyExpiry != tc.d {
+			t.Errorf("%q, %q: max-bytes %d, ready-expiry %v; want %d, %v", tc.size, tc.expiry, p.Retention.MaxBytes, p.ReadyExpiry, tc.bytes, tc.d)
 		}
 	}
 }

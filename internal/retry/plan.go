@@ -26,7 +26,7 @@ func (s Schedule) Plan() []Step {
 	first := time.Unix(0, 0)
 	now := first
 	for n := 1; n <= 10000; n++ {
-		d, giveUp := s.Next(n, first, now, half{})
+		d, giveUp := s.Next(n, first, now, nil)
 		if giveUp {
 			break
 		}
@@ -35,11 +35,6 @@ func (s Schedule) Plan() []Step {
 	}
 	return steps
 }
-
-// half is a Source that always returns the middle of [0, 1): no jitter.
-type half struct{}
-
-func (half) Float64() float64 { return 0.5 }
 
 // WritePlan writes the plan of s as a table: the growing delays one per
 // line, then the capped delays summarised, then the give-up.
@@ -60,14 +55,18 @@ func (s Schedule) WritePlan(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%d\t%v\t%v\n", st.Retry, st.Delay, fmtAge(st.At))
 	}
-	fmt.Fprintf(tw, "give up\tafter failure %d\t%s\n", len(steps)+1, s.limitText())
+	fmt.Fprintf(tw, "give up\tafter failure %d\t%s\n", len(steps)+1, s.limitText(len(steps)+1))
 	return tw.Flush()
 }
 
-func (s Schedule) limitText() string {
+// limitText says which limit gives up after failure n of the plan: with
+// both, the one that comes first, and that the other is not reached.
+func (s Schedule) limitText(n int) string {
 	switch {
+	case s.MaxAge > 0 && s.MaxAttempts > 0 && n < s.MaxAttempts:
+		return fmt.Sprintf("the next retry would pass max-age %v (max-attempts %d is never reached)", fmtAge(s.MaxAge), s.MaxAttempts)
 	case s.MaxAge > 0 && s.MaxAttempts > 0:
-		return fmt.Sprintf("the next retry would pass max-age %v, or max-attempts %d is reached", fmtAge(s.MaxAge), s.MaxAttempts)
+		return fmt.Sprintf("max-attempts %d reached (within max-age %v)", s.MaxAttempts, fmtAge(s.MaxAge))
 	case s.MaxAge > 0:
 		return fmt.Sprintf("the next retry would pass max-age %v", fmtAge(s.MaxAge))
 	case s.MaxAttempts > 0:

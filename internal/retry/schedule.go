@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"time"
 )
 
@@ -108,7 +107,7 @@ func (s Schedule) Validate() error {
 }
 
 // Source is a source of random numbers in [0, 1); *math/rand/v2.Rand
-// satisfies it. A nil Source means the math/rand/v2 global source.
+// satisfies it. A nil Source draws no jitter (the middle of the range).
 type Source interface {
 	Float64() float64
 }
@@ -132,20 +131,15 @@ func (s Schedule) Base(attempts int) time.Duration {
 // 1, this failure included) of a job that first failed at firstFailure
 // and failed again at now. It returns the delay until the retry, or
 // giveUp true when the schedule is exhausted (delay is then zero). The
-// delay is Base(attempts) spread by ±Jitter with rnd, rounded to the
-// second and never below one second.
+// delay is Base(attempts) spread by ±Jitter with rnd (nil: no spread),
+// rounded to the second and never below one second.
 func (s Schedule) Next(attempts int, firstFailure, now time.Time, rnd Source) (delay time.Duration, giveUp bool) {
 	if s.MaxAttempts > 0 && attempts >= s.MaxAttempts {
 		return 0, true
 	}
 	delay = s.Base(attempts)
-	if s.Jitter > 0 {
-		var r float64
-		if rnd != nil {
-			r = rnd.Float64()
-		} else {
-			r = rand.Float64()
-		}
+	if s.Jitter > 0 && rnd != nil {
+		r := rnd.Float64()
 		delay += time.Duration((2*r - 1) * s.Jitter * float64(delay))
 	}
 	delay = delay.Round(time.Second)

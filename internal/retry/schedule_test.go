@@ -211,3 +211,25 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanGiveUpNamesTheLimitThatComesFirst: with max-age and max-attempts
+// both set, the give-up line names the one that ends the plan and says the
+// other is not reached.
+func TestPlanGiveUpNamesTheLimitThatComesFirst(t *testing.T) {
+	for _, tt := range []struct {
+		attempts int
+		want     string
+	}{
+		{500, "give up  after failure 6  the next retry would pass max-age 1h0m0s (max-attempts 500 is never reached)\n"},
+		{4, "give up  after failure 4  max-attempts 4 reached (within max-age 1h0m0s)\n"},
+	} {
+		s := Schedule{Initial: time.Minute, Factor: 2, Cap: time.Hour, MaxAge: time.Hour, MaxAttempts: tt.attempts}
+		var b strings.Builder
+		if err := s.WritePlan(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(b.String(), tt.want) {
+			t.Errorf("max-attempts %d: plan\n%s\nwant it to end with\n%s", tt.attempts, b.String(), tt.want)
+		}
+	}
+}

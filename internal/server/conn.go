@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -29,8 +30,10 @@ type Conn struct {
 	dict beanstalk.Dict
 	list []byte
 
-	// mu protects idle and stopping: Shutdown interrupts a connection only
-	// while it waits for a new command.
+	// mu protects idle and stopping, and orders the read deadlines set
+	// under it: Shutdown interrupts a connection only while it waits for a
+	// new command (or its TLS handshake), and the idle timeout never pushes
+	// that interruption back.
 	mu       sync.Mutex
 	idle     bool
 	stopping atomic.Bool // set with mu held; read without it between commands
@@ -38,6 +41,10 @@ type Conn struct {
 	// waiting mirrors idle for the connection's goroutine, which alone
 	// sets it, so that busy takes mu only when idle was set.
 	waiting bool
+	// reserving is set by the connection's goroutine while a reserve
+	// blocks (before the hang-up watch starts, cleared after it ends): the
+	// watch's reads get no idle timeout.
+	reserving bool
 }
 
 // connBufferSize is the size of each connection's read and write buffers:
@@ -73,7 +80,40 @@ func (f flushReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+	if d := f.c.srv.cfg.IdleTimeout; d > 0 && !f.c.reserving {
+		f.c.armIdle(d)
+	}
 	return f.c.nc.Read(p)
+}
+
+// armIdle gives the next read d to bring something, unless Shutdown has
+// already interrupted the wait for a command.
+func (c *Conn) armIdle(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle && c.stopping.Load() {
+		return
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(d))
+}
+
+// handshake runs the TLS handshake within Config.HandshakeTimeout (a
+// shutdown interrupts it); a client that fails it or is too slow is
+// logged at debug and its connection closed (handshake reports false).
+func (c *Conn) handshake(tc *tls.Conn) bool {
+	_ = tc.SetDeadline(time.Now().Add(c.srv.cfg.HandshakeTimeout))
+	if !c.setIdle(true) {
+		return false
+	}
+	err := tc.Handshake()
+	c.setIdle(false)
+	if err != nil {
+		c.srv.log.Debug("TLS handshake failed; connection closed", "remote", c.nc.RemoteAddr().String(),
+			"err", err, "timed_out", isTimeout(err), "handshake_timeout", c.srv.cfg.HandshakeTimeout)
+		return false
+	}
+	_ = tc.SetDeadline(time.Time{})
+	return true
 }
 
 // stop asks the connection to close once it has answered what it was
@@ -113,9 +153,15 @@ func (c *Conn) busy() {
 // fails, or the server shuts down.
 func (c *Conn) serve() {
 	defer func() {
+		// Untracked first, so that once the session no longer counts in
+		// current-connections a new connection is not refused.
+		c.srv.untrack(c)
 		c.sess.Close()
 		c.nc.Close()
 	}()
+	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(tc) {
+		return
+	}
 	for {
 		if c.br.Buffered() == 0 {
 			// Nothing pipelined: the read will send the replies, then wait.
@@ -134,7 +180,11 @@ func (c *Conn) serve() {
 		if err != nil {
 			rep := beanstalk.ErrorReply(err)
 			if rep == "" {
-				if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !isTimeout(err) {
+				switch {
+				case isTimeout(err) && !c.stopping.Load():
+					c.srv.log.Debug("connection closed: idle for the idle timeout", "remote", c.nc.RemoteAddr().String(),
+						"idle_timeout", c.srv.cfg.IdleTimeout)
+				case !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !isTimeout(err):
 					c.srv.log.Debug("connection read failed", "remote", c.nc.RemoteAddr().String(), "err", err)
 				}
 				return
@@ -244,6 +294,8 @@ func (c *Conn) reserve(timeout time.Duration) bool {
 func (c *Conn) blockingReserve(timeout time.Duration) (broker.Reserved, error) {
 	ctx, cancel := context.WithCancel(c.srv.ctx)
 	defer cancel()
+	c.reserving = true
+	defer func() { c.reserving = false }()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -274,4 +326,32 @@ func (c *Conn) watchHangup(cancel context.CancelFunc) {
 			return
 		}
 	}
+}
+
+// refuseLinger bounds how long a refused connection is read from after
+// its reply, so that closing it does not reset the reply away.
+const refuseLinger = time.Second
+
+// refuse answers a connection beyond MaxConnections "OUT_OF_MEMORY\r\n"
+// (after the TLS handshake on a TLS port, within HandshakeTimeout) and
+// closes it. What the client sent meanwhile is read and dropped for up to
+// refuseLinger, so that the close does not reset the connection before
+// the client has read the reply.
+func (s *Server) refuse(nc net.Conn) {
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	if tc, ok := nc.(*tls.Conn); ok {
+		if err := tc.Handshake(); err != nil {
+			s.log.Debug("refused connection: TLS handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
+			return
+		}
+	}
+	if _, err := io.WriteString(nc, beanstalk.ReplyOutOfMemory); err != nil {
+		return
+	}
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(refuseLinger))
+	_, _ = io.Copy(io.Discard, io.LimitReader(nc, 64<<10))
 }

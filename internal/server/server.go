@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/stats"
 )
 
 // Version is Reprieve's version, reported as the "version" key of stats
@@ -27,11 +29,7 @@ var ErrServerClosed = errors.New("server: closed")
 
 // BinlogStats is the durable log's part of the stats reply, under
 // beanstalkd's binlog-* keys.
-type BinlogStats struct {
-	OldestIndex, CurrentIndex       int64
-	RecordsMigrated, RecordsWritten int64
-	MaxSize                         int64
-}
+type BinlogStats = stats.Binlog
 
 // Config configures a Server. Zero fields take the defaults named.
 type Config struct {
@@ -50,7 +48,26 @@ type Config struct {
 	// ExtraStats, if set, gives keys appended to the stats reply after
 	// beanstalkd's own (the durable log's sizes, for one).
 	ExtraStats func() []beanstalk.KeyValue
+	// TLS, if set, serves every listener over TLS with this configuration.
+	// Without it Serve warns when it listens beyond loopback.
+	TLS *tls.Config
+	// HandshakeTimeout bounds a TLS connection's handshake: a client that
+	// has not finished it by then is closed (logged at debug); default
+	// DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// MaxConnections, if positive, is the most connections served at once:
+	// one more is answered "OUT_OF_MEMORY\r\n" and closed, and counted in
+	// the total-connections-refused stats key. Zero: no limit.
+	MaxConnections int
+	// IdleTimeout, if positive, closes a connection that has sent nothing
+	// for that long while the server waits for its next command or the
+	// rest of one; a connection blocked in a reserve is not idle. Zero:
+	// connections may stay idle for ever, as in beanstalkd.
+	IdleTimeout time.Duration
 }
+
+// DefaultHandshakeTimeout is Config.HandshakeTimeout's default.
+const DefaultHandshakeTimeout = 10 * time.Second
 
 // Validate reports a Config that cannot work.
 func (c Config) Validate() error {
@@ -59,6 +76,10 @@ func (c Config) Validate() error {
 	}
 	if c.MaxJobSize < 0 {
 		return fmt.Errorf("server: config: MaxJobSize %d is negative", c.MaxJobSize)
+	}
+	if c.HandshakeTimeout < 0 || c.IdleTimeout < 0 || c.MaxConnections < 0 {
+		return fmt.Errorf("server: config: HandshakeTimeout %v, IdleTimeout %v and MaxConnections %d must not be negative",
+			c.HandshakeTimeout, c.IdleTimeout, c.MaxConnections)
 	}
 	return nil
 }
@@ -76,6 +97,8 @@ type Server struct {
 
 	// counts holds the cmd-* counters, by Op.
 	counts [beanstalk.MaxOps]atomic.Uint64
+	// refused counts the connections refused by MaxConnections.
+	refused atomic.Uint64
 
 	conns sync.WaitGroup // one per connection goroutine
 
@@ -100,6 +123,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Version == "" {
 		cfg.Version = Version
 	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg:       cfg,
@@ -115,8 +141,18 @@ func New(cfg Config) (*Server, error) {
 
 // Serve accepts connections on ln and serves each in its own goroutine
 // until Shutdown or Close, when it returns ErrServerClosed; it returns
-// other accept errors at once. ln is closed on return.
+// other accept errors at once. ln is closed on return. With Config.TLS,
+// connections are served over TLS; without it, a listener beyond loopback
+// is logged as a warning, since anyone who reaches it can change jobs.
 func (s *Server) Serve(ln net.Listener) error {
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	} else if !IsLoopback(ln.Addr().String()) {
+		s.log.Warn("the job port is served without TLS beyond loopback: anyone who can reach it can put, reserve, "+
+			"delete and kick jobs and read their bodies, in clear text; serve it over TLS (--tls-cert, --tls-key, "+
+			"and --tls-client-ca to require client certificates), or listen on 127.0.0.1 behind a firewall or tunnel",
+			"addr", ln.Addr().String())
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -155,12 +191,23 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// track starts serving nc, unless the server is closed.
+// track starts serving nc, unless the server is closed; beyond
+// MaxConnections it is refused instead.
 func (s *Server) track(nc net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
+	}
+	if s.cfg.MaxConnections > 0 && len(s.active) >= s.cfg.MaxConnections {
+		s.refused.Add(1)
+		s.log.Debug("connection refused: MaxConnections are open", "remote", nc.RemoteAddr().String(), "max", s.cfg.MaxConnections)
+		s.conns.Add(1)
+		go func() {
+			defer s.conns.Done()
+			s.refuse(nc)
+		}()
+		return true
 	}
 	c := newConn(s, nc)
 	s.active[c] = struct{}{}
@@ -168,11 +215,16 @@ func (s *Server) track(nc net.Conn) bool {
 	go func() {
 		defer s.conns.Done()
 		c.serve()
-		s.mu.Lock()
-		delete(s.active, c)
-		s.mu.Unlock()
 	}()
 	return true
+}
+
+// untrack forgets c, which is closing: it no longer counts against
+// MaxConnections.
+func (s *Server) untrack(c *Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.active, c)
 }
 
 func (s *Server) isClosed() bool {
@@ -252,3 +304,21 @@ func (s *Server) Broker() *broker.Broker { return s.b }
 
 // Count returns how many times the command op was run (the cmd-* stats).
 func (s *Server) Count(op beanstalk.Op) uint64 { return s.counts[op].Load() }
+
+// Refused returns how many connections were refused because
+// MaxConnections were open (the total-connections-refused stats key).
+func (s *Server) Refused() uint64 { return s.refused.Load() }
+
+// IsLoopback reports whether addr (HOST:PORT) listens on loopback only:
+// a loopback IP or "localhost". An empty host means every interface.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

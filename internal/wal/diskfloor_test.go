@@ -63,14 +63,14 @@ func TestDiskFloorDefaultSegments(t *testing.T) {
 		for _, j := range all {
 			j.State, j.Reserves = job.Reserved, j.Reserves+1
 			j.Deadline = t0.Add(time.Minute)
-			cm, err := l.Update(j)
-			if err != nil {
+			if _, err := l.Update(j); err != nil {
 				t.Fatal(err)
 			}
 			j.State, j.Releases = job.Delayed, j.Releases+1
 			j.Delay = time.Duration(r) * time.Hour
 			j.Deadline = t0.Add(j.Delay)
-			if cm, err = l.Update(j); err != nil {
+			cm, err := l.Update(j)
+			if err != nil {
 				t.Fatal(err)
 			}
 			last = cm

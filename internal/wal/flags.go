@@ -4,8 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
+
+	"github.com/reprieve/reprieve/internal/config"
 )
 
 // Flags are the log's command-line flags of `reprieve serve`, kept here so
@@ -17,8 +17,8 @@ type Flags struct {
 	Fsync string
 	// NoLog keeps jobs in memory only, like --data ''.
 	NoLog bool
-	// SegmentSize is --segment-size, a byte count with an optional
-	// k/m/g suffix (powers of 1024).
+	// SegmentSize is --segment-size, a size in the config dialect
+	// (config.ParseSize: "16m", "64MiB").
 	SegmentSize string
 }
 
@@ -41,9 +41,12 @@ func (f *Flags) Options(logger *slog.Logger, maxJobSize int) (o Options, enabled
 	if err != nil {
 		return Options{}, false, fmt.Errorf("--fsync: %w", err)
 	}
-	size, err := parseSize(f.SegmentSize)
+	size, err := config.ParseSize(f.SegmentSize)
+	if err == nil && size <= 0 {
+		err = fmt.Errorf("%q is not positive", f.SegmentSize)
+	}
 	if err != nil {
-		return Options{}, false, fmt.Errorf("--segment-size: %w", err)
+		return Options{}, false, fmt.Errorf("--segment-size: wal: %w (want a size such as 16m or 64MiB)", err)
 	}
 	o = Options{Dir: f.Data, Fsync: policy, Interval: interval, SegmentSize: size, Logger: logger}
 	if err := o.Validate(); err != nil {
@@ -53,23 +56,4 @@ func (f *Flags) Options(logger *slog.Logger, maxJobSize int) (o Options, enabled
 		return Options{}, false, fmt.Errorf("wal: max job size %d does not fit segments of %d bytes (at most %d); raise --segment-size", maxJobSize, size, o.MaxJobSize())
 	}
 	return o, true, nil
-}
-
-// parseSize parses "65536", "64k", "16m" or "1g".
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	t := strings.ToLower(strings.TrimSpace(s))
-	switch {
-	case strings.HasSuffix(t, "k"):
-		mult, t = 1<<10, t[:len(t)-1]
-	case strings.HasSuffix(t, "m"):
-		mult, t = 1<<20, t[:len(t)-1]
-	case strings.HasSuffix(t, "g"):
-		mult, t = 1<<30, t[:len(t)-1]
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("wal: size %q: want a positive number of bytes, optionally with k, m or g", s)
-	}
-	return n * mult, nil
 }

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/broker"
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/journal"
 )
 
 // TestGroupCommitSharesOneFsync holds the fsync of a first put, queues 50
@@ -36,7 +36,7 @@ func TestGroupCommitSharesOneFsync(t *testing.T) {
 	before := fs.syncs.Load()
 
 	const n = 50
-	commits := make([]broker.Commit, n)
+	commits := make([]journal.Commit, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -148,7 +148,7 @@ func TestIntervalFsyncNeverDelaysCommits(t *testing.T) {
 
 	// waitAcked waits for a commit, failing (rather than hanging) if it
 	// waits for the held fsync.
-	waitAcked := func(what string, cm broker.Commit, err error) {
+	waitAcked := func(what string, cm journal.Commit, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)

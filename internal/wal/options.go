@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/config"
 )
 
 // Errors of the log. Callers test them with errors.Is.
@@ -73,13 +75,13 @@ func ParseFsync(s string) (FsyncPolicy, time.Duration, error) {
 		if !hasArg {
 			return FsyncInterval, DefaultInterval, nil
 		}
-		d, err := time.ParseDuration(arg)
-		if err != nil {
-			var ms int64
-			if _, serr := fmt.Sscanf(arg, "%d", &ms); serr != nil || fmt.Sprint(ms) != arg {
-				return 0, 0, fmt.Errorf("wal: fsync interval %q: want a duration such as 50ms", arg)
-			}
+		// A bare whole number is milliseconds here (beanstalkd's -f);
+		// anything else is a duration in the config dialect.
+		var d time.Duration
+		if ms, err := strconv.ParseInt(arg, 10, 64); err == nil {
 			d = time.Duration(ms) * time.Millisecond
+		} else if d, err = config.ParseDuration(arg); err != nil {
+			return 0, 0, fmt.Errorf("wal: fsync interval %q: want a duration such as 50ms", arg)
 		}
 		if d <= 0 {
 			return 0, 0, fmt.Errorf("wal: fsync interval %q must be positive", arg)

@@ -61,25 +61,32 @@ func NewCA(t testing.TB, dir, name string) *CA {
 // name-key.pem.
 func (ca *CA) Server(t testing.TB, name string) (certFile, keyFile string) {
 	t.Helper()
-	return ca.issue(t, name, x509.ExtKeyUsageServerAuth)
+	return ca.issue(t, name, x509.ExtKeyUsageServerAuth, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+}
+
+// ServerValid is Server with the certificate valid from notBefore to
+// notAfter: for tests of expired and not yet valid certificates.
+func (ca *CA) ServerValid(t testing.TB, name string, notBefore, notAfter time.Time) (certFile, keyFile string) {
+	t.Helper()
+	return ca.issue(t, name, x509.ExtKeyUsageServerAuth, notBefore, notAfter)
 }
 
 // Client signs a client certificate whose common name is name and writes
 // it and its key into the CA's directory as name.pem and name-key.pem.
 func (ca *CA) Client(t testing.TB, name string) (certFile, keyFile string) {
 	t.Helper()
-	return ca.issue(t, name, x509.ExtKeyUsageClientAuth)
+	return ca.issue(t, name, x509.ExtKeyUsageClientAuth, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 }
 
-func (ca *CA) issue(t testing.TB, name string, usage x509.ExtKeyUsage) (certFile, keyFile string) {
+func (ca *CA) issue(t testing.TB, name string, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) (certFile, keyFile string) {
 	t.Helper()
 	key := newKey(t)
 	ca.serial++
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(ca.serial),
 		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
 	}

@@ -13,12 +13,18 @@ let pageAfter = 0;       // next_after of the buried list, 0 when complete
 let refreshFailed = false; // the status line shows a failed refresh
 
 // api calls the admin API with the token, returning the decoded JSON; a
-// 401 shows the login form.
-async function api(method, path) {
+// 401 shows the login form. Actions send their parameters as a JSON body,
+// the only kind the server takes for them.
+async function api(method, path, params) {
   const headers = {};
+  const init = {method, headers};
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers["Authorization"] = "Bearer " + token;
-  const resp = await fetch(path, {method, headers});
+  if (method !== "GET") {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(params || {});
+  }
+  const resp = await fetch(path, init);
   const data = await resp.json().catch(() => ({error: resp.statusText, code: "bad_reply"}));
   if (resp.status === 401) {
     showLogin();
@@ -98,14 +104,14 @@ async function refresh() {
     const actions = el("td", {className: "actions"});
     if (t["current-jobs-buried"] > 0 || t["current-jobs-delayed"] > 0) {
       actions.append(button(t["current-jobs-buried"] > 0 ? "Kick buried" : "Kick delayed", () => act(
-        "POST", `/api/v1/tubes/${enc(t.name)}/kick`, (r) => `kicked ${r.kicked} jobs in ${t.name}`)));
+        "POST", `/api/v1/tubes/${enc(t.name)}/kick`, {}, (r) => `kicked ${r.kicked} jobs in ${t.name}`)));
     }
     if (t["pause-time-left"] > 0) {
-      actions.append(button("Unpause", () => act("POST", `/api/v1/tubes/${enc(t.name)}/unpause`, () => `${t.name} unpaused`)));
+      actions.append(button("Unpause", () => act("POST", `/api/v1/tubes/${enc(t.name)}/unpause`, {}, () => `${t.name} unpaused`)));
     } else {
       actions.append(button("Pause", () => {
         const d = prompt(`Pause ${t.name} for (seconds, or 10m, 1h):`, "60");
-        if (d) act("POST", `/api/v1/tubes/${enc(t.name)}/pause?delay=${enc(d)}`, (r) => `${t.name} paused for ${r.pause} s`);
+        if (d) act("POST", `/api/v1/tubes/${enc(t.name)}/pause`, {delay: d}, (r) => `${t.name} paused for ${r.pause} s`);
       }));
     }
     actions.append(button("Buried jobs", () => select(t.name)));
@@ -156,8 +162,8 @@ async function loadBuried(more) {
     el("td", null, j["last-failure"] || ""), el("td", null, j["gave-up"]), el("td", null, duration(j.age)),
     el("td", null, j.size),
     el("td", {className: "actions"},
-      button("Kick", () => act("POST", `/api/v1/jobs/${j.id}/kick`, () => `job ${j.id} kicked`)),
-      button("Delete", () => confirm(`Delete job ${j.id}?`) && act("DELETE", `/api/v1/jobs/${j.id}`, () => `job ${j.id} deleted`), "danger"),
+      button("Kick", () => act("POST", `/api/v1/jobs/${j.id}/kick`, {}, () => `job ${j.id} kicked`)),
+      button("Delete", () => confirm(`Delete job ${j.id}?`) && act("DELETE", `/api/v1/jobs/${j.id}`, {}, () => `job ${j.id} deleted`), "danger"),
       button("Body", () => showBody(j.id)))));
   const body = $("jobs").tBodies[0];
   if (more) body.append(...rows); else body.replaceChildren(...rows);
@@ -176,10 +182,11 @@ async function showBody(id) {
   }
 }
 
-// act runs an action, says what it did, and refreshes at once.
-async function act(method, path, describe) {
+// act runs an action with its parameters, says what it did, and
+// refreshes at once.
+async function act(method, path, params, describe) {
   try {
-    const r = await api(method, path);
+    const r = await api(method, path, params);
     status(describe(r), false);
   } catch (e) {
     status(e.message, true);
@@ -209,12 +216,12 @@ document.addEventListener("DOMContentLoaded", () => {
   $("kick-error").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const text = $("error-text").value;
-    act("POST", `/api/v1/tubes/${enc(selected)}/kick?error=${enc(text)}`,
+    act("POST", `/api/v1/tubes/${enc(selected)}/kick`, {error: text},
       (r) => `kicked ${r.kicked} buried jobs of ${selected} whose last error contains "${text}"`);
   });
   $("flush-buried").addEventListener("click", () => {
     if (confirm(`Delete every buried job of ${selected}? This cannot be undone.`)) {
-      act("POST", `/api/v1/tubes/${enc(selected)}/flush?state=buried`, (r) => `deleted ${r.flushed} buried jobs of ${selected}`);
+      act("POST", `/api/v1/tubes/${enc(selected)}/flush`, {state: "buried"}, (r) => `deleted ${r.flushed} buried jobs of ${selected}`);
     }
   });
   $("more").addEventListener("click", () => loadBuried(true));

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,7 +50,8 @@ func init() {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return nil, fmt.Errorf("flow.retry: %w", err)
 			}
-			r := &retryMod{env: env, dir: dir, wake: make(chan struct{}, 1), sched: scheduleOf(a)}
+			r := &retryMod{env: env, dir: dir, wake: make(chan struct{}, 1), sched: scheduleOf(a),
+				rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 			if err := r.load(); err != nil {
 				return nil, err
 			}
@@ -94,9 +96,10 @@ type retryMod struct {
 	sched retry.Schedule
 	wake  chan struct{}
 
-	mu    sync.Mutex // protects queue and seq
+	mu    sync.Mutex // protects queue, seq and rnd
 	queue waitHeap
 	seq   uint64
+	rnd   *rand.Rand // the schedule's jitter draws
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
@@ -133,7 +136,9 @@ func (r *retryMod) Handle(_ context.Context, _ string, m *pipeline.Message) erro
 		}
 	}
 	failures := m.Attempt + 1
-	delay, giveUp := r.sched.Next(failures, first, now, nil)
+	r.mu.Lock()
+	delay, giveUp := r.sched.Next(failures, first, now, r.rnd)
+	r.mu.Unlock()
 	if giveUp {
 		return fmt.Errorf("%w after %d failures since %s", ErrGiveUp, failures, first.Format(time.RFC3339))
 	}

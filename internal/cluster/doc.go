@@ -1,0 +1,135 @@
+// Package cluster is Reprieve's replicated log: the engine's journal kept
+// in a NATS JetStream stream replicated to a majority of nodes, one fenced
+// leader elected through a JetStream key-value lease, and followers that
+// tail the stream to take over in seconds. It implements the journal
+// contract the single-node log (package wal) implements; docs/cluster.md
+// is the operator's view.
+//
+// # Names
+//
+// A cluster has a name C (letters, digits, '-' and '_'). Everything it
+// keeps in NATS is named from C:
+//
+//	stream   REPRIEVE_C         the log
+//	bucket   REPRIEVE_C_LEASE   the leader lease and node presence (KV)
+//
+// # The stream
+//
+// The stream REPRIEVE_C has subjects reprieve.C.> on file storage with
+// R replicas (1, 3 or 5; every node must agree), keeps at most ONE message
+// per subject (MaxMsgsPerSubject 1, discard old) and allows per-message
+// TTLs. Its subjects:
+//
+//	reprieve.C.job.<id>   one job, <id> in decimal
+//	reprieve.C.term       the latest leader's fence
+//	reprieve.C.ids        the id mark
+//
+// Because only the latest message of a subject is kept, the stream holds
+// the live state, not a history: a job's put and every later change
+// replace its one message, so storage is bounded by the live jobs (buried
+// and delayed ones included) plus the deletes of the last ten minutes.
+//
+// # Messages
+//
+// Integers are unsigned varints (encoding/binary.AppendUvarint) unless
+// said otherwise; durations are signed varints of nanoseconds; a time is a
+// signed varint of Unix nanoseconds, 0 for the zero time; a string is a
+// length (uvarint) followed by its bytes.
+//
+// A job message (reprieve.C.job.<id>) carries the whole job, body
+// included, after every change (put, release, bury, kick, fail, a move to
+// a dead-letter tube, reserve-job of a buried or delayed job):
+//
+//	version 1 byte (1)
+//	job     id, tube, priority, delay, ttr, state (1 byte), created,
+//	        deadline, reserves, timeouts, releases, buries, kicks,
+//	        failure, body
+//
+// where failure is one byte 0 (no failure history) or 1 followed by
+// attempts, first error, last error, first at, last at, retry from,
+// origin, gave up, kicks, kicked at. This is the single-node log's put
+// record without its framing and sequence number.
+//
+// A delete is a tombstone on the job's subject: an empty payload with the
+// header Reprieve-Op: delete and a message TTL of ten minutes (Nats-TTL).
+// The tombstone replaces the job's message at once (one per subject); when
+// its TTL passes JetStream removes it and the subject is empty. Followers
+// learn of the delete from the tombstone; a follower that could have
+// missed a tombstone re-reads the stream (see Followers).
+//
+// A term message (reprieve.C.term) is written by a node when it becomes
+// leader:
+//
+//	version 1 byte (1)
+//	term    uvarint: the previous term + 1 (1 for the first leader)
+//	node    string: the leader's node name
+//	addr    string: the address its clients connect to
+//	next    uvarint: the next job id to hand out
+//
+// An id mark (reprieve.C.ids) is version 1 then the next job id; the
+// leader writes one within a second after a put raised the highest id
+// (never more than once a second), so that ids are never reused even
+// after every job was deleted and its tombstone expired.
+//
+// # Fencing
+//
+// Every message the leader publishes carries Nats-Expected-Last-Sequence:
+// JetStream stores it only if the stream's last sequence is the one the
+// leader expects. The leader is the stream's only writer, so it knows the
+// sequence each publish will get and can keep many publishes in flight
+// (the k-th after its term message T expects T+k-1). When another node
+// has written since (a new leader's term message), the publish is refused,
+// and so is every later one: the leader steps down. A change is
+// acknowledged to a client only after its PubAck, which JetStream sends
+// once the stream's Raft group has the message on a majority of replicas;
+// a refused or failed publish answers the client nothing (its connection
+// is dropped).
+//
+// # The lease
+//
+// The bucket REPRIEVE_C_LEASE keeps each value for the lease duration
+// (MaxAge; default 4 s) unless it is rewritten. Its keys:
+//
+//	leader        term, node, addr (as in a term message, without next)
+//	node.<name>   the node's start time; one per running node
+//
+// A node on start creates node.<name> (Create fails if the key exists:
+// another node has the same name) and rewrites it every quarter lease. A
+// follower tries Create on leader every quarter lease; it succeeds only
+// once the key has expired or was deleted. The leader rewrites leader
+// every quarter lease with Update at the revision it last wrote
+// (compare-and-set); a refused Update means another node leads: it steps
+// down. The leader counts its lease as valid until the time it sent its
+// last successful Update plus the lease duration minus an eighth; past
+// that it answers no client (its connections are dropped) and steps down.
+//
+// # Becoming leader
+//
+// A follower whose Create on leader succeeded:
+//
+//  1. reads the stream's last sequence L and publishes its term message
+//     expecting L (on refusal it reads L again: the old leader's last
+//     in-flight publishes are landing); the term message's sequence T
+//     fences the old leader out;
+//  2. reads the stream up to T: every message stored before T, hence every
+//     change the old leader acknowledged, is applied;
+//  3. restores the engine from what it read (reserved jobs come back
+//     ready, as after a restart; delays, TTR deadlines, failure histories
+//     and the id sequence are in the messages), then serves. Its next
+//     publish expects T.
+//
+// # Followers
+//
+// A follower reads the stream from its start with an ordered consumer and
+// keeps every job in memory (id → job), applying job messages and
+// tombstones in stream order, the latest term and the highest id mark. It
+// counts itself caught up at the time it received a message with nothing
+// pending after it. Any message it reads more than five minutes (half the
+// tombstone TTL) after it was last caught up could follow a tombstone that
+// expired unread, so the follower drops its state and reads the stream
+// again from the start (it then sees the expired job's subject empty).
+//
+// A follower answers its clients by proxying each connection, bytes both
+// ways, to the leader's addr (from the lease); when the leader changes, its
+// proxied connections are closed and the clients reconnect.
+package cluster
