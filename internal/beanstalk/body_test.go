@@ -47,3 +47,32 @@ func TestReaderDoesNotAllocateABodyBeforeItArrives(t *testing.T) {
 		}
 	}
 }
+
+// A put's body is read into the buffer PutBuffers provides; other
+// commands' bodies and bodies over 16 KiB are not.
+func TestReaderPutBuffers(t *testing.T) {
+	in := strings.NewReader("put 1 0 60 5\r\nhello\r\nfail 7 4\r\noops\r\nput 1 0 60 20000\r\n" + strings.Repeat("y", 20000) + "\r\n")
+	r := NewReader(bufio.NewReaderSize(in, 8<<10), 0)
+	var given [][]byte
+	r.PutBuffers(func(size int) []byte {
+		b := make([]byte, size)
+		given = append(given, b)
+		return b
+	})
+	var c Command
+	if err := r.ReadCommand(&c); err != nil || string(c.Body) != "hello" {
+		t.Fatalf("put: %v, body %q", err, c.Body)
+	}
+	if len(given) != 1 || &given[0][0] != &c.Body[0] {
+		t.Fatalf("the put's body is not the buffer given (%d given)", len(given))
+	}
+	if err := r.ReadCommand(&c); err != nil || c.Op != OpFail || string(c.Body) != "oops" {
+		t.Fatalf("fail: %v, op %v body %q", err, c.Op, c.Body)
+	}
+	if err := r.ReadCommand(&c); err != nil || len(c.Body) != 20000 {
+		t.Fatalf("large put: %v, %d bytes", err, len(c.Body))
+	}
+	if len(given) != 1 {
+		t.Fatalf("%d buffers asked for, want 1 (only the small put's)", len(given))
+	}
+}

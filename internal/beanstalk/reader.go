@@ -13,12 +13,20 @@ type Reader struct {
 	maxJobSize uint32
 	onLine     func()
 	onDropped  func(bytes int)
+	putBuffer  func(size int) []byte
 }
 
 // OnLine sets f to be called each time a command line has been read,
 // before its body is: a server uses it to know that a command is in
 // flight.
 func (r *Reader) OnLine(f func()) { r.onLine = f }
+
+// PutBuffers sets f to provide the buffer of each put's body (of at most
+// 16 KiB; larger bodies grow as they arrive, see readBody): f must return
+// a slice of exactly size bytes that the reader may fill and hand over in
+// Command.Body. A server uses it to allocate a body together with the
+// job's record.
+func (r *Reader) PutBuffers(f func(size int) []byte) { r.putBuffer = f }
 
 // OnDropped sets f to be called with the bytes of memory a body held when
 // the client hung up (or a read failed) before sending all of it: memory
@@ -73,7 +81,7 @@ func (r *Reader) ReadCommand(c *Command) error {
 	if perr != nil {
 		return perr
 	}
-	body, err := r.readBody(int(c.Size))
+	body, err := r.readBody(int(c.Size), c.Op == OpPut)
 	if err != nil {
 		return unexpected(err)
 	}
@@ -104,9 +112,14 @@ const bodyChunk = 16 << 10
 // announces 64 KiB and sends little holds little, and the memory a
 // connection holds is at most twice what it sent. If the body is cut
 // short, the memory it held is reported to OnDropped.
-func (r *Reader) readBody(size int) ([]byte, error) {
+func (r *Reader) readBody(size int, put bool) ([]byte, error) {
 	if size <= bodyChunk || r.br.Buffered() >= size {
-		body := make([]byte, size)
+		var body []byte
+		if put && r.putBuffer != nil && size <= bodyChunk {
+			body = r.putBuffer(size)
+		} else {
+			body = make([]byte, size)
+		}
 		_, err := io.ReadFull(r.br, body)
 		return body, err
 	}

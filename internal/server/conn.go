@@ -66,6 +66,7 @@ func newConn(s *Server, nc net.Conn) *Conn {
 	c.r = beanstalk.NewReader(c.br, s.cfg.MaxJobSize)
 	c.r.OnLine(c.busy)
 	c.r.OnDropped(memory.Dropped)
+	c.r.PutBuffers(c.sess.BodyBuffer)
 	return c
 }
 
