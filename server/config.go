@@ -68,6 +68,13 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Logger receives the server's log; default slog.Default().
 	Logger *slog.Logger
+
+	// PaceMemory lets the server pace the process's garbage collector to
+	// its live jobs and return memory to the operating system after bursts
+	// (docs/performance.md, "Memory"). It changes process-wide settings
+	// (debug.SetGCPercent), so a program that tunes its own collector
+	// turns it off. Default true.
+	PaceMemory bool
 }
 
 // AdminConfig configures the admin interface.
@@ -106,6 +113,7 @@ func DefaultConfig() Config {
 		SegmentSize:         16 << 20,
 		TLSHandshakeTimeout: 10 * time.Second,
 		ShutdownTimeout:     10 * time.Second,
+		PaceMemory:          true,
 	}
 }
 

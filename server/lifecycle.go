@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/reprieve/reprieve/internal/memory"
 	"github.com/reprieve/reprieve/internal/policy"
 )
 
@@ -105,6 +106,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // close stops what New started after the job port, in reverse order.
 func (s *Server) close() error {
 	var errs []error
+	s.mu.Lock()
+	stopKeeper := s.keeperStop
+	s.keeperStop = nil
+	s.mu.Unlock()
+	if stopKeeper != nil {
+		stopKeeper()
+	}
 	if s.adm != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
 		if err := s.adm.Shutdown(ctx); err != nil {
@@ -119,4 +127,22 @@ func (s *Server) close() error {
 		errs = append(errs, s.wlog.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// startKeeper runs the memory keeper (internal/memory) until close.
+func (s *Server) startKeeper() {
+	k, err := memory.New(memory.DefaultConfig())
+	if err != nil { // the defaults are valid; a failure here is a bug
+		s.log.Error("memory keeper not started", "err", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		k.Run(ctx)
+	}()
+	s.mu.Lock()
+	s.keeperStop = func() { cancel(); <-done }
+	s.mu.Unlock()
 }

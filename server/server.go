@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -34,9 +35,11 @@ type Server struct {
 	srv  *jobport.Server
 	ln   net.Listener
 
-	mu       sync.Mutex  // protects policies, serving
+	mu       sync.Mutex  // protects policies, serving, keeperStop
 	policies *policy.Set // in force; nil without PolicyFile
 	serving  bool        // Serve was called (or Shutdown, which forbids it)
+
+	keeperStop func() // stops the memory keeper and waits; nil when not running
 
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when Shutdown is done
@@ -102,6 +105,16 @@ func New(cfg Config) (_ *Server, err error) {
 	s.b = broker.New(bc)
 	if rec != nil {
 		s.b.Restore(rec.Jobs, rec.NextID)
+		rec.Jobs = nil
+		// The replay leaves garbage of several times the jobs' size (the
+		// decoded records, the recovery's tables): return it to the
+		// operating system now rather than over minutes. Stats takes the
+		// log's lock, which the goroutine filling the log's index holds
+		// until it is done.
+		_ = s.wlog.Stats()
+		if cfg.PaceMemory {
+			debug.FreeOSMemory()
+		}
 	}
 	sc.Broker = s.b
 	if s.srv, err = jobport.New(sc); err != nil {
@@ -255,6 +268,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		return ErrServed
 	}
 	s.log.Info("serving", "addr", s.Addr(), "max_job_size", s.cfg.MaxJobSize, "version", jobport.Version, "pid", os.Getpid())
+	if s.cfg.PaceMemory {
+		s.startKeeper()
+	}
 	served := make(chan error, 1)
 	go func() { served <- s.srv.Serve(s.ln) }()
 	select {
