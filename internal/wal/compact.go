@@ -82,7 +82,7 @@ func (l *Log) compact(st *store, v *segment, size int64) error {
 			switch it.typ {
 			case recPut, recUpdate:
 				id := jobID(it.id)
-				e, ok := l.index[id]
+				e, ok := l.index.get(id)
 				if !ok || e.st != st.kind || (e.put != old && e.last != old) {
 					continue
 				}
@@ -100,7 +100,7 @@ func (l *Log) compact(st *store, v *segment, size int64) error {
 				if e.last == old {
 					e.last = nl
 				}
-				l.index[id] = e
+				l.index.set(id, e)
 			case recTick:
 				tr, ok := l.ticks[it.name]
 				if !ok || tr.lc != old {
