@@ -91,14 +91,19 @@ func TestConcurrencyLimitAcrossConnections(t *testing.T) {
 				}
 				mu.Lock()
 				dup := seen[id]
-				seen[id] = true
 				mu.Unlock()
 				if dup {
 					t.Errorf("job %d delivered twice", id)
 				}
 				if err := c.Delete(id); err != nil {
 					t.Errorf("delete %d: %v", id, err)
+					return
 				}
+				// Counted once deleted: the test closes the connections
+				// only after every job is done.
+				mu.Lock()
+				seen[id] = true
+				mu.Unlock()
 			}
 		}()
 	}
