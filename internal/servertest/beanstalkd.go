@@ -2,10 +2,12 @@ package servertest
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -48,7 +50,7 @@ func StartBeanstalkd(t testing.TB, args ...string) *Beanstalkd {
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
 		var gone bool
-		if lastErr, gone = waitListening(addr, exited); lastErr == nil {
+		if lastErr, gone = waitListening(addr, port, cmd.Process.Pid, exited); lastErr == nil {
 			t.Cleanup(func() {
 				_ = cmd.Process.Signal(syscall.SIGKILL)
 				<-exited
@@ -68,13 +70,18 @@ func StartBeanstalkd(t testing.TB, args ...string) *Beanstalkd {
 }
 
 // waitListening waits until addr accepts connections or the process exits
-// (then gone is true).
-func waitListening(addr string, exited <-chan error) (err error, gone bool) {
+// (then gone is true). A listener on port that is not process pid's (the
+// port was taken by another test between freePort and the bind) is an
+// error, so that two tests never share one server.
+func waitListening(addr string, port, pid int, exited <-chan error) (err error, gone bool) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
+			if !listenedBy(pid, port) {
+				return fmt.Errorf("another process listens on %s", addr), false
+			}
 			return nil, false
 		}
 		select {
@@ -86,6 +93,31 @@ func waitListening(addr string, exited <-chan error) (err error, gone bool) {
 			return err, false
 		}
 	}
+}
+
+// listenedBy reports whether process pid holds the socket listening on
+// 127.0.0.1:port, as /proc tells; true where there is no /proc to ask.
+func listenedBy(pid, port int) bool {
+	tcp, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return true
+	}
+	local, inode := fmt.Sprintf("0100007F:%04X", port), ""
+	for _, line := range strings.Split(string(tcp), "\n") {
+		if f := strings.Fields(line); len(f) > 9 && f[1] == local && f[3] == "0A" { // 0A: LISTEN
+			inode = f[9]
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil || inode == "" {
+		return false
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && l == "socket:["+inode+"]" {
+			return true
+		}
+	}
+	return false
 }
 
 type exitError struct {
