@@ -42,6 +42,9 @@ type Session struct {
 	// commits holds the journal writes of the call in progress. Only the
 	// goroutine using the session touches it (Close never journals).
 	commits []journal.Commit
+	// spare is the record allocated with the last BodyBuffer, for the next
+	// Put; only the goroutine using the session touches it.
+	spare *rec
 }
 
 func (s *Session) tickTime() int64 { return s.tick }
@@ -209,6 +212,7 @@ func (s *Session) Watched() []string {
 // ErrClosed after Close.
 func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID, error) {
 	b := s.b
+	r := s.takeRec(body)
 	if ttr < time.Second {
 		ttr = time.Second
 	}
@@ -232,7 +236,7 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 	now := b.now()
 	t := s.use
 	b.nextID++
-	r := &rec{
+	*r = rec{
 		Job: job.Job{
 			ID: b.nextID, Tube: t.name, Body: body, Priority: pri,
 			Delay: delay, TTR: ttr, Created: now, State: job.Ready,

@@ -81,7 +81,7 @@ func (l *Log) compact(st *store, v *segment, size int64) error {
 			switch it.typ {
 			case recPut, recUpdate:
 				id := jobID(it.id)
-				e, ok := l.index[id]
+				e, ok := l.index.get(id)
 				if !ok || e.st != st.kind || (e.put != old && e.last != old) {
 					continue
 				}
@@ -99,7 +99,7 @@ func (l *Log) compact(st *store, v *segment, size int64) error {
 				if e.last == old {
 					e.last = nl
 				}
-				l.index[id] = e
+				l.index.set(id, e)
 			case recDelete, recGone:
 				if it.putSeg == v.num || st.byNum[it.putSeg] == nil {
 					continue

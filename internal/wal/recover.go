@@ -48,7 +48,7 @@ func Open(opts Options) (*Log, *Recovery, error) {
 		fs:      opts.fs,
 		logger:  opts.Logger,
 		clock:   opts.Clock,
-		index:   make(map[job.ID]entry),
+		index:   newJobIndex(0),
 		nextID:  1,
 		kick:    make(chan struct{}, 1),
 		wtok:    make(chan struct{}, 1),
@@ -376,7 +376,7 @@ func (l *Log) recover() (*Recovery, error) {
 	}
 	rec.NextID = l.nextID
 	rec.Took = time.Since(start)
-	// Filling the index (a million map inserts for a million jobs) is
+	// Filling the index (a million inserts for a million jobs) is
 	// left to a goroutine that holds l.mu until it is done: every use of
 	// the index takes l.mu, so the first append, compaction or Close
 	// waits for it, while the caller restores the jobs into the engine
@@ -386,13 +386,13 @@ func (l *Log) recover() (*Recovery, error) {
 	n := len(rec.Jobs)
 	go func() {
 		defer l.mu.Unlock()
-		l.index = make(map[job.ID]entry, n)
+		l.index = newJobIndex(n)
 		for _, slab := range rp.slabs {
 			for i := range slab {
 				p := &slab[i]
 				for k, h := range p.hists() {
 					if h.chosen {
-						l.index[p.id] = h.entry(storeKind(k))
+						l.index.set(p.id, h.entry(storeKind(k)))
 					}
 				}
 			}
