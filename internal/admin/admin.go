@@ -46,6 +46,9 @@ type Config struct {
 	Token string
 	// MetricsPublic serves /metrics without the token.
 	MetricsPublic bool
+	// Timings, if set, adds its per-tube wait and run time histograms to
+	// /metrics; give the same Timings to broker.Config.Observer.
+	Timings *Timings
 	// Logger receives one info line per action that changes jobs or
 	// tubes; default slog.Default().
 	Logger *slog.Logger

@@ -175,6 +175,7 @@ func (h *PipelineHandler) metrics(w http.ResponseWriter, _ *http.Request) {
 		func(q *pipeline.QueueStats) float64 { return float64(q.Dropped) })
 	queue("reprieve_pipeline_queue_size", promtext.Gauge, "Messages waiting in an input queue.", true,
 		func(q *pipeline.QueueStats) float64 { return float64(q.Size) })
+	writeRuntimeMetrics(&e)
 	w.Header().Set("Content-Type", promtext.ContentType)
 	_, _ = w.Write(e.Bytes())
 }

@@ -20,6 +20,8 @@ type rec struct {
 	owner *Session // the session that reserved it, while Reserved
 	idx   int      // position in the heap of its state
 	seq   uint64   // burial order, while Buried
+	// reservedAt is when it was last reserved (for Observer.Finished).
+	reservedAt time.Time
 }
 
 // Broker is the job engine: tubes, their heaps, reservations, timers. It is
@@ -68,6 +70,7 @@ type Broker struct {
 
 	policies *policySet   // failure policies; nil: none
 	rand     retry.Source // jitter of retry delays
+	observer Observer     // nil: none
 
 	// Counters for ServerStats.
 	nUrgent, nReady, nReserved, nDelayed, nBuried int
@@ -94,6 +97,7 @@ func New(cfg Config) *Broker {
 		log:        cfg.Logger,
 		maxJobSize: cfg.MaxJobSize,
 		rand:       cfg.Rand,
+		observer:   cfg.Observer,
 		jobs:       newJobTable(0),
 		tubes:      make(map[string]*tube),
 	}
@@ -300,7 +304,11 @@ func (b *Broker) reserve(s *Session, r *rec, now time.Time) {
 	r.Deadline = now.Add(r.TTR)
 	r.Reserves++
 	r.owner = s
+	r.reservedAt = now
 	b.place(r, now)
+	if b.observer != nil {
+		b.observer.Reserved(r.Tube, now.Sub(r.Created))
+	}
 }
 
 // drop forgets r after it was unplaced.

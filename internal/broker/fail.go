@@ -77,9 +77,13 @@ func (s *Session) Fail(id job.ID, errText string) (FailResult, error) {
 	}
 	now := b.now()
 	old := r.Job
+	ran := now.Sub(r.reservedAt)
 	b.unplace(r)
 	s.commits = s.commits[:0]
 	res, err := b.fail(&s.commits, r, old, s, errText, now)
+	if err == nil && b.observer != nil {
+		b.observer.Finished(old.Tube, "failed", ran)
+	}
 	b.mu.Unlock()
 	if err != nil {
 		return FailResult{}, err
