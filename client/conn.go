@@ -118,13 +118,24 @@ type Reply struct {
 // Do sends one request and reads its reply. It is the building block for
 // extension commands; an error is a transport failure (wrapping ErrClosed or
 // the context's error), never an error reply, which the caller interprets.
+// A request with a body answered UNKNOWN_COMMAND (an extension sent to a
+// server without it) closes the Conn after returning the reply: the server
+// reads the body as commands of its own, so the replies that follow would
+// be theirs.
 func (c *Conn) Do(ctx context.Context, req Request) (Reply, error) {
 	replies, err := c.exchange(ctx, []Request{req}, nil)
 	if err != nil {
 		return Reply{}, err
 	}
+	if req.WithBody && replies[0].Code == "UNKNOWN_COMMAND" {
+		c.fail(errBodyAsCommands)
+	}
 	return replies[0], nil
 }
+
+// errBodyAsCommands is why a Conn closes after an unknown command with a
+// body.
+var errBodyAsCommands = errors.New("the server read an unknown command's body as commands")
 
 // exchange writes reqs in one turn of the pipeline and reads one reply per
 // request. before, if set, runs in the request turn just before writing and

@@ -84,7 +84,7 @@
 // Commands beyond beanstalkd's (Reprieve's fail, list, flush…) are methods
 // written on Conn with Do, which sends one Request and returns the Reply
 // (its code, arguments and data block), and ReplyError, which turns an
-// unexpected reply into an *Error; new error codes go into wireErrors and
-// replies with a data block into bodyReplies, from an init function in the
-// extension's own file.
+// unexpected reply into an *Error.
+//
+// For handler functions that the server retries, see the worker package.
 package client

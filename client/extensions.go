@@ -9,7 +9,7 @@ import (
 )
 
 // This file holds Reprieve's extension commands (docs/protocol.md,
-// "Extensions"): fail, list-jobs, kick-tube, flush-tube. A beanstalkd
+// "Extensions"): fail, give-up, list-jobs, kick-tube, flush-tube. A beanstalkd
 // server answers them UNKNOWN_COMMAND (ErrUnknownCommand).
 
 // The outcomes of Fail, as FailResult.Action.
@@ -63,16 +63,31 @@ func (r FailResult) gaveUp() string {
 // give-up (bury, dead-letter tube, delete). On a tube without a policy the
 // job is buried. ErrNotFound if this Conn has not reserved the job;
 // ErrJobTooBig if errText is longer than the server's job size limit.
+// A server without fail (a plain beanstalkd) answers ErrUnknownCommand and
+// closes nothing, but reads the error text as commands: the Conn is
+// closed (see Do), and the job goes back to ready.
 func (c *Conn) Fail(ctx context.Context, id uint64, errText string) (FailResult, error) {
-	req := Request{Line: fmt.Sprintf("fail %d %d", id, len(errText)), Body: []byte(errText), WithBody: true}
+	return c.failJob(ctx, "fail", id, errText)
+}
+
+// GiveUp is Fail for a failure no retry can mend: the server records it
+// in the job's history and applies its tube's give-up action at once
+// (bury, dead-letter tube or delete; bury on a tube without a policy),
+// whatever the retry schedule says. Errors as for Fail.
+func (c *Conn) GiveUp(ctx context.Context, id uint64, errText string) (FailResult, error) {
+	return c.failJob(ctx, "give-up", id, errText)
+}
+
+func (c *Conn) failJob(ctx context.Context, op string, id uint64, errText string) (FailResult, error) {
+	req := Request{Line: fmt.Sprintf("%s %d %d", op, id, len(errText)), Body: []byte(errText), WithBody: true}
 	r, err := c.Do(ctx, req)
 	if err != nil {
-		return FailResult{}, c.opError("fail", err)
+		return FailResult{}, c.opError(op, err)
 	}
 	if res, ok := parseFail(r); ok {
 		return res, nil
 	}
-	return FailResult{}, c.ReplyError("fail", id, "", r)
+	return FailResult{}, c.ReplyError(op, id, "", r)
 }
 
 // parseFail reads the success replies of fail.
@@ -223,10 +238,20 @@ func (c *Conn) FlushTube(ctx context.Context, tube, state string) (int, error) {
 // Fail reports the job failed with errText and finishes the Handle; see
 // Conn.Fail.
 func (h *Handle) Fail(ctx context.Context, errText string) (FailResult, error) {
+	return h.fail(ctx, errText, (*Conn).Fail)
+}
+
+// GiveUp reports the job failed for good with errText and finishes the
+// Handle; see Conn.GiveUp.
+func (h *Handle) GiveUp(ctx context.Context, errText string) (FailResult, error) {
+	return h.fail(ctx, errText, (*Conn).GiveUp)
+}
+
+func (h *Handle) fail(ctx context.Context, errText string, op func(*Conn, context.Context, uint64, string) (FailResult, error)) (FailResult, error) {
 	var res FailResult
 	err := h.finish(ctx, func(c *Conn) error {
 		var err error
-		res, err = c.Fail(ctx, h.ID, errText)
+		res, err = op(c, ctx, h.ID, errText)
 		return err
 	})
 	return res, err

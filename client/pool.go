@@ -48,11 +48,13 @@ type PoolConfig struct {
 	// 2×DeadlineMargin of it, would pass first. Negative releases such jobs
 	// at once. Default 5s.
 	SpareHold time.Duration
-	// Clock times put timeouts, dial timeouts, redial backoff, Reserve's
-	// timeout, spare jobs and DEADLINE_SOON; default clock.Real().
-	Clock clock.Clock
 	// Dial opens one connection; default Dial.
 	Dial func(ctx context.Context, addr string) (*Conn, error)
+
+	// clock times put timeouts, dial timeouts, redial backoff, Reserve's
+	// timeout, spare jobs and DEADLINE_SOON; the wall clock unless the
+	// package's tests set a fake one.
+	clock clock.Clock
 }
 
 // withDefaults returns cfg with every zero field set to its default.
@@ -81,8 +83,8 @@ func (cfg PoolConfig) withDefaults() PoolConfig {
 	if cfg.SpareHold == 0 {
 		cfg.SpareHold = 5 * time.Second
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.Real()
+	if cfg.clock == nil {
+		cfg.clock = clock.Real()
 	}
 	if cfg.Dial == nil {
 		cfg.Dial = Dial
@@ -195,7 +197,7 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 				p.startRedial(s)
 				return
 			}
-			s.conn, s.live, s.liveSince = c, true, cfg.Clock.Now()
+			s.conn, s.live, s.liveSince = c, true, cfg.clock.Now()
 		})
 	}
 	wg.Wait()
@@ -340,7 +342,7 @@ func (n *notifier) wait() <-chan struct{} {
 // cause is set when the timer fired.
 func (p *Pool) withTimeout(ctx context.Context, d time.Duration, cause error) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	t := p.cfg.Clock.AfterFunc(d, func() { cancel(cause) })
+	t := p.cfg.clock.AfterFunc(d, func() { cancel(cause) })
 	return ctx, func() { t.Stop(); cancel(nil) }
 }
 

@@ -19,7 +19,7 @@ func TestPoolSurvivesSIGKILL(t *testing.T) {
 	t.Parallel()
 	bs, addrs := startServers(t, 3)
 	clk := clock.NewFake(epoch) // nothing moves it while the server is down: no put can be saved by a timeout
-	p := newPool(t, PoolConfig{Addrs: addrs, MaxInFlight: 4, Clock: clk})
+	p := newPool(t, PoolConfig{Addrs: addrs, MaxInFlight: 4, clock: clk})
 	ctx := context.Background()
 
 	const producers, each, killAt = 4, 150, 200
@@ -137,7 +137,7 @@ func TestPoolSpreadsDeadServersShareEvenly(t *testing.T) {
 	t.Parallel()
 	bs, addrs := startServers(t, 3)
 	clk := clock.NewFake(epoch) // no redial while it is down
-	p := newPool(t, PoolConfig{Addrs: addrs, Clock: clk})
+	p := newPool(t, PoolConfig{Addrs: addrs, clock: clk})
 	ctx := context.Background()
 	bs[1].Kill()
 	for i := 0; p.Stats().Servers[1].Live; i++ {

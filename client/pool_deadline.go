@@ -85,7 +85,7 @@ func (p *Pool) soonest() due {
 				continue
 			}
 		}
-		now := p.cfg.Clock.Now()
+		now := p.cfg.clock.Now()
 		end := since.Add(ttr)
 		soon := end.Add(-DeadlineMargin)
 		switch {

@@ -106,7 +106,7 @@ func TestPoolDeadlineSoonShortTTR(t *testing.T) { eachKind(t, 2, testPoolDeadlin
 // stands still, so nothing here depends on how fast the test runs.
 func testPoolDeadlineSoonShortTTR(t *testing.T, addrs []string) {
 	ctx := context.Background()
-	p := newPool(t, PoolConfig{Addrs: addrs, Clock: clock.NewFake(epoch)})
+	p := newPool(t, PoolConfig{Addrs: addrs, clock: clock.NewFake(epoch)})
 	if _, err := p.Put(ctx, "short", []byte("1s"), 0, 0, time.Second); err != nil {
 		t.Fatal(err)
 	}

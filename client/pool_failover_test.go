@@ -15,7 +15,7 @@ func TestPoolDrainingServerIsAvoided(t *testing.T) {
 	t.Parallel()
 	bs, addrs := startServers(t, 2)
 	clk := clock.NewFake(epoch)
-	p := newPool(t, PoolConfig{Addrs: addrs, RedialMax: time.Minute, Clock: clk})
+	p := newPool(t, PoolConfig{Addrs: addrs, RedialMax: time.Minute, clock: clk})
 	p.next.Store(0)
 	bs[0].Drain()
 	ctx := context.Background()
@@ -46,7 +46,7 @@ func TestPoolReserveJoinsServerThatComesBack(t *testing.T) {
 	bs, addrs := startServers(t, 2)
 	bs[1].Kill()
 	clk := clock.NewFake(epoch)
-	p := newPool(t, PoolConfig{Addrs: addrs, Clock: clk})
+	p := newPool(t, PoolConfig{Addrs: addrs, clock: clk})
 	if st := p.Stats(); st.Live != 1 {
 		t.Fatalf("stats = %+v; want one live server", st)
 	}
@@ -97,7 +97,7 @@ func TestPoolReserveWaitSurvivesKill(t *testing.T) {
 	t.Parallel()
 	bs, addrs := startServers(t, 3)
 	clk := clock.NewFake(epoch) // holds the redial of the killed server
-	p := newPool(t, PoolConfig{Addrs: addrs, Clock: clk})
+	p := newPool(t, PoolConfig{Addrs: addrs, clock: clk})
 	ctx := context.Background()
 	direct := make([]*Conn, 3)
 	for i, a := range addrs {

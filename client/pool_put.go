@@ -110,7 +110,7 @@ func (p *Pool) putOn(ctx context.Context, s *server, c *Conn, out *putOutcome, t
 		return 0, fmt.Errorf("put on %s: %w", s.addr, ErrClosed)
 	}
 	timedOut := make(chan struct{})
-	t := p.cfg.Clock.AfterFunc(p.cfg.PutTimeout, func() { close(timedOut) })
+	t := p.cfg.clock.AfterFunc(p.cfg.PutTimeout, func() { close(timedOut) })
 	defer t.Stop()
 	var r putResult
 	select {
@@ -194,7 +194,7 @@ func (p *Pool) retryable(s *server, c *Conn, err error) bool {
 		return true
 	case errors.Is(err, ErrDraining), errors.Is(err, ErrOutOfMemory):
 		s.mu.Lock()
-		s.avoidUntil = p.cfg.Clock.Now().Add(p.cfg.RedialMax)
+		s.avoidUntil = p.cfg.clock.Now().Add(p.cfg.RedialMax)
 		s.mu.Unlock()
 		return true
 	}
@@ -214,7 +214,7 @@ func (p *Pool) acquire(ctx context.Context, tried map[*server]bool) (*server, *C
 	live := make([]candidate, 0, len(p.servers))
 	for {
 		changed := p.slotFreed.wait()
-		now := p.cfg.Clock.Now()
+		now := p.cfg.clock.Now()
 		live = live[:0]
 		for _, s := range p.servers {
 			if tried[s] {

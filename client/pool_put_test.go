@@ -97,7 +97,7 @@ func TestPoolPutInFlightBoundAndLateAnswer(t *testing.T) {
 			_, addrs := startServers(t, 2)
 			slow := startSlowProxy(t, addrs[0])
 			clk := clock.NewFake(epoch)
-			p := newPool(t, PoolConfig{Addrs: []string{slow.Addr, addrs[1]}, MaxInFlight: 4, PutTimeout: 5 * time.Second, Clock: clk})
+			p := newPool(t, PoolConfig{Addrs: []string{slow.Addr, addrs[1]}, MaxInFlight: 4, PutTimeout: 5 * time.Second, clock: clk})
 			p.next.Store(0)
 
 			type result struct {
@@ -165,7 +165,7 @@ func TestPoolPutLateAnswerAfterFailure(t *testing.T) {
 	_, addrs := startServers(t, 1)
 	slow := startSlowProxy(t, addrs[0])
 	clk := clock.NewFake(epoch)
-	p := newPool(t, PoolConfig{Addrs: []string{slow.Addr}, PutTimeout: 5 * time.Second, Clock: clk})
+	p := newPool(t, PoolConfig{Addrs: []string{slow.Addr}, PutTimeout: 5 * time.Second, clock: clk})
 	errc := make(chan error, 1)
 	go func() {
 		_, err := p.Put(ctx, "late", []byte("only"), 0, 0, time.Minute)

@@ -60,7 +60,7 @@ func (h *Handle) Touch(ctx context.Context) error {
 		return err
 	}
 	h.mu.Lock()
-	h.since = h.p.cfg.Clock.Now()
+	h.since = h.p.cfg.clock.Now()
 	h.mu.Unlock()
 	h.p.held.signal()
 	return nil
@@ -80,6 +80,31 @@ func (h *Handle) finish(ctx context.Context, op func(*Conn) error) error {
 	err := op(r.c)
 	h.p.putIdle(h.s, r)
 	return err
+}
+
+// Stats returns the job's stats-job dictionary, asked on the connection
+// that holds the job; the Handle stays open (and the pool learns the TTR
+// it reckons DEADLINE_SOON with, without asking again). ErrFinished after
+// Delete, Release, Bury or Fail.
+func (h *Handle) Stats(ctx context.Context) (Stats, error) {
+	h.mu.Lock()
+	r := h.r
+	h.mu.Unlock()
+	if r == nil {
+		return nil, fmt.Errorf("stats-job %d on %s: %w", h.ID, h.Addr, ErrFinished)
+	}
+	st, err := r.c.StatsJob(ctx, h.ID)
+	if err != nil {
+		return nil, err
+	}
+	if ttr, err := st.Duration("ttr"); err == nil && ttr > 0 {
+		h.mu.Lock()
+		if h.ttr == 0 {
+			h.ttr = ttr
+		}
+		h.mu.Unlock()
+	}
+	return st, nil
 }
 
 // Reserve returns the first job any live server hands out from tubes
@@ -154,7 +179,10 @@ func watchList(tubes []string) ([]string, string, error) {
 }
 
 // sweep asks each live server once for a ready job, skipping those where
-// a wait on the same tubes is in flight (it takes any job there at once).
+// a wait on the same tubes is in flight that no Reserve is waiting for (it
+// takes any job there at once, and this Reserve joins it); a server whose
+// waits all serve other Reserves is asked, so that Reserves that come one
+// after another while jobs are ready are not served one by one by a wait.
 // covered counts the servers that answered or have such a wait.
 func (p *Pool) sweep(ctx context.Context, key string, tubes []string) (h *Handle, covered int, err error) {
 	n := uint64(len(p.servers))
@@ -164,7 +192,7 @@ func (p *Pool) sweep(ctx context.Context, key string, tubes []string) (h *Handle
 		if !s.isLive() {
 			continue
 		}
-		if p.inFlight(s, key) > 0 {
+		if p.spareWaits(s, key) > 0 {
 			covered++
 			continue
 		}
@@ -208,5 +236,5 @@ func (p *Pool) sweep(ctx context.Context, key string, tubes []string) (h *Handle
 
 // newHandle makes the Handle of job j, just reserved on s through r.
 func (p *Pool) newHandle(s *server, r *reserver, j Job) *Handle {
-	return &Handle{Job: j, Addr: s.addr, p: p, s: s, r: r, since: p.cfg.Clock.Now()}
+	return &Handle{Job: j, Addr: s.addr, p: p, s: s, r: r, since: p.cfg.clock.Now()}
 }

@@ -75,7 +75,7 @@ func (p *Pool) takeForDead(s *server, c *Conn, keep bool) {
 	if old := s.conn; keep {
 		p.spawn(func() {
 			woke := make(chan struct{})
-			t := p.cfg.Clock.AfterFunc(p.cfg.PutTimeout, func() { close(woke) })
+			t := p.cfg.clock.AfterFunc(p.cfg.PutTimeout, func() { close(woke) })
 			select {
 			case <-woke:
 			case <-p.ctx.Done():
@@ -88,7 +88,7 @@ func (p *Pool) takeForDead(s *server, c *Conn, keep bool) {
 	}
 	s.conn = nil
 	s.closeReservers()
-	if p.cfg.Clock.Now().Sub(s.liveSince) >= p.cfg.RedialMax {
+	if p.cfg.clock.Now().Sub(s.liveSince) >= p.cfg.RedialMax {
 		s.failures = 0 // it had been up a good while: start the backoff over
 	}
 	p.startRedial(s)
@@ -117,7 +117,7 @@ func (p *Pool) redial(s *server) {
 		wait := p.backoff(s.failures)
 		s.mu.Unlock()
 		woke := make(chan struct{})
-		t := p.cfg.Clock.AfterFunc(wait, func() { close(woke) })
+		t := p.cfg.clock.AfterFunc(wait, func() { close(woke) })
 		select {
 		case <-woke:
 		case <-p.ctx.Done():
@@ -137,7 +137,7 @@ func (p *Pool) redial(s *server) {
 			c.Close()
 			return
 		}
-		s.conn, s.live, s.liveSince = c, true, p.cfg.Clock.Now()
+		s.conn, s.live, s.liveSince = c, true, p.cfg.clock.Now()
 		s.failures++ // until it has stayed up RedialMax
 		s.mu.Unlock()
 		p.slotFreed.signal()

@@ -42,7 +42,7 @@ func (p *Pool) keepSpare(key string, h *Handle) {
 	h.ttr = ttr
 	since := h.since
 	h.mu.Unlock()
-	hold := min(p.cfg.SpareHold, ttr/2, ttr-2*DeadlineMargin) - p.cfg.Clock.Now().Sub(since)
+	hold := min(p.cfg.SpareHold, ttr/2, ttr-2*DeadlineMargin) - p.cfg.clock.Now().Sub(since)
 
 	p.mu.Lock()
 	if p.giveLocked(key, waitResult{h: h}) { // a Reserve came meanwhile
@@ -55,7 +55,7 @@ func (p *Pool) keepSpare(key string, h *Handle) {
 		return
 	}
 	sp := &spare{h: h, pri: uint32(pri)}
-	sp.timer = p.cfg.Clock.AfterFunc(hold, func() { p.retire(key, sp) })
+	sp.timer = p.cfg.clock.AfterFunc(hold, func() { p.retire(key, sp) })
 	p.spares[key] = append(p.spares[key], sp)
 	p.mu.Unlock()
 }

@@ -27,7 +27,7 @@ func fakeServers(t *testing.T, n int, cfg PoolConfig) (*Pool, *clock.Fake, []*Co
 		t.Cleanup(func() { c.Close() })
 		direct = append(direct, c)
 	}
-	cfg.Clock = clk
+	cfg.clock = clk
 	return newPool(t, cfg), clk, direct
 }
 

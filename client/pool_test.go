@@ -180,7 +180,7 @@ func TestPoolPutTimeoutAndInFlightBound(t *testing.T) {
 	_, addrs := startServers(t, 1)
 	real := addrs[0]
 	clk := clock.NewFake(epoch)
-	p := newPool(t, PoolConfig{Addrs: []string{hole, real}, MaxInFlight: 1, PutTimeout: 3 * time.Second, Clock: clk})
+	p := newPool(t, PoolConfig{Addrs: []string{hole, real}, MaxInFlight: 1, PutTimeout: 3 * time.Second, clock: clk})
 	p.next.Store(0) // the first put goes to the black hole
 	ctx := context.Background()
 
@@ -227,7 +227,7 @@ func TestPoolRedialBackoff(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens: dials are refused
 	clk := clock.NewFake(epoch)
-	p := newPool(t, PoolConfig{Addrs: []string{addr}, RedialMin: 100 * time.Millisecond, RedialMax: 800 * time.Millisecond, Clock: clk})
+	p := newPool(t, PoolConfig{Addrs: []string{addr}, RedialMin: 100 * time.Millisecond, RedialMax: 800 * time.Millisecond, clock: clk})
 	if st := p.Stats(); st.Live != 0 || st.Dead != 1 {
 		t.Fatalf("stats = %+v; want the server dead", st)
 	}

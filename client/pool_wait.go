@@ -54,7 +54,7 @@ func (p *Pool) wait(ctx context.Context, key string, tubes []string, timeout tim
 	var expired chan struct{}
 	if timeout > 0 {
 		expired = make(chan struct{})
-		tm := p.cfg.Clock.AfterFunc(timeout, func() { close(expired) })
+		tm := p.cfg.clock.AfterFunc(timeout, func() { close(expired) })
 		defer tm.Stop()
 	}
 	for {
@@ -77,13 +77,13 @@ func (p *Pool) wait(ctx context.Context, key string, tubes []string, timeout tim
 		var soon chan struct{}
 		var soonTimer interface{ Stop() bool }
 		if !due.next.IsZero() {
-			d := due.next.Sub(p.cfg.Clock.Now())
+			d := due.next.Sub(p.cfg.clock.Now())
 			if d <= 0 {
 				continue // the clock passed it meanwhile (a fake clock would not fire a timer of 0)
 			}
 			soon = make(chan struct{})
 			ch := soon
-			soonTimer = p.cfg.Clock.AfterFunc(d, func() { close(ch) })
+			soonTimer = p.cfg.clock.AfterFunc(d, func() { close(ch) })
 		}
 		select {
 		case res := <-t.got:
@@ -143,6 +143,14 @@ func (p *Pool) liveServers() int {
 		}
 	}
 	return n
+}
+
+// spareWaits returns how many waits on tubes key are in flight on s beyond
+// one per waiting Reserve (those whose Reserve gave up).
+func (p *Pool) spareWaits(s *server, key string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.slicing[sliceKey{s, key}] - len(p.takers[key])
 }
 
 // inFlight returns how many waits on tubes key are in flight on s.

@@ -93,6 +93,11 @@ func (a *adminFlags) validate() error {
 	if (a.certFile == "") != (a.keyFile == "") {
 		return usagef("--admin-tls-cert and --admin-tls-key go together: give both for HTTPS, or neither for HTTP")
 	}
+	for _, h := range a.hosts {
+		if h == "" || strings.ContainsAny(h, "/ \t\r\n@") {
+			return usagef("--admin-host %q: want a host name or address such as admin.example.com, without a scheme or a path", h)
+		}
+	}
 	if a.caFile != "" && a.certFile == "" {
 		return usagef("--admin-tls-ca needs --admin-tls-cert and --admin-tls-key: it checks their certificate")
 	}

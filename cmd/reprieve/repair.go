@@ -24,12 +24,15 @@ func runRepair(args []string) error {
 		fmt.Fprintf(fs.Output(), `Usage: reprieve repair [--data DIR] [--dry-run]
 
 Salvages a data directory that 'reprieve serve' refused to start from
-because a log segment is damaged before its end. Every readable record is
+because a log segment is damaged or missing. Every readable record is
 kept; each damaged segment is copied to DIR/repair-<time>/ and rewritten
-with its readable records only. The report lists the byte ranges dropped:
-they may have held puts (those jobs are lost), updates (an older state of
-the job comes back) or deletes (a deleted job comes back). Stop the server
-first. Exit status 0 when the directory can now be served.
+with its readable records only; a sealed segment without records is moved
+there; a missing one is recorded as dropped. The report lists the byte
+ranges dropped and the job ids readable in them, the missing segments,
+and where the originals are kept (with --dry-run: would be kept). Dropped
+records may have held puts (those jobs are lost), updates (an older state
+of the job comes back) or deletes (a deleted job comes back). Stop the
+server first. Exit status 0 when the directory can now be served.
 
 Flags:
 `)
@@ -52,7 +55,7 @@ Flags:
 		return err
 	}
 	fmt.Print(rep.String())
-	if *dry && len(rep.Damaged) > 0 {
+	if *dry && (len(rep.Damaged) > 0 || len(rep.Missing) > 0) {
 		fmt.Println("dry run: nothing changed; run again without --dry-run to repair")
 	}
 	return nil

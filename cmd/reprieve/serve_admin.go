@@ -67,6 +67,7 @@ func (a *serveAdmin) serving(srv *server.Server) {
 		Stats:         srv.Stats,
 		Stopping:      srv.Stopping,
 		Commands:      srv.Count,
+		Refused:       srv.Refused,
 		Binlog:        a.sc.Binlog,
 		ExtraStats:    a.sc.ExtraStats,
 		MaxJobSize:    a.sc.MaxJobSize,

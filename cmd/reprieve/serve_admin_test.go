@@ -48,6 +48,9 @@ func testServeAdminFlagErrors(t *testing.T, bin string) {
 		{[]string{"--admin-listen", "127.0.0.1:0", "--admin-token-file", filepath.Join(dir, "none")}, "--admin-token-file: open " + filepath.Join(dir, "none") + ": no such file or directory"},
 		{[]string{"--admin-listen", "127.0.0.1:0", "--admin-tls-cert", "c.pem"}, "--admin-tls-cert and --admin-tls-key go together: give both for HTTPS, or neither for HTTP"},
 		{[]string{"--admin-listen", "127.0.0.1:0", "--admin-token", "a b"}, "the admin token must not contain spaces or line breaks"},
+		{[]string{"--admin-listen", "127.0.0.1:0", "--admin-host", "https://admin.example.com"}, `--admin-host "https://admin.example.com": want a host name or address such as admin.example.com, without a scheme or a path`},
+		{[]string{"--admin-listen", "127.0.0.1:0", "--admin-host", ""}, `--admin-host "": want a host name or address such as admin.example.com, without a scheme or a path`},
+		{[]string{"--admin-host", "a.example"}, "--admin-host needs --admin-listen"},
 	} {
 		out, err := exec.Command(bin, append([]string{"serve", "--no-log"}, tt.args...)...).CombinedOutput()
 		var ee *exec.ExitError

@@ -19,6 +19,7 @@ func TestServe(t *testing.T) {
 	t.Run("FlagErrors", func(t *testing.T) { t.Parallel(); testServeFlagErrors(t, bin) })
 	t.Run("AddressInUse", func(t *testing.T) { t.Parallel(); testServeAddressInUse(t, bin) })
 	t.Run("IDsAcrossRestarts", func(t *testing.T) { t.Parallel(); testServeIDsAcrossRestarts(t, bin) })
+	t.Run("Repair", func(t *testing.T) { t.Parallel(); testRepair(t, bin) })
 }
 
 // testServeSignals: SIGUSR1 turns drain mode on, SIGTERM stops the server

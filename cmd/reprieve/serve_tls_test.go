@@ -133,20 +133,16 @@ func testServeTLSFlagErrors(t *testing.T, bin string) {
 		{[]string{"--tls-cert", certFile, "--tls-key", keyFile, "--tls-client-ca", notPEM}, 1, "reprieve serve: tls: --tls-client-ca " + notPEM + ": no PEM certificate in it (want one or more \"-----BEGIN CERTIFICATE-----\" blocks)\n"},
 		{[]string{"--tls-cert", certFile, "--tls-key", keyFile, "--tls-client-ca", none}, 1, "reprieve serve: tls: --tls-client-ca " + none + ": open " + none + ": no such file or directory\n"},
 	} {
-		cmd := exec.Command(bin, append([]string{"serve", "--no-log", "--listen", "127.0.0.1:0"}, tt.args...)...)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != tt.code || stderr.String() != tt.want {
-			t.Errorf("serve %v: %v, stderr %q; want exit %d and %q", tt.args, err, stderr.String(), tt.code, tt.want)
+		if code, stderr := serveFails(t, bin, tt.args...); code != tt.code || stderr != tt.want {
+			t.Errorf("serve %v: exit %d, stderr %q; want exit %d and %q", tt.args, code, stderr, tt.code, tt.want)
 		}
 	}
 	out, err := exec.Command(bin, "serve", "--help").CombinedOutput()
 	if err != nil {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, flag := range []string{"-tls-cert file", "-tls-key file", "-tls-client-ca file", "mutual TLS"} {
+	for _, flag := range []string{"-tls-cert file", "-tls-key file", "-tls-client-ca file", "-tls-ca file", "-tls-handshake-timeout duration", "mutual TLS",
+		"-max-connections many", "-idle-timeout duration", "-admin-host name", "-admin-tls-ca file"} {
 		if !strings.Contains(string(out), flag) {
 			t.Errorf("--help lacks %s", flag)
 		}

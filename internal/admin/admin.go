@@ -9,6 +9,7 @@ import (
 	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/broker"
 	"github.com/reprieve/reprieve/internal/server"
+	"github.com/reprieve/reprieve/internal/stats"
 )
 
 // ErrConfig is wrapped by every error of Config.Validate and
@@ -20,16 +21,19 @@ var ErrConfig = errors.New("admin: invalid config")
 type Config struct {
 	// Broker is the engine the API reads and changes.
 	Broker *broker.Broker
-	// Stats gives the stats reply's keys and values, as
+	// Stats gives the stats reply's keys and typed values, as
 	// (*server.Server).Stats does; nil: the stats API gives only the
 	// broker's current-jobs-* keys.
-	Stats func() []beanstalk.KeyValue
+	Stats func() []stats.Entry
 	// Stopping reports that the job server is shutting down, as
 	// (*server.Server).Stopping does; /readyz then answers 503. Nil: never.
 	Stopping func() bool
 	// Commands returns how often a command ran (the cmd-* stats), such as
 	// (*server.Server).Count; nil: no command metrics.
 	Commands func(op beanstalk.Op) uint64
+	// Refused returns how many connections the job server refused at its
+	// connection limit, as (*server.Server).Refused does; nil: no metric.
+	Refused func() uint64
 	// Binlog gives the binlog-* stats keys, as server.Config.Binlog does;
 	// nil: those of a server without a log (zeros, max size 10485760).
 	Binlog func() server.BinlogStats

@@ -14,8 +14,8 @@ import (
 
 	"github.com/reprieve/reprieve/client"
 	"github.com/reprieve/reprieve/internal/admin"
-	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/server"
+	"github.com/reprieve/reprieve/internal/stats"
 )
 
 // TestServerStatsMatchesWire checks that /api/v1/stats has the keys of the
@@ -438,14 +438,16 @@ func TestHealth(t *testing.T) {
 
 // TestServerStatsTypes checks how stats values become JSON: numbers and
 // booleans typed, the keys that name things kept as text even when they
-// look like numbers.
+// look like numbers, raw text from the log typed when it reads as a number.
 func TestServerStatsTypes(t *testing.T) {
 	e := start(t, options{config: func(c *admin.Config) {
-		c.Stats = func() []beanstalk.KeyValue {
-			return []beanstalk.KeyValue{
-				{Key: "pid", Value: "7"}, {Key: "version", Value: "2"}, {Key: "rusage-utime", Value: "0.001500"},
-				{Key: "binlog-oldest-index", Value: "-1"}, {Key: "draining", Value: "false"},
-				{Key: "hostname", Value: "1234"}, {Key: "wal-fsync-policy", Value: "interval=50ms"},
+		c.Stats = func() []stats.Entry {
+			return []stats.Entry{
+				{Key: "pid", Value: stats.Int(7)}, {Key: "version", Value: stats.Quoted("2")},
+				{Key: "rusage-utime", Value: stats.Micros(1500 * time.Microsecond)},
+				{Key: "binlog-oldest-index", Value: stats.Int(-1)}, {Key: "draining", Value: stats.Bool(false)},
+				{Key: "hostname", Value: stats.Text("1234")}, {Key: "wal-fsync-policy", Value: stats.Raw("interval=50ms")},
+				{Key: "wal-fsyncs", Value: stats.Raw("12")},
 			}
 		}
 	}})
@@ -456,7 +458,8 @@ func TestServerStatsTypes(t *testing.T) {
   "binlog-oldest-index": -1,
   "draining": false,
   "hostname": "1234",
-  "wal-fsync-policy": "interval=50ms"
+  "wal-fsync-policy": "interval=50ms",
+  "wal-fsyncs": 12
 }
 `)
 }

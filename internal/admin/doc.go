@@ -5,9 +5,14 @@
 // script and style sheet are embedded in the binary.
 //
 // New builds the http.Handler from a Config; Server runs it on a listener,
-// with TLS when a certificate is given, and shuts it down bounded. Every
-// API call (and /metrics unless Config.MetricsPublic) needs the
-// "Authorization: Bearer <token>" header when Config.Token is set. The
+// with TLS when a certificate is given (checked by internal/certs), and
+// shuts it down bounded. Every API call (and /metrics unless
+// Config.MetricsPublic) needs the "Authorization: Bearer <token>" header
+// when Config.Token is set. Before that, so that a token-less interface
+// on loopback is no target for other web sites, Server refuses a Host
+// that does not name it (host.go), and the handlers refuse cross-site
+// changes, action bodies that are not JSON and bodies over MaxBodyBytes
+// (guard.go). The
 // admin API reads and changes the engine directly, never over the wire
 // protocol; docs/admin.md documents every endpoint and reply.
 //

@@ -37,6 +37,8 @@ type options struct {
 	token         string
 	metricsPublic bool
 	config        func(*admin.Config)
+	// hosts are the names answered besides loopback (ListenConfig.Hosts).
+	hosts []string
 }
 
 // lockedBuffer collects log output written from the server's goroutines.
@@ -81,15 +83,15 @@ func start(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, hc := serveHTTP(t, h)
+	url, hc := serveHTTP(t, h, o.hosts...)
 	return &env{srv: srv, clk: clk, url: url, token: o.token, http: hc, logs: logs}
 }
 
-// serveHTTP serves h on a loopback port until the test ends and returns
-// its base URL and a client for it.
-func serveHTTP(t *testing.T, h http.Handler) (string, *http.Client) {
+// serveHTTP serves h on a loopback port, answering also to hosts, until
+// the test ends and returns its base URL and a client for it.
+func serveHTTP(t *testing.T, h http.Handler, hosts ...string) (string, *http.Client) {
 	t.Helper()
-	as, err := admin.Listen(admin.ListenConfig{Addr: "127.0.0.1:0"})
+	as, err := admin.Listen(admin.ListenConfig{Addr: "127.0.0.1:0", Hosts: hosts})
 	if err != nil {
 		t.Fatal(err)
 	}

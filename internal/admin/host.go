@@ -15,7 +15,7 @@ type hostRule struct {
 	names    map[string]bool // configured names and the listen address's name
 	bound    net.IP          // the IP listened on
 	loopback bool            // bound to loopback: localhost and any loopback IP
-	anyIP    bool            // bound to every interface: any IP literal
+	anyIP    bool            // bound to every interface: localhost and any IP literal
 }
 
 // newHostRule makes the rule of an interface listening on addr (as
@@ -65,7 +65,8 @@ func (r hostRule) allows(hostHeader string) bool {
 		// An address cannot be rebound: only names can.
 		return r.anyIP || r.loopback && ip.IsLoopback() || ip.Equal(r.bound)
 	}
-	return r.loopback && h == "localhost"
+	// A listener on every interface listens on loopback too.
+	return (r.loopback || r.anyIP) && h == "localhost"
 }
 
 // wrap refuses, with 421, the requests whose Host the rule does not allow.

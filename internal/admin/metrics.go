@@ -51,6 +51,9 @@ func (h *Handler) writeServerMetrics(e *promtext.Writer) {
 	}
 	e.One("reprieve_connections", "gauge", "Open client connections.", float64(st.CurrentConnections))
 	e.One("reprieve_connections_total", "counter", "Client connections accepted since the server started.", float64(st.TotalConnections))
+	if h.cfg.Refused != nil {
+		e.One("reprieve_connections_refused_total", "counter", "Client connections refused at the connection limit (--max-connections).", float64(h.cfg.Refused()))
+	}
 	e.One("reprieve_producers", "gauge", "Open connections that have put a job.", float64(st.CurrentProducers))
 	e.One("reprieve_workers", "gauge", "Open connections that have reserved a job.", float64(st.CurrentWorkers))
 	e.One("reprieve_waiting", "gauge", "Connections blocked in a reserve.", float64(st.CurrentWaiting))

@@ -50,6 +50,7 @@ func TestMetrics(t *testing.T) {
 		Buried: wal.StoreStats{Segments: 1, DiskBytes: 1 << 20, LiveBytes: 50},
 	}
 	e := start(t, options{config: func(c *admin.Config) {
+		c.Refused = func() uint64 { return 7 }
 		c.Binlog = func() server.BinlogStats {
 			return server.BinlogStats{OldestIndex: 1, CurrentIndex: 2, RecordsWritten: 40, RecordsMigrated: 3, MaxSize: 1 << 20}
 		}
@@ -112,6 +113,7 @@ func TestMetrics(t *testing.T) {
 		`reprieve_commands_total{cmd="reserve-with-timeout"}`:     1,
 		`reprieve_connections`:                                    2,
 		`reprieve_connections_total`:                              2,
+		`reprieve_connections_refused_total`:                      7,
 		`reprieve_tubes`:                                          4,
 		`reprieve_uptime_seconds`:                                 15,
 		`reprieve_failures_total`:                                 1,

@@ -3,12 +3,11 @@ package admin
 import (
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/broker"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/stats"
 )
 
 // commandOps returns every command with a name: beanstalkd's and
@@ -24,32 +23,24 @@ func commandOps() []beanstalk.Op {
 }
 
 // statsObject returns the server's stats under the keys and in the order
-// of the beanstalk stats reply, numbers and booleans as JSON ones; only the
-// broker's part when there is no Stats source.
+// of the beanstalk stats reply, typed as stats defines them; only the
+// engine's job counts when there is no Stats source.
 func (h *Handler) statsObject() object {
-	var o object
 	if h.cfg.Stats == nil {
-		st := h.b.Stats()
-		o.add("current-jobs-urgent", st.CurrentJobsUrgent)
-		o.add("current-jobs-ready", st.CurrentJobsReady)
-		o.add("current-jobs-reserved", st.CurrentJobsReserved)
-		o.add("current-jobs-delayed", st.CurrentJobsDelayed)
-		o.add("current-jobs-buried", st.CurrentJobsBuried)
-		return o
+		snap := stats.Server{Engine: h.b.Stats()}
+		return entriesObject(stats.Entries(stats.Jobs, &snap))
 	}
-	for _, kv := range h.cfg.Stats() {
-		if textKeys[kv.Key] {
-			o.add(kv.Key, kv.Value)
-		} else {
-			o.add(kv.Key, scalar(kv.Value))
-		}
+	return entriesObject(h.cfg.Stats())
+}
+
+// entriesObject returns es as a JSON object, in order.
+func entriesObject(es []stats.Entry) object {
+	o := make(object, len(es))
+	for i, e := range es {
+		o[i] = field{e.Key, e.Value.JSON()}
 	}
 	return o
 }
-
-// textKeys are the stats keys whose values stay text even when they look
-// like numbers (a host named 1234, version "2").
-var textKeys = map[string]bool{"version": true, "id": true, "hostname": true, "os": true, "platform": true}
 
 func (h *Handler) extraStats() []beanstalk.KeyValue {
 	if h.cfg.ExtraStats == nil {
@@ -58,92 +49,13 @@ func (h *Handler) extraStats() []beanstalk.KeyValue {
 	return h.cfg.ExtraStats()
 }
 
-// scalar gives a stats value as a JSON number or boolean when it is one,
-// else as the text itself.
-func scalar(s string) any {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n
-	}
-	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
-		return n
-	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && strings.Trim(s, "0123456789.") == "" {
-		return f
-	}
-	if b, err := strconv.ParseBool(s); err == nil && (s == "true" || s == "false") {
-		return b
-	}
-	return s
-}
-
 // tubeObject returns a tube's stats under the keys of stats-tube.
-func tubeObject(ts broker.TubeStats) object {
-	var o object
-	o.add("name", ts.Name)
-	o.add("current-jobs-urgent", ts.CurrentJobsUrgent)
-	o.add("current-jobs-ready", ts.CurrentJobsReady)
-	o.add("current-jobs-reserved", ts.CurrentJobsReserved)
-	o.add("current-jobs-delayed", ts.CurrentJobsDelayed)
-	o.add("current-jobs-buried", ts.CurrentJobsBuried)
-	o.add("total-jobs", ts.TotalJobs)
-	o.add("current-using", ts.CurrentUsing)
-	o.add("current-watching", ts.CurrentWatching)
-	o.add("current-waiting", ts.CurrentWaiting)
-	o.add("cmd-delete", ts.CmdDelete)
-	o.add("cmd-pause-tube", ts.CmdPauseTube)
-	o.add("pause", seconds(ts.Pause))
-	o.add("pause-time-left", seconds(ts.PauseTimeLeft))
-	o.add("total-failures", ts.Failures)
-	o.add("total-gave-up", ts.GaveUp)
-	o.add("total-expired", ts.Expired)
-	o.add("current-buried-bytes", ts.BuriedBytes)
-	return o
-}
+func tubeObject(ts broker.TubeStats) object { return entriesObject(stats.Entries(stats.Tube, &ts)) }
 
-// jobObject returns a job's stats under the keys of stats-job and its
+// jobObject returns a job's stats under the keys of stats-job, with its
 // failure-history extension keys; times are RFC 3339 in UTC, null when
 // they never happened.
-func jobObject(js *broker.JobStats) object {
-	f := &js.Failure
-	origin := f.Origin
-	if origin == "" {
-		origin = js.Tube
-	}
-	var o object
-	o.add("id", uint64(js.ID))
-	o.add("tube", js.Tube)
-	o.add("state", js.State.String())
-	o.add("pri", js.Priority)
-	o.add("age", seconds(js.Age))
-	o.add("delay", seconds(js.Delay))
-	o.add("ttr", seconds(js.TTR))
-	o.add("time-left", seconds(js.TimeLeft))
-	o.add("file", js.File)
-	o.add("reserves", js.Reserves)
-	o.add("timeouts", js.Timeouts)
-	o.add("releases", js.Releases)
-	o.add("buries", js.Buries)
-	o.add("kicks", js.Kicks)
-	o.add("size", js.Size)
-	o.add("failures", f.Attempts)
-	o.add("first-error", f.FirstError)
-	o.add("last-error", f.LastError)
-	o.add("first-failure", stamp(f.FirstAt))
-	o.add("last-failure", stamp(f.LastAt))
-	o.add("origin", origin)
-	o.add("gave-up", f.GaveUp)
-	o.add("revivals", f.Kicks)
-	o.add("last-revival", stamp(f.KickedAt))
-	return o
-}
-
-// stamp gives t in RFC 3339 UTC, nil (JSON null) for the zero time.
-func stamp(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UTC().Format(time.RFC3339)
-}
+func jobObject(js *broker.JobStats) object { return entriesObject(stats.Entries(stats.Job, js)) }
 
 // serverStats answers GET /api/v1/stats.
 func (h *Handler) serverStats(w http.ResponseWriter, _ *http.Request) {

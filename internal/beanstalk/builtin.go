@@ -1,13 +1,14 @@
 package beanstalk
 
-// The commands of beanstalkd 1.12, in the order its which_cmd tests their
-// prefixes; the order matters ("reserve-job " before "reserve",
-// "stats-job " before "stats"). Registered before any init function runs,
-// so extensions registered from init functions come after them.
-var _ = registerBuiltins()
-
-func registerBuiltins() bool {
-	builtins := []struct {
+// table is the dispatch table: the commands of beanstalkd 1.12, in the
+// order its which_cmd tests their prefixes (the order matters:
+// "reserve-job " before "reserve", "stats-job " before "stats"), then
+// Reprieve's extension commands, whose prefixes match no beanstalkd
+// command, so a beanstalkd client never sees a reply change (beanstalkd
+// itself answers them UNKNOWN_COMMAND).
+var table = func() *dispatch {
+	d := &dispatch{ops: map[*Spec]Op{}}
+	for _, c := range []struct {
 		op   Op
 		spec Spec
 	}{
@@ -37,14 +38,19 @@ func registerBuiltins() bool {
 		// beanstalkd quits on any line starting with "quit".
 		{OpQuit, Spec{Name: "quit", Prefix: "quit", Parse: ignoreArgs}},
 		{OpPauseTube, Spec{Name: "pause-tube", Prefix: "pause-tube", Parse: parsePauseTube}},
-	}
-	for _, b := range builtins {
-		if op := table.add(b.spec); op != b.op {
-			panic("beanstalk: builtin command " + b.spec.Name + " out of order")
+
+		{OpFail, Spec{Name: "fail", Prefix: "fail ", Parse: parseFail, Body: true}},
+		{OpGiveUp, Spec{Name: "give-up", Prefix: "give-up ", Parse: parseFail, Body: true}},
+		{OpListJobs, Spec{Name: "list-jobs", Prefix: "list-jobs ", Parse: parseListJobs}},
+		{OpKickTube, Spec{Name: "kick-tube", Prefix: "kick-tube ", Parse: parseKickTube, Body: true}},
+		{OpFlushTube, Spec{Name: "flush-tube", Prefix: "flush-tube ", Parse: parseFlushTube}},
+	} {
+		if op := d.add(c.spec); op != c.op {
+			panic("beanstalk: command " + c.spec.Name + " out of order")
 		}
 	}
-	return true
-}
+	return d
+}()
 
 func ignoreArgs([]byte, *Command) error { return nil }
 

@@ -28,8 +28,9 @@ var errCounted = errors.New("beanstalk: BAD_FORMAT (counted)")
 // Op identifies a command. The zero Op is no command.
 type Op uint8
 
-// The commands of beanstalkd 1.12. Extension commands get the Ops after
-// these from Register.
+// The commands of beanstalkd 1.12, then Reprieve's extension commands
+// (docs/protocol.md, "Extensions"), in the order of the command table
+// (commands.go).
 const (
 	OpNone Op = iota
 	OpPut
@@ -57,15 +58,34 @@ const (
 	OpListTubes
 	OpQuit
 	OpPauseTube
-	numBuiltinOps
+
+	// OpFail is "fail <id> <bytes>\r\n<error text>\r\n": ID, Size, Body.
+	OpFail
+	// OpGiveUp is "give-up <id> <bytes>\r\n<error text>\r\n", fail without
+	// a retry: ID, Size, Body.
+	OpGiveUp
+	// OpListJobs is "list-jobs <tube> <state> <after-id> <limit>": Tube,
+	// Args (the state word), ID (after-id), Bound (limit).
+	OpListJobs
+	// OpKickTube is "kick-tube <tube> <bound> <bytes>\r\n<text>\r\n":
+	// Tube, Bound, Size, Body (the text the last error must contain;
+	// empty for every buried job).
+	OpKickTube
+	// OpFlushTube is "flush-tube <tube> <state>": Tube, Args (the state
+	// word).
+	OpFlushTube
+
+	numOps
 )
 
 // MaxOps bounds the number of Ops, extensions included, so that per-Op
 // tables can be arrays.
 const MaxOps = 64
 
+var _ [MaxOps - numOps]struct{} // numOps <= MaxOps
+
 // String returns the command's name as written on the wire ("put",
-// "reserve-with-timeout"), or "" for OpNone or an unregistered Op.
+// "reserve-with-timeout"), or "" for OpNone or an Op past the last.
 func (op Op) String() string {
 	if int(op) < len(table.byOp) && table.byOp[op] != nil {
 		return table.byOp[op].Name

@@ -5,24 +5,6 @@ import (
 	"strconv"
 )
 
-// Reprieve's extension commands (docs/protocol.md, "Extensions"). Their
-// prefixes match no beanstalkd command, so a beanstalkd client never sees
-// a reply change; beanstalkd itself answers them UNKNOWN_COMMAND.
-var (
-	// OpFail is "fail <id> <bytes>\r\n<error text>\r\n": ID, Size, Body.
-	OpFail = Register(Spec{Name: "fail", Prefix: "fail ", Parse: parseFail, Body: true})
-	// OpListJobs is "list-jobs <tube> <state> <after-id> <limit>": Tube,
-	// Args (the state word), ID (after-id), Bound (limit).
-	OpListJobs = Register(Spec{Name: "list-jobs", Prefix: "list-jobs ", Parse: parseListJobs})
-	// OpKickTube is "kick-tube <tube> <bound> <bytes>\r\n<text>\r\n":
-	// Tube, Bound, Size, Body (the text the last error must contain;
-	// empty for every buried job).
-	OpKickTube = Register(Spec{Name: "kick-tube", Prefix: "kick-tube ", Parse: parseKickTube, Body: true})
-	// OpFlushTube is "flush-tube <tube> <state>": Tube, Args (the state
-	// word).
-	OpFlushTube = Register(Spec{Name: "flush-tube", Prefix: "flush-tube ", Parse: parseFlushTube})
-)
-
 // The state words of list-jobs and flush-tube.
 const (
 	StateReady    = "ready"

@@ -21,6 +21,8 @@ func TestExtensionCommands(t *testing.T) {
 		{"fail empty text", "fail 7 0\r\n\r\nstats\r\n", nil, Command{Op: OpFail, ID: 7, Body: []byte{}}, "stats"},
 		{"fail too big", "fail 7 20\r\n01234567890123456789\r\nstats\r\n", ErrJobTooBig, Command{Op: OpFail, ID: 7, Size: 20}, "stats"},
 		{"fail no crlf", "fail 7 2\r\nabc\r\nstats\r\n", ErrExpectedCRLF, Command{Op: OpFail, ID: 7, Size: 2}, ""},
+		{"give-up", "give-up 7 3\r\nbad\r\nstats\r\n", nil, Command{Op: OpGiveUp, ID: 7, Size: 3, Body: []byte("bad")}, "stats"},
+		{"give-up missing size", "give-up 7\r\nstats\r\n", ErrBadFormat, Command{}, "stats"},
 		{"fail missing size", "fail 7\r\nstats\r\n", ErrBadFormat, Command{}, "stats"},
 		{"fail negative", "fail -7 2\r\nstats\r\n", ErrBadFormat, Command{}, "stats"},
 		{"fail double space", "fail 7  2\r\nstats\r\n", ErrBadFormat, Command{}, "stats"},
@@ -72,10 +74,10 @@ func TestExtensionCommands(t *testing.T) {
 
 func TestExtensionNames(t *testing.T) {
 	names := strings.Join(Commands(), " ")
-	if !strings.HasSuffix(names, "pause-tube fail list-jobs kick-tube flush-tube") && !strings.Contains(names, "fail list-jobs kick-tube flush-tube") {
+	if !strings.HasSuffix(names, "pause-tube fail give-up list-jobs kick-tube flush-tube") && !strings.Contains(names, "fail give-up list-jobs kick-tube flush-tube") {
 		t.Fatalf("commands %s: extensions missing or before beanstalkd's", names)
 	}
-	for _, op := range []Op{OpFail, OpListJobs, OpKickTube, OpFlushTube} {
+	for _, op := range []Op{OpFail, OpGiveUp, OpListJobs, OpKickTube, OpFlushTube} {
 		if op <= OpPauseTube {
 			t.Errorf("extension %s has Op %d, among beanstalkd's", op, op)
 		}
@@ -87,7 +89,7 @@ func TestExtensionNames(t *testing.T) {
 // hold what its line says.
 func FuzzExtensionCommands(f *testing.F) {
 	for _, s := range []string{
-		"fail 1 3\r\nabc\r\n", "fail 18446744073709551615 0\r\n\r\n", "fail 1 99999999999\r\n",
+		"fail 1 3\r\nabc\r\n", "give-up 1 3\r\nabc\r\n", "fail 18446744073709551615 0\r\n\r\n", "fail 1 99999999999\r\n",
 		"list-jobs a all 0 1000\r\n", "list-jobs a ready 5 1\r\n", "kick-tube a 1 1\r\nx\r\n",
 		"flush-tube a buried\r\n", "fail 1  3\r\n", "list-jobs a all 0 -1\r\n",
 	} {

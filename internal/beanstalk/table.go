@@ -16,15 +16,15 @@ type Spec struct {
 	// Parse reads the arguments (the line after Prefix, without "\r\n")
 	// into c. It returns ErrBadFormat for malformed arguments. Nil means
 	// the command takes no arguments: anything after Prefix is
-	// BAD_FORMAT. An extension may set it to ParseRaw.
+	// BAD_FORMAT.
 	Parse func(args []byte, c *Command) error
 	// Body means the command is followed by a body of Command.Size bytes
 	// and "\r\n", read like put's (an extension: fail, kick-tube).
 	Body bool
 }
 
-// dispatch is the table of commands. It is filled by init functions and
-// only read afterwards, so it needs no lock.
+// dispatch is the table of commands (see table). It is filled when the
+// package is initialized and only read afterwards, so it needs no lock.
 type dispatch struct {
 	specs []*Spec // matching order
 	byOp  [MaxOps]*Spec
@@ -39,31 +39,24 @@ type entry struct {
 	spec   *Spec
 }
 
-var table = dispatch{ops: map[*Spec]Op{}}
-
-// Register appends an extension command to the dispatch table and returns
-// its Op; call it from an init function. It panics if the table is full,
+// add appends a command to d and returns its Op. It panics if d is full,
 // if the name is taken, or if a line starting with the new prefix would
 // already match an earlier command (an extension must not change what a
 // beanstalkd command means).
-func Register(s Spec) Op {
-	return table.add(s)
-}
-
 func (d *dispatch) add(s Spec) Op {
 	if s.Name == "" || s.Prefix == "" {
-		panic("beanstalk: Register: empty name or prefix")
+		panic("beanstalk: command table: empty name or prefix")
 	}
 	op := Op(len(d.specs) + 1)
 	if int(op) >= MaxOps {
-		panic("beanstalk: Register: too many commands")
+		panic("beanstalk: command table: too many commands")
 	}
 	for _, e := range d.specs {
 		if e.Name == s.Name {
-			panic(fmt.Sprintf("beanstalk: Register: command %q registered twice", s.Name))
+			panic(fmt.Sprintf("beanstalk: command table: command %q registered twice", s.Name))
 		}
 		if len(s.Prefix) >= len(e.Prefix) && s.Prefix[:len(e.Prefix)] == e.Prefix {
-			panic(fmt.Sprintf("beanstalk: Register: prefix %q is already matched by command %q", s.Prefix, e.Name))
+			panic(fmt.Sprintf("beanstalk: command table: prefix %q is already matched by command %q", s.Prefix, e.Name))
 		}
 	}
 	sp := &s
@@ -100,13 +93,6 @@ func Commands() []string {
 		names[i] = s.Name
 	}
 	return names
-}
-
-// ParseRaw is a Spec.Parse for extensions that parse their own arguments:
-// it stores them in c.Args.
-func ParseRaw(args []byte, c *Command) error {
-	c.Args = append(c.Args[:0], args...)
-	return nil
 }
 
 // ParseCommand parses one command line (without its "\r\n") into c. It

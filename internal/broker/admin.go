@@ -105,6 +105,9 @@ func (b *Broker) jobStats(r *rec, now time.Time) JobStats {
 	if js.Age < 0 {
 		js.Age = 0
 	}
+	if f, ok := b.journal.(interface{ File(job.ID) int }); ok {
+		js.File = f.File(r.ID)
+	}
 	if r.Failure != nil {
 		js.Failure = *r.Failure
 	}

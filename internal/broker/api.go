@@ -1,11 +1,10 @@
 package broker
 
 // This file is the contract between the engine and its callers (the server,
-// the admin API, tests). The engine's implementation lives in the other files
-// of this package.
+// the admin API, tests): configuration, errors and the types the methods
+// return. The methods are documented where they are defined (see doc.go).
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"time"
@@ -106,7 +105,9 @@ type TubeStats struct {
 	BuriedBytes               int
 }
 
-// JobStats is the `stats-job` reply for one job.
+// JobStats is the `stats-job` reply for one job. File is the number of
+// the log file holding the job, given by a Journal with a File(job.ID) int
+// method (the durable log's segment), else 0 as beanstalkd without -b.
 type JobStats struct {
 	ID                                          job.ID
 	Tube                                        string
@@ -130,61 +131,3 @@ type Reserved struct {
 
 // Peeked is a job returned by the peek commands.
 type Peeked = Reserved
-
-// The engine's methods (each documented where it is defined). Broker and
-// Session are in broker.go and session.go; the lock is described on Broker.
-//
-//	func New(cfg Config) *Broker
-//	func (b *Broker) Close()                                   // wakes blocked reservers with ErrClosed
-//	func (b *Broker) Open() *Session                           // one per client connection
-//	func (b *Broker) MaxJobSize() int
-//	func (b *Broker) Stats() ServerStats
-//	func (b *Broker) StatsTube(name string) (TubeStats, error) // ErrNotFound
-//	func (b *Broker) StatsJob(id job.ID) (JobStats, error)     // ErrNotFound
-//	func (b *Broker) ListTubes() []string                      // in creation order, "default" first
-//	func (b *Broker) Peek(id job.ID) (Peeked, error)           // ErrNotFound
-//	func (b *Broker) PeekReady(tube string) (Peeked, error)    // ErrNotFound when none or no such tube
-//	func (b *Broker) PeekDelayed(tube string) (Peeked, error)
-//	func (b *Broker) PeekBuried(tube string) (Peeked, error)
-//	func (b *Broker) KickJob(id job.ID) error                  // buried or delayed job only; else ErrNotFound
-//	func (b *Broker) PauseTube(name string, d time.Duration) error // ErrNotFound for a tube that does not exist
-//	func (b *Broker) SetDraining(on bool)                      // puts then answer ErrDraining
-//	func (b *Broker) Restore(jobs []*job.Job, nextID job.ID)   // before serving; Reserved jobs become Ready
-//	func (b *Broker) NextID() job.ID                           // last id given out
-//	func (b *Broker) DiscardID()                               // a put refused with EXPECTED_CRLF uses up an id, as in beanstalkd
-//
-// Failure policies (issue 4; see fail.go, inspect.go, policy.go):
-//
-//	func (b *Broker) SetPolicies(set *policy.Set)              // SIGHUP reload; nil: no policies
-//	func (s *Session) Fail(id job.ID, errText string) (FailResult, error)
-//	     // reserved by this session; else ErrNotFound. FailResult.Action:
-//	     // FailRetry (At), FailBuried, FailDeadLettered (Tube), FailDeleted
-//	func (b *Broker) ListJobs(tube string, st job.State, afterID job.ID, limit int) ([]JobStats, error)
-//	     // st 0 = every state; ids > afterID ascending; limit <= 0 or > MaxListLimit = MaxListLimit
-//	func (b *Broker) KickBuried(tube, errText string, bound int) (int, error) // errText "" = every buried job
-//	func (b *Broker) Flush(tube string, st job.State) (int, error)           // st 0 = every state, reserved included
-//
-// Session is one client's view: the tube it uses, the tubes it watches, the
-// jobs it has reserved. A Session must be used by one goroutine at a time,
-// except Close, which may be called from anywhere.
-//
-//	func (s *Session) Close()                                  // reserved jobs return to ready; blocked Reserve returns ErrClosed
-//	func (s *Session) Use(tube string)                         // creates the tube
-//	func (s *Session) Used() string
-//	func (s *Session) Watch(tube string) int                   // count watched after
-//	func (s *Session) Ignore(tube string) (int, error)         // ErrNotIgnored if it is the last one
-//	func (s *Session) Watched() []string
-//	func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID, error) // ErrDraining, ErrOutOfMemory, ErrClosed
-//	func (s *Session) Reserve(ctx context.Context, timeout time.Duration) (Reserved, error)
-//	     // timeout < 0 waits forever; ErrTimedOut, ErrDeadlineSoon, ctx.Err(), ErrClosed
-//	func (s *Session) ReserveJob(id job.ID) (Reserved, error)  // ErrNotFound
-//	func (s *Session) Delete(id job.ID) error                  // reserved by this session, or ready/delayed/buried; else ErrNotFound
-//	func (s *Session) Release(id job.ID, pri uint32, delay time.Duration) error // reserved by this session; else ErrNotFound
-//	func (s *Session) Bury(id job.ID, pri uint32) error        // reserved by this session; else ErrNotFound
-//	func (s *Session) Touch(id job.ID) error                   // reserved by this session; else ErrNotFound
-//	func (s *Session) Kick(bound int) int                      // in the used tube: buried first, else delayed
-//
-// A TTR of zero is raised to one second, as beanstalkd does. Every method
-// that changes a job may return ErrOutOfMemory when the Journal refuses the
-// change; the change is then undone (for Put: nothing is kept).
-var _ = context.Background

@@ -68,6 +68,18 @@ type FailResult struct {
 // ErrNotFound if this session has not reserved the job; ErrOutOfMemory if
 // the change cannot be logged (the job then stays reserved).
 func (s *Session) Fail(id job.ID, errText string) (FailResult, error) {
+	return s.failJob(id, errText, false)
+}
+
+// GiveUp is Fail without a retry: the failure is recorded and the tube's
+// give-up action applied at once (bury without a policy), whatever the
+// schedule says. For failures that no retry can mend.
+func (s *Session) GiveUp(id job.ID, errText string) (FailResult, error) {
+	return s.failJob(id, errText, true)
+}
+
+// failJob is Fail, or GiveUp if final.
+func (s *Session) failJob(id job.ID, errText string, final bool) (FailResult, error) {
 	b := s.b
 	b.mu.Lock()
 	r := s.owned(id)
@@ -80,7 +92,7 @@ func (s *Session) Fail(id job.ID, errText string) (FailResult, error) {
 	ran := now.Sub(r.reservedAt)
 	b.unplace(r)
 	s.commits = s.commits[:0]
-	res, err := b.fail(&s.commits, r, old, s, errText, now)
+	res, err := b.fail(&s.commits, r, old, s, errText, now, final)
 	if err == nil && b.observer != nil {
 		b.observer.Finished(old.Tube, "failed", ran)
 	}
@@ -95,12 +107,17 @@ func (s *Session) Fail(id job.ID, errText string) (FailResult, error) {
 }
 
 // fail records a failure of r (unplaced; old is its job before) and
-// retries or gives up. owner is the session that had it reserved, nil for
-// a TTR expiry.
-func (b *Broker) fail(cs *[]journal.Commit, r *rec, old job.Job, owner *Session, errText string, now time.Time) (FailResult, error) {
+// retries or (at once if final) gives up. owner is the session that had it
+// reserved, nil for a TTR expiry.
+func (b *Broker) fail(cs *[]journal.Commit, r *rec, old job.Job, owner *Session, errText string, now time.Time, final bool) (FailResult, error) {
 	r.Failure = withFailure(r.Failure, r.Tube, errText, now)
 	p := r.tube.pol
-	d := p.Decide(r.Tube, r.Failure.Attempts, r.Failure.RetryFrom, now, b.rand)
+	var d policy.Decision
+	if final {
+		d.Action, d.Tube = p.GiveUpPath(r.Tube)
+	} else {
+		d = p.Decide(r.Tube, r.Failure.Attempts, r.Failure.RetryFrom, now, b.rand)
+	}
 	if d.Retry {
 		r.Delay = d.Delay
 		r.Deadline = now.Add(d.Delay)
@@ -216,7 +233,7 @@ func (b *Broker) failOnTimeout(cs *[]journal.Commit, r *rec, now time.Time) bool
 	old := r.Job
 	old.State = job.Ready // if the log refuses, the job is ready as in beanstalkd
 	old.Deadline = time.Time{}
-	_, _ = b.fail(cs, r, old, nil, TimeoutError, now)
+	_, _ = b.fail(cs, r, old, nil, TimeoutError, now, false)
 	return true
 }
 

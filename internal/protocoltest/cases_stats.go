@@ -169,9 +169,13 @@ func init() {
 		c.Put(77, 0, 100, "x")
 		keys, v := c.Stats("stats-job 1")
 		checkKeys(t, "stats-job", keys, statsJobKeys)
+		file := "0" // no log
+		if s.Durable {
+			file = "1" // the first log file
+		}
 		checkValues(t, "stats-job", v, map[string]string{
 			"id": "1", "tube": "jobs", "state": "ready", "pri": "77", "delay": "0", "ttr": "100",
-			"time-left": "0", "file": "0", "reserves": "0", "timeouts": "0", "releases": "0",
+			"time-left": "0", "file": file, "reserves": "0", "timeouts": "0", "releases": "0",
 			"buries": "0", "kicks": "0",
 		})
 		if v["age"] != "0" && v["age"] != "1" {

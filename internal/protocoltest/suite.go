@@ -17,6 +17,9 @@ type Target struct {
 	Addr string
 	// Beanstalkd is true for the real beanstalkd.
 	Beanstalkd bool
+	// Durable is true for a server that logs jobs to disk (Reprieve with
+	// a data directory, beanstalkd -b).
+	Durable bool
 	// Drain turns drain mode on (SIGUSR1 for beanstalkd) and returns once
 	// stats says "draining: true".
 	Drain func(t *testing.T)

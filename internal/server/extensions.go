@@ -7,67 +7,31 @@ import (
 	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/broker"
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/stats"
 )
 
 // This file serves Reprieve's extension commands and keys
-// (docs/protocol.md, "Extensions"): fail, list-jobs, kick-tube,
-// flush-tube, and the failure-policy keys of stats, stats-tube and
-// stats-job. beanstalkd's own replies are untouched.
-
-func init() {
-	Handle(beanstalk.OpFail, handleFail)
-	Handle(beanstalk.OpListJobs, handleListJobs)
-	Handle(beanstalk.OpKickTube, handleKickTube)
-	Handle(beanstalk.OpFlushTube, handleFlushTube)
-	AddServerStats(func(st *broker.ServerStats, d *beanstalk.Dict) {
-		d.Uint("total-failures", st.Failures)
-		d.Uint("total-gave-up", st.GaveUp)
-		d.Uint("total-expired", st.Expired)
-	})
-	AddTubeStats(func(ts *broker.TubeStats, d *beanstalk.Dict) {
-		d.Uint("total-failures", ts.Failures)
-		d.Uint("total-gave-up", ts.GaveUp)
-		d.Uint("total-expired", ts.Expired)
-		d.Uint("current-buried-bytes", uint64(ts.BuriedBytes))
-	})
-	AddJobStats(writeFailureKeys)
-}
-
-// writeFailureKeys adds the job's size and failure history to a stats-job
-// dictionary. Texts are double-quoted (errors may hold anything); times
-// are RFC 3339 in UTC, "" when they never happened.
-func writeFailureKeys(js *broker.JobStats, d *beanstalk.Dict) {
-	f := &js.Failure
-	origin := f.Origin
-	if origin == "" {
-		origin = js.Tube
-	}
-	d.Uint("size", uint64(js.Size))
-	d.Uint("failures", uint64(f.Attempts))
-	d.Quoted("first-error", f.FirstError)
-	d.Quoted("last-error", f.LastError)
-	d.Quoted("first-failure", stamp(f.FirstAt))
-	d.Quoted("last-failure", stamp(f.LastAt))
-	d.Str("origin", origin)
-	d.Quoted("gave-up", f.GaveUp)
-	d.Uint("revivals", uint64(f.Kicks))
-	d.Quoted("last-revival", stamp(f.KickedAt))
-}
-
-// stamp formats t as RFC 3339 in UTC, "" for the zero time.
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
+// (docs/protocol.md, "Extensions"): fail, give-up, list-jobs, kick-tube,
+// flush-tube. The failure-policy keys of stats, stats-tube and stats-job
+// are in internal/stats. beanstalkd's own replies are untouched.
 
 // handleFail answers "fail <id> <bytes>\r\n<text>\r\n" with what the
 // tube's policy did: RETRYING <attempts> <delay> <at>, BURIED <attempts>,
 // DEAD_LETTERED <attempts> <tube> or DELETED <attempts>.
 func handleFail(c *Conn, cmd *beanstalk.Command) bool {
+	return replyFail(c, cmd, c.sess.Fail)
+}
+
+// handleGiveUp answers "give-up <id> <bytes>\r\n<text>\r\n" as fail does,
+// with BURIED, DEAD_LETTERED or DELETED: the policy gives up at once.
+func handleGiveUp(c *Conn, cmd *beanstalk.Command) bool {
+	return replyFail(c, cmd, c.sess.GiveUp)
+}
+
+// replyFail runs fail or give-up and writes the outcome.
+func replyFail(c *Conn, cmd *beanstalk.Command, fail func(job.ID, string) (broker.FailResult, error)) bool {
 	id := job.ID(cmd.ID)
-	res, err := c.sess.Fail(id, string(cmd.Body))
+	res, err := fail(id, string(cmd.Body))
 	cmd.Body = nil
 	if err != nil {
 		return c.ReplyError(err)
@@ -118,7 +82,7 @@ func handleListJobs(c *Conn, cmd *beanstalk.Command) bool {
 	var d beanstalk.Dict
 	for i := range jobs {
 		d.Reset()
-		writeJobStats(&jobs[i], &d)
+		stats.Write(&d, stats.Job, &jobs[i])
 		body := d.Bytes()[len("---\n"):]
 		first := true
 		for len(body) > 0 {

@@ -239,3 +239,22 @@ func TestRetentionBytesAndFloodSummary(t *testing.T) {
 		t.Fatalf("%d log lines for a flood of 10 expiries, want 1 summary:\n%s", lines, e.log.String())
 	}
 }
+
+// TestGiveUpCommand gives up a job at its first failure on a tube whose
+// schedule would retry it, and answers NOT_FOUND for a job not reserved.
+func TestGiveUpCommand(t *testing.T) {
+	e := startEnv(t, "tubes:\n  work:\n    retry: {initial: 10s, max-attempts: 5}\n    give-up: {action: dead-letter, tube: dead}\n")
+	r := e.raw()
+	r.expect("use work\r\n", "USING work\r\n")
+	r.expect("put 0 0 60 3\r\njob\r\n", "INSERTED 1\r\n")
+	r.expect("give-up 1 3\r\nbad\r\n", "NOT_FOUND\r\n")
+	r.expect("watch work\r\n", "WATCHING 2\r\n")
+	r.expect("reserve-with-timeout 0\r\n", "RESERVED 1 3\r\njob\r\n")
+	r.expect("give-up 1 3\r\nbad\r\n", "DEAD_LETTERED 1 dead\r\n")
+	s := e.statsJob(e.dial(), 1)
+	for k, v := range map[string]string{"state": "buried", "tube": "dead", "failures": "1", "last-error": "bad", "gave-up": "dead-letter dead"} {
+		if got := stat(t, s, k); got != v {
+			t.Errorf("stats-job %s = %q, want %q", k, got, v)
+		}
+	}
+}

@@ -7,14 +7,13 @@ import (
 	"github.com/reprieve/reprieve/internal/job"
 )
 
-// Handler runs one parsed command on a connection and writes its reply. It
+// handler runs one parsed command on a connection and writes its reply. It
 // returns false if the connection must close.
-type Handler func(c *Conn, cmd *beanstalk.Command) bool
+type handler func(c *Conn, cmd *beanstalk.Command) bool
 
-// handlers is the dispatch table, by Op; filled before main runs (builtins
-// here, extensions from the init functions of their own files) and only
-// read afterwards.
-var handlers = [beanstalk.MaxOps]Handler{
+// handlers is the dispatch table, by Op: beanstalkd's commands (this
+// file), then the extensions (extensions.go).
+var handlers = [beanstalk.MaxOps]handler{
 	beanstalk.OpPut:                handlePut,
 	beanstalk.OpPeek:               handlePeek,
 	beanstalk.OpPeekReady:          handlePeekReady,
@@ -39,16 +38,11 @@ var handlers = [beanstalk.MaxOps]Handler{
 	beanstalk.OpListTubeUsed:       handleListTubeUsed,
 	beanstalk.OpListTubes:          handleListTubes,
 	beanstalk.OpPauseTube:          handlePauseTube,
-}
-
-// Handle installs the handler of an extension command registered with
-// beanstalk.Register. Call it from an init function; it panics if op
-// already has a handler.
-func Handle(op beanstalk.Op, h Handler) {
-	if handlers[op] != nil {
-		panic("server: Handle: command " + op.String() + " already has a handler")
-	}
-	handlers[op] = h
+	beanstalk.OpFail:               handleFail,
+	beanstalk.OpGiveUp:             handleGiveUp,
+	beanstalk.OpListJobs:           handleListJobs,
+	beanstalk.OpKickTube:           handleKickTube,
+	beanstalk.OpFlushTube:          handleFlushTube,
 }
 
 func seconds(n uint32) time.Duration { return time.Duration(n) * time.Second }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/stats"
 )
 
 // Version is Reprieve's version, reported as the "version" key of stats
@@ -28,11 +29,7 @@ var ErrServerClosed = errors.New("server: closed")
 
 // BinlogStats is the durable log's part of the stats reply, under
 // beanstalkd's binlog-* keys.
-type BinlogStats struct {
-	OldestIndex, CurrentIndex       int64
-	RecordsMigrated, RecordsWritten int64
-	MaxSize                         int64
-}
+type BinlogStats = stats.Binlog
 
 // Config configures a Server. Zero fields take the defaults named.
 type Config struct {

@@ -6,7 +6,10 @@ import (
 
 // victim returns the segment of s to compact next, or nil (see doc.go,
 // "Compaction"). Only sealed segments whose records are all written are
-// candidates. Log.mu is held; it is called from the writer goroutine.
+// candidates. While puts are refused for lack of space, a segment at
+// least an eighth dead is one too, if the room beyond what is owed to
+// tombstones takes its copies.
+// Log.mu is held; it is called from the writer goroutine.
 func (s *store) victim() *segment {
 	sealed := s.segs[:len(s.segs)-1]
 	var total int64
@@ -24,7 +27,16 @@ func (s *store) victim() *segment {
 			best = g
 		}
 	}
-	if best != nil && total > 2*s.live {
+	if best == nil {
+		return nil
+	}
+	room := s.head().size - s.head().used + s.spareRoom() - s.owed()
+	if s.noSpace && best.live+best.tombs+s.maxRec > room {
+		// The copies do not fit: wait for deletes, or for space.
+		return nil
+	}
+	dead := best.used - segmentHeaderSize - best.live
+	if best.live == 0 || total > 2*s.live || (s.noSpace && dead >= best.size/8) {
 		return best
 	}
 	return nil
@@ -73,7 +85,7 @@ func (l *Log) compact(st *store, v *segment, size int64) error {
 				if !ok || e.st != st.kind || (e.put != old && e.last != old) {
 					continue
 				}
-				nl, err := l.place(st, rec, false)
+				nl, err := l.place(st, rec, forCopy)
 				if err != nil {
 					l.mu.Unlock()
 					return err
@@ -92,14 +104,30 @@ func (l *Log) compact(st *store, v *segment, size int64) error {
 				if it.putSeg == v.num || st.byNum[it.putSeg] == nil {
 					continue
 				}
-				if _, err := l.place(st, rec, false); err != nil {
+				nl, err := l.place(st, rec, forCopy)
+				if err != nil {
 					l.mu.Unlock()
 					return err
 				}
+				st.byNum[nl.seg].tombs += int64(nl.n)
 			}
 		}
 		l.mu.Unlock()
 	}
+	// The drop record tells the next start that v is gone on purpose
+	// (see doc.go, "Segment sequence"); it is durable before v goes.
+	l.mu.Lock()
+	if v.live != 0 {
+		l.mu.Unlock()
+		return fmt.Errorf("%s still holds %d live bytes after copying", v.path, v.live)
+	}
+	l.seq++
+	if _, err := l.place(st, appendDrop(nil, l.seq, v.num), forCopy); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	v.dropping = true
+	l.mu.Unlock()
 	// The copies are written, then fsync'd without the write token so that
 	// commits go on meanwhile, and only then is v removed.
 	l.lockW()

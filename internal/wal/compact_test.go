@@ -89,7 +89,7 @@ func TestOneBuriedJobThenChurn(t *testing.T) {
 	mustClose(t, l)
 	l, rec := openLog(t, o)
 	defer mustClose(t, l)
-	if len(rec.Jobs) != 1 || rec.Jobs[0].ID != 1 || rec.Jobs[0].State != job.Buried || rec.NextID != rounds+2 {
+	if len(rec.Jobs) != 1 || rec.Jobs[0].ID != 1 || rec.Jobs[0].State != job.Buried || rec.NextID != 1+idStep {
 		t.Fatalf("after restart: %d jobs (%+v), next id %d", len(rec.Jobs), rec.Jobs, rec.NextID)
 	}
 }

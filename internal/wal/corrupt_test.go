@@ -49,7 +49,8 @@ func bodyOf(id job.ID) string {
 }
 
 // writeScript runs the script against a fresh log and returns the hot
-// head's bytes and the offsets of its records (the first is the mark).
+// head's bytes and the offsets of its records (the first is the head
+// mark).
 func writeScript(t *testing.T) (seg []byte, offs []int) {
 	t.Helper()
 	dir := t.TempDir()

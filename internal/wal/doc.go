@@ -24,12 +24,19 @@
 //
 //	offset size  field
 //	 0     8     magic "RPRVWAL\n"
-//	 8     2     format version, little endian (1)
+//	 8     2     format version, little endian (2)
 //	10     1     store: 1 hot, 2 buried
 //	11     5     zero
 //	16     8     segment sequence number, little endian
-//	24     20    zero
+//	24     8     the size the file was preallocated to, little endian
+//	32     12    zero
 //	44     4     CRC-32C (Castagnoli) of bytes 0..43, little endian
+//
+// Version 1 (written before the segment sequence was recorded) has zeros
+// at 24..31 and is still read: a directory of version 1 segments opens,
+// new segments are written as version 2, and the checks of "Segment
+// sequence" start with the first head mark a version 2 log writes.
+// Earlier versions of reprieve refuse version 2 segments by name.
 //
 // # Record framing
 //
@@ -70,8 +77,14 @@
 //	3 delete  the sequence number of the segment in this store that held
 //	          the job's put record when it was deleted
 //	4 gone    as delete: the job moved to the other store (bury, kick)
-//	5 mark    nothing more: id is the next job id to be handed out. A mark
-//	          is the first record of every segment that becomes a head.
+//	5 mark    id is a job id high-water mark: no job id below it is handed
+//	          out again (see "Job ids"). A mark that is the first record of
+//	          a segment (a head mark) also carries the store's other
+//	          segments when it became the head: count, then count segment
+//	          numbers, ascending; the count may be 0. A mark elsewhere
+//	          carries nothing more.
+//	6 drop    id 0, then the number of a segment of this store that
+//	          compaction is about to remove
 //
 // # Replay
 //
@@ -90,6 +103,36 @@
 // put's and update's id + 1, so ids are never reused even when every job
 // has been deleted.
 //
+// # Job ids
+//
+// A put whose id comes within 8192 of the high-water mark is preceded, in
+// the same write, by a mark 16384 above its id. Under "always" the mark
+// is fsync'd with the put; under "interval" a write that carries an id at
+// or above the last fsync'd high-water mark is fsync'd before its commits
+// complete (at most once per 8192 ids, and only when the ids outrun the
+// interval fsync); under "never" it is not. Open writes and fsyncs a mark
+// 16384 above the next id into the hot head before anything else. So a
+// torn tail, which may take acknowledged puts with it under "interval" or
+// "never", never brings an id back: the next start hands out ids from a
+// mark above every id used before it. Each start thus skips up to 16384
+// ids.
+//
+// # Segment sequence
+//
+// Every segment that becomes a head starts with a head mark listing the
+// store's other segments at that moment, but for those whose drop record
+// is already placed. Compaction places a segment's drop record after its
+// copies, and removes the file only once both are fsync'd. At start, the
+// newest head mark (the first record of the active segment, or of the
+// segment before it when that record is torn) and the drop records after
+// it give the segments that must be there: each listed and not dropped.
+// One that is missing stops the start (ErrCorrupt naming it). One that is
+// there but dropped, or older than the mark and not listed, is what a
+// crash between a drop record and the file's removal leaves: it is
+// removed. Segments after the active one hold only their header: they are
+// spares. Version 1 logs have no head marks until their first rotation
+// under version 2; until then a missing segment cannot be noticed.
+//
 // # Moves between stores
 //
 // Burying a job writes a put record with the whole job into the buried
@@ -100,15 +143,25 @@
 //
 // # Integrity
 //
+// The active segment of a store is the last one holding any record; the
+// ones before it are sealed. A segment is fsync'd, under every policy,
+// before its successor is written to, so a sealed segment is complete on
+// disk and only the active one can have a torn tail.
+//
 // On start, the first record whose frame is wrong (length past the end,
 // checksum mismatch, undecodable payload, or a zero length followed by
-// non-zero bytes) ends the readable part of a segment. If no valid record
-// follows it anywhere in the segment, it is a torn tail: the bytes are
-// zeroed, the fact is logged (slog, level WARN) and start continues. If a
-// valid record follows, the damage is in the middle: Open fails with
-// ErrCorrupt naming the file and offset, and `reprieve repair --data DIR`
-// rewrites damaged segments with every readable record, reporting what it
-// dropped (a copy of each damaged file is kept).
+// non-zero bytes) ends the readable part of a segment. In the active
+// segment, if no valid record follows it anywhere in the segment, it is a
+// torn tail: the bytes are zeroed, the fact is logged (slog, level WARN,
+// with the number of records dropped and the job ids their remains
+// show) and start continues. Anywhere else it is damage: Open fails with
+// ErrCorrupt naming the file and offset. So does a sealed segment whose
+// file is shorter than its header says, or that holds no record, and a
+// missing segment (see "Segment sequence"). `reprieve repair --data DIR`
+// rewrites damaged segments with every readable record, moves away
+// sealed segments with none, records missing ones as dropped, and reports
+// what it dropped with the job ids readable in it (a copy of each damaged
+// file is kept).
 //
 // # Compaction
 //
@@ -122,8 +175,9 @@
 //     bytes.
 //
 // Compacting copies the segment's live records, and the delete/gone
-// records whose put segment still exists, verbatim into the head, fsyncs
-// the head, then removes the segment and fsyncs the directory. The server
+// records whose put segment still exists, verbatim into the head, places
+// the segment's drop record, fsyncs the head, then removes the segment
+// and fsyncs the directory. The server
 // keeps serving meanwhile: copying takes the log's lock a few hundred
 // records at a time. Disk use is thus bounded by about three times the
 // live bytes plus one segment (the head). Once a store's head is half
@@ -155,11 +209,35 @@
 //
 // # Full disk
 //
-// A put is refused (ErrNoSpace, which the engine answers OUT_OF_MEMORY)
-// when its record does not fit in the head before the head's last eighth,
-// which is kept for updates and deletes, and no new segment can be
-// allocated. Nothing of a refused put is written. Reserve, release, bury
-// and delete keep working out of the reserved space, and compaction frees
-// segments whose jobs are gone. The writer retries allocating a segment
-// at least once a second, so puts resume by themselves when space returns.
+// Writes inside a preallocated segment cannot fail for lack of space;
+// only creating a segment can. The log plans its room so that a full
+// disk never locks it. Every live job of a store owes the room of its
+// delete or gone record (40 bytes), as beanstalkd reserves a delete
+// record's room at put. The room left in a store's head and spares after
+// a record must be at least:
+//
+//	delete, gone  nothing: they use the room their job owed
+//	compaction's copies, drop records, marks
+//	              the owed room (40 bytes per live job, plus a head mark
+//	              and a tombstone of slack)
+//	update, and the put that moves a job between stores
+//	              the owed room plus the compaction room: the live and
+//	              tombstone bytes of the cheapest sealed segment, plus the
+//	              largest record the store has held
+//	put           as update, plus the put's own tombstone
+//
+// When the head's rest falls short, the record starts a new head; when
+// one segment is not enough, spares are created until the room is there.
+// When no segment can be created, a put is refused (ErrNoSpace, which the
+// engine answers OUT_OF_MEMORY; nothing of it is written), an update or
+// move too once the compaction room is all that is left, and a delete
+// never. Compaction may use the compaction room; while puts are refused
+// it also compacts a sealed segment at least an eighth dead, once its
+// copies fit. The segment it frees becomes a spare at once, so puts come
+// back as soon as compaction has freed a segment. The writer retries
+// creating a segment whenever it has work, so puts also resume when
+// space returns from elsewhere. A start needs no new space: a spare or
+// the head's own room takes the marks and tombstones it writes (a head
+// cut short is preallocated again, which a full disk refuses with a
+// message naming the file).
 package wal

@@ -34,6 +34,9 @@ type Log struct {
 	seq uint64
 	// nextID is the next job id to be handed out, as far as the log knows.
 	nextID job.ID
+	// hw is the id high-water mark last placed: ids below it may be in
+	// use; durableHW is the highest one known to be fsync'd.
+	hw, durableHW job.ID
 	// cur collects the appends that the next write will carry.
 	cur *batch
 	// pend holds the records placed since the last write, in order.
@@ -58,6 +61,8 @@ type Log struct {
 	wtok chan struct{}
 	// lastWritten is the segment last written in each store.
 	lastWritten [2]*segment
+	// writtenHW is the id high-water mark of the records written so far.
+	writtenHW job.ID
 	// lastSync is when the interval policy last fsync'd; timerArmed tells
 	// whether its timer is pending.
 	lastSync   time.Time
@@ -82,21 +87,22 @@ type store struct {
 	// segs are the store's segments in order; the last is the head.
 	segs  []*segment
 	byNum map[uint64]*segment
-	// spare is a preallocated segment ready to become the head, or nil.
-	spare *segment
+	// spares are preallocated segments ready to become the head, in
+	// order: one kept ahead of need (see spareDue), and as many as the
+	// room owed to tombstones and compaction asks for (see space.go).
+	spares []*segment
 	// nextNum is the number the next new segment gets.
 	nextNum uint64
 	// live is the sum of the segments' live bytes.
 	live int64
-	// noSpace is set while allocating a segment fails for lack of space.
+	// noSpace is set while puts are refused for lack of space.
 	noSpace bool
+	// jobs counts the store's live jobs and the gone records it still
+	// owes (see space.go); maxRec is the largest record it has held.
+	jobs, maxRec int64
 }
 
 func (s *store) head() *segment { return s.segs[len(s.segs)-1] }
-
-// reserve is the part of each segment kept for updates, deletes and
-// compaction when puts are refused for lack of space.
-func (s *store) reserve() int64 { return s.segSize / 8 }
 
 // loc is where a record is: segment number, offset and framed length.
 type loc struct {
@@ -135,6 +141,9 @@ type batch struct {
 	err  error // set before done is closed
 	// handed is set (under Log.mu) once an append returned the batch.
 	handed bool
+	// syncHW is set (under Log.mu) when the batch carries a job id at or
+	// above the durable high-water mark: it is fsync'd before completing.
+	syncHW bool
 }
 
 func newBatch(l *Log) *batch { return &batch{l: l, done: make(chan struct{})} }
@@ -176,7 +185,7 @@ func (l *Log) Put(j *job.Job) (journal.Commit, error) {
 	if err := l.usable(); err != nil {
 		return nil, err
 	}
-	if err := l.putLocked(hot, j, true); err != nil {
+	if err := l.putLocked(hot, j, forPut); err != nil {
 		return nil, err
 	}
 	return l.commit(), nil
@@ -199,7 +208,7 @@ func (l *Log) Update(j *job.Job) (journal.Commit, error) {
 	switch {
 	case !ok:
 		// Not logged yet (logged while the log was off): log it whole.
-		if err := l.putLocked(want, j, false); err != nil {
+		if err := l.putLocked(want, j, forPut); err != nil {
 			return nil, err
 		}
 	case e.st == want:
@@ -207,7 +216,7 @@ func (l *Log) Update(j *job.Job) (journal.Commit, error) {
 			return nil, err
 		}
 	default:
-		if err := l.putLocked(want, j, false); err != nil {
+		if err := l.putLocked(want, j, forUpdate); err != nil {
 			if want != buried {
 				return nil, err
 			}
@@ -236,7 +245,7 @@ func (l *Log) Delete(id job.ID) (journal.Commit, error) {
 	}
 	l.seq++
 	l.scratch = appendTomb(l.scratch[:0], recDelete, l.seq, id, e.put.seg)
-	if _, err := l.place(l.stores[e.st], l.scratch, false); err != nil {
+	if _, err := l.placeTomb(e.st, l.scratch); err != nil {
 		return nil, err
 	}
 	l.unlive(e)
@@ -244,17 +253,72 @@ func (l *Log) Delete(id job.ID) (journal.Commit, error) {
 	return l.commit(), nil
 }
 
+// placeTomb places a delete or gone record in store k out of the room
+// the job owed, which it no longer owes.
+func (l *Log) placeTomb(k storeKind, rec []byte) (loc, error) {
+	st := l.stores[k]
+	lc, err := l.place(st, rec, forTomb)
+	if err != nil {
+		return loc{}, err
+	}
+	st.byNum[lc.seg].tombs += int64(lc.n)
+	st.jobs--
+	return lc, nil
+}
+
+// idStep is how far ahead of the ids in use the log's high-water mark of
+// job ids runs; a new mark is written when half of it is used.
+const idStep = 1 << 14
+
+// File returns the number of the segment that holds job id's put record
+// in the job's store (hot, or buried for a buried job), 0 when the log
+// holds no such job: stats-job's "file".
+func (l *Log) File(id job.ID) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return int(l.index[id].put.seg)
+}
+
+// markID is the id a mark carries: no job id below it may be handed out
+// again. l.mu is held.
+func (l *Log) markID() job.ID { return max(l.nextID, l.hw) }
+
 // putLocked writes j whole into store k and makes it the job's location.
-func (l *Log) putLocked(k storeKind, j *job.Job, isPut bool) error {
+// When j's id comes within half a step of the id high-water mark, a new
+// mark a step ahead goes in front of it (see doc.go, "Job ids"); the
+// batch is then fsync'd before it completes unless the policy is never.
+func (l *Log) putLocked(k storeKind, j *job.Job, kind placeKind) error {
+	l.scratch = l.scratch[:0]
+	hw, markLen := l.hw, 0
+	if j.ID+idStep/2 >= l.hw {
+		hw = j.ID + idStep
+		l.seq++
+		l.scratch = appendMark(l.scratch, l.seq, max(hw, l.nextID))
+		markLen = len(l.scratch)
+	}
 	l.seq++
-	l.scratch = appendPut(l.scratch[:0], l.seq, j)
-	lc, err := l.place(l.stores[k], l.scratch, isPut)
+	l.scratch = appendPut(l.scratch, l.seq, j)
+	st := l.stores[k]
+	lc, err := l.place(st, l.scratch, kind)
 	if err != nil {
 		return err
 	}
-	if old, ok := l.index[j.ID]; ok {
+	lc.off += uint32(markLen)
+	lc.n -= uint32(markLen)
+	l.hw = hw
+	if j.ID >= l.durableHW && l.opts.Fsync != FsyncNever {
+		l.cur.syncHW = true
+	}
+	old, ok := l.index[j.ID]
+	if ok {
 		l.unlive(old)
 	}
+	if !ok || old.st != k {
+		// A job moving stores is owed in both until its gone record
+		// is placed.
+		st.jobs++
+	}
+	st.maxRec = max(st.maxRec, int64(lc.n))
 	l.index[j.ID] = entry{st: k, put: lc, last: lc}
 	l.addLive(k, lc)
 	if j.ID >= l.nextID {
@@ -267,10 +331,12 @@ func (l *Log) putLocked(k storeKind, j *job.Job, isPut bool) error {
 func (l *Log) updateLocked(e entry, j *job.Job) error {
 	l.seq++
 	l.scratch = appendUpdate(l.scratch[:0], l.seq, j)
-	lc, err := l.place(l.stores[e.st], l.scratch, false)
+	st := l.stores[e.st]
+	lc, err := l.place(st, l.scratch, forUpdate)
 	if err != nil {
 		return err
 	}
+	st.maxRec = max(st.maxRec, int64(lc.n))
 	if e.last != e.put {
 		l.subLive(e.st, e.last)
 	}
@@ -303,26 +369,23 @@ func (l *Log) unlive(e entry) {
 }
 
 // place assigns rec (a framed record) a position in st's head, rotating
-// to a new segment when it does not fit, and queues it for the writer.
-// Puts may not use the head's reserve. l.mu is held.
-func (l *Log) place(st *store, rec []byte, isPut bool) (loc, error) {
+// to a new segment when it does not fit or when the kind's room (see
+// space.go) asks for it, and queues it for the writer. l.mu is held.
+func (l *Log) place(st *store, rec []byte, k placeKind) (loc, error) {
 	n := int64(len(rec))
-	limit := func(s *segment) int64 {
-		if isPut {
-			return s.size - st.reserve()
+	if segmentHeaderSize+int64(padded(40))+n > st.segSize-st.segSize/8 {
+		return loc{}, fmt.Errorf("%w: %d bytes, segment size %d", ErrTooLarge, n, st.segSize)
+	}
+	if err := l.fit(st, n, k); err != nil {
+		if k == forPut && errors.Is(err, ErrNoSpace) {
+			l.setNoSpace(st, true, err)
 		}
-		return s.size
+		return loc{}, err
+	}
+	if k == forPut {
+		l.setNoSpace(st, false, nil)
 	}
 	head := st.head()
-	if head.used+n > limit(head) {
-		if segmentHeaderSize+int64(padded(40))+n > st.segSize-st.reserve() {
-			return loc{}, fmt.Errorf("%w: %d bytes, segment size %d", ErrTooLarge, n, st.segSize)
-		}
-		if err := l.rotate(st); err != nil {
-			return loc{}, err
-		}
-		head = st.head()
-	}
 	off := head.used
 	head.used += n
 	l.queue(st.kind, head, off, rec)
@@ -348,46 +411,55 @@ func (l *Log) queue(k storeKind, s *segment, off int64, rec []byte) {
 // idleFlush is how long records nobody waits for stay in memory at most.
 const idleFlush = 2 * time.Millisecond
 
-// rotate makes a new segment st's head, writing a mark as its first
+// rotate makes a new segment st's head, writing a head mark as its first
 // record. l.mu is held.
 func (l *Log) rotate(st *store) error {
-	if st.spare == nil {
+	if len(st.spares) == 0 {
 		if err := l.allocate(st); err != nil {
 			return err
 		}
 	}
-	s := st.spare
-	st.spare = nil
+	s := st.spares[0]
+	st.spares = st.spares[1:]
 	st.segs = append(st.segs, s)
 	st.byNum[s.num] = s
-	l.seq++
-	m := appendMark(nil, l.seq, l.nextID)
-	off := s.used
-	s.used += int64(len(m))
-	l.queue(st.kind, s, off, m)
+	l.headMark(st)
 	return nil
 }
 
-// allocate creates st's spare segment. l.mu is held: creating a segment
+// headMark places the first record of st's empty head: a mark with the
+// id high-water mark and the store's other segments, but for those whose
+// drop record is placed (see doc.go, "Segment sequence"). l.mu is held.
+func (l *Log) headMark(st *store) {
+	s := st.head()
+	var nums []uint64
+	for _, g := range st.segs[:len(st.segs)-1] {
+		if !g.dropping {
+			nums = append(nums, g.num)
+		}
+	}
+	l.seq++
+	m := appendHeadMark(nil, l.seq, l.markID(), nums)
+	off := s.used
+	s.used += int64(len(m))
+	l.queue(st.kind, s, off, m)
+}
+
+// allocate creates a spare segment for st. l.mu is held: creating a segment
 // takes a few milliseconds once per segment.
 func (l *Log) allocate(st *store) error {
 	s, err := createSegment(l.fs, st.dir, st.kind, st.nextNum, st.segSize)
 	if err != nil {
 		if isNoSpace(err) {
-			if !st.noSpace {
-				l.logger.Warn("wal: disk full; refusing puts until space returns", "store", st.kind.String(), "err", err)
-			}
-			st.noSpace = true
-			return fmt.Errorf("%w: %v", ErrNoSpace, err)
+			err = fmt.Errorf("%w: %v", ErrNoSpace, err)
+			l.setNoSpace(st, true, err)
+			return err
 		}
 		return err
 	}
-	if st.noSpace {
-		l.logger.Info("wal: disk space is back; accepting puts", "store", st.kind.String())
-	}
-	st.noSpace = false
+	l.setNoSpace(st, false, nil)
 	st.nextNum++
-	st.spare = s
+	st.spares = append(st.spares, s)
 	return nil
 }
 
@@ -422,7 +494,7 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	errs = append(errs, l.failed)
 	for _, st := range l.stores {
-		for _, s := range append(st.segs, st.spare) {
+		for _, s := range append(st.segs, st.spares...) {
 			if s != nil {
 				errs = append(errs, s.f.Close())
 			}

@@ -127,8 +127,9 @@ func TestReopenRestoresEveryField(t *testing.T) {
 
 	l, rec = openLog(t, testOptions(dir))
 	defer mustClose(t, l)
-	if rec.NextID != 4 {
-		t.Fatalf("next id %d, want 4", rec.NextID)
+	// The first put wrote the id high-water mark a step ahead.
+	if rec.NextID != 1+idStep {
+		t.Fatalf("next id %d, want %d", rec.NextID, 1+idStep)
 	}
 	got := jobsByID(rec)
 	if len(got) != 2 || got[3] != nil {
@@ -165,8 +166,8 @@ func TestIDsNeverReusedAfterEverythingIsDeleted(t *testing.T) {
 	mustClose(t, l)
 	l, rec := openLog(t, o)
 	defer mustClose(t, l)
-	if len(rec.Jobs) != 0 || rec.NextID != 501 {
-		t.Fatalf("got %d jobs, next id %d; want 0 and 501", len(rec.Jobs), rec.NextID)
+	if len(rec.Jobs) != 0 || rec.NextID != 1+idStep {
+		t.Fatalf("got %d jobs, next id %d; want 0 and %d", len(rec.Jobs), rec.NextID, 1+idStep)
 	}
 	if n := l.Stats().Hot.Segments; n > 2 {
 		t.Fatalf("%d hot segments after deleting everything, want at most 2", n)

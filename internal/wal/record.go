@@ -17,7 +17,12 @@ const (
 	recDelete byte = 3
 	recGone   byte = 4
 	recMark   byte = 5
+	recDrop   byte = 6
 )
+
+// tombSize is the largest framed delete or gone record: every live job
+// owes the room for one (see doc.go, "Full disk").
+const tombSize = 40
 
 // frameHeaderSize is the length and checksum in front of every payload.
 const frameHeaderSize = 8
@@ -32,8 +37,12 @@ type record struct {
 	typ    byte
 	seq    uint64
 	id     job.ID
-	putSeg uint64   // delete, gone
+	putSeg uint64   // delete, gone: the put's segment; drop: the segment removed
 	job    *job.Job // put (whole job), update (fields of an update)
+	// segs is a head mark's list of the store's other segments; hasList
+	// tells a head mark (whose list may be empty) from a plain one.
+	segs    []uint64
+	hasList bool
 }
 
 // padded returns n rounded up to a multiple of 8.
@@ -144,6 +153,31 @@ func appendMark(b []byte, seq uint64, next job.ID) []byte {
 		b = append(b, recMark)
 		b = binary.AppendUvarint(b, seq)
 		return binary.AppendUvarint(b, uint64(next))
+	})
+}
+
+// appendHeadMark appends a framed head mark: the first record of a head
+// segment, carrying the next job id and the store's other segments.
+func appendHeadMark(b []byte, seq uint64, next job.ID, segs []uint64) []byte {
+	return appendFrame(b, func(b []byte) []byte {
+		b = append(b, recMark)
+		b = binary.AppendUvarint(b, seq)
+		b = binary.AppendUvarint(b, uint64(next))
+		b = binary.AppendUvarint(b, uint64(len(segs)))
+		for _, n := range segs {
+			b = binary.AppendUvarint(b, n)
+		}
+		return b
+	})
+}
+
+// appendDrop appends a framed drop record: compaction removes segment num.
+func appendDrop(b []byte, seq, num uint64) []byte {
+	return appendFrame(b, func(b []byte) []byte {
+		b = append(b, recDrop)
+		b = binary.AppendUvarint(b, seq)
+		b = binary.AppendUvarint(b, 0)
+		return binary.AppendUvarint(b, num)
 	})
 }
 
@@ -308,13 +342,28 @@ func decodeInto(p []byte, into *job.Job) (record, error) {
 	case recDelete, recGone:
 		r.putSeg = d.uvarint("put segment")
 	case recMark:
+		if d.err == nil && len(d.b) > 0 {
+			r.hasList = true
+			n := d.uvarint("segment count")
+			if n > uint64(len(d.b)) {
+				d.fail("segment count")
+			}
+			for i := uint64(0); i < n && d.err == nil; i++ {
+				r.segs = append(r.segs, d.uvarint("segment number"))
+			}
+		}
+	case recDrop:
+		r.putSeg = d.uvarint("segment number")
+		if d.err == nil && (r.id != 0 || r.putSeg == 0) {
+			d.fail("drop")
+		}
 	default:
 		d.fail("type")
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("length (trailing bytes)")
 	}
-	if d.err == nil && r.typ != recMark && r.id == 0 {
+	if d.err == nil && r.typ != recMark && r.typ != recDrop && r.id == 0 {
 		d.fail("id")
 	}
 	return r, d.err

@@ -2,10 +2,13 @@ package wal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"flag"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +43,9 @@ func goldenRecords() []struct {
 		{"delete", appendTomb(nil, recDelete, 4, 42, 9)},
 		{"gone", appendTomb(nil, recGone, 5, 7, 1)},
 		{"mark", appendMark(nil, 6, 43)},
+		{"head-mark", appendHeadMark(nil, 7, 16427, []uint64{1, 3, 300})},
+		{"head-mark-empty", appendHeadMark(nil, 8, 1, nil)},
+		{"drop", appendDrop(nil, 9, 2)},
 	}
 }
 
@@ -50,7 +56,7 @@ func TestGoldenEncoding(t *testing.T) {
 	for _, r := range goldenRecords() {
 		sb.WriteString("# " + r.name + "\n" + hex.Dump(r.b))
 	}
-	sb.WriteString("# segment header, hot store, segment 3\n" + hex.Dump(encodeHeader(hot, 3)))
+	sb.WriteString("# segment header, hot store, segment 3\n" + hex.Dump(encodeHeader(hot, 3, 1<<20)))
 	path := filepath.Join("testdata", "records.golden")
 	if *update {
 		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
@@ -85,13 +91,23 @@ func TestRecordRoundTrip(t *testing.T) {
 			case recDelete, recGone:
 				again = appendTomb(nil, got.typ, got.seq, got.id, got.putSeg)
 			case recMark:
-				again = appendMark(nil, got.seq, got.id)
+				again = remark(got)
+			case recDrop:
+				again = appendDrop(nil, got.seq, got.putSeg)
 			}
 			if !bytes.Equal(again, r.b) {
 				t.Fatalf("re-encoding differs:\n%x\n%x", again, r.b)
 			}
 		})
 	}
+}
+
+// remark re-encodes a decoded mark.
+func remark(r record) []byte {
+	if r.hasList {
+		return appendHeadMark(nil, r.seq, r.id, r.segs)
+	}
+	return appendMark(nil, r.seq, r.id)
 }
 
 func TestFrameErrors(t *testing.T) {
@@ -131,8 +147,8 @@ func TestFrameErrors(t *testing.T) {
 }
 
 func TestHeaderErrors(t *testing.T) {
-	h := encodeHeader(hot, 3)
-	if err := checkHeader(h, hot, 3); err != nil {
+	h := encodeHeader(hot, 3, 1<<20)
+	if _, err := checkHeader(h, hot, 3); err != nil {
 		t.Fatalf("valid header: %v", err)
 	}
 	for _, tc := range []struct {
@@ -146,8 +162,9 @@ func TestHeaderErrors(t *testing.T) {
 		{"magic", append([]byte("XXXXXXXX"), h[8:]...), hot, 3, "bad magic"},
 		{"store", h, buried, 3, "another store"},
 		{"number", h, hot, 4, "named for 4"},
+		{"version", withVersion(h, 3), hot, 3, "format version 3"},
 	} {
-		if err := checkHeader(tc.b, tc.kind, tc.num); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := checkHeader(tc.b, tc.kind, tc.num); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
@@ -179,12 +196,14 @@ func FuzzReadFrame(f *testing.F) {
 		case recDelete, recGone:
 			again = appendTomb(nil, r.typ, r.seq, r.id, r.putSeg)
 		case recMark:
-			again = appendMark(nil, r.seq, r.id)
+			again = remark(r)
+		case recDrop:
+			again = appendDrop(nil, r.seq, r.putSeg)
 		default:
 			t.Fatalf("accepted unknown type %d", r.typ)
 		}
 		r2, _, err := readFrame(again, 0)
-		if err != nil || r2.typ != r.typ || r2.seq != r.seq || r2.id != r.id || r2.putSeg != r.putSeg {
+		if err != nil || r2.typ != r.typ || r2.seq != r.seq || r2.id != r.id || r2.putSeg != r.putSeg || !slices.Equal(r2.segs, r.segs) {
 			t.Fatalf("re-encoded record differs: %+v vs %+v (%v)", r2, r, err)
 		}
 	})
@@ -207,5 +226,29 @@ func TestLastNonZero(t *testing.T) {
 		if got := lastNonZero(tc.b, tc.from); got != tc.want {
 			t.Errorf("lastNonZero(%d bytes, %d) = %d, want %d", len(tc.b), tc.from, got, tc.want)
 		}
+	}
+}
+
+// withVersion returns header h with another format version and a valid
+// checksum.
+func withVersion(h []byte, v uint16) []byte {
+	b := append([]byte(nil), h...)
+	binary.LittleEndian.PutUint16(b[8:], v)
+	binary.LittleEndian.PutUint32(b[44:], crc32.Checksum(b[:44], castagnoli))
+	return b
+}
+
+// TestHeaderVersions: a version 2 header gives its preallocated size, a
+// version 1 header (which has none) is still read, with size 0.
+func TestHeaderVersions(t *testing.T) {
+	h := encodeHeader(buried, 9, 256<<10)
+	if size, err := checkHeader(h, buried, 9); err != nil || size != 256<<10 {
+		t.Fatalf("version 2: size %d, %v", size, err)
+	}
+	old := withVersion(h, 1)
+	clear(old[24:32])
+	binary.LittleEndian.PutUint32(old[44:], crc32.Checksum(old[:44], castagnoli))
+	if size, err := checkHeader(old, buried, 9); err != nil || size != 0 {
+		t.Fatalf("version 1: size %d, %v", size, err)
 	}
 }

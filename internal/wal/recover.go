@@ -18,8 +18,13 @@ type Recovery struct {
 	Jobs []*job.Job
 	// NextID is the id the next put must get: ids are never reused.
 	NextID job.ID
-	// TornTails describes each torn tail that was truncated.
+	// TornTails describes each torn tail that was truncated: file,
+	// offset, bytes, and the records it cost.
 	TornTails []string
+	// Lost lists the records the torn tails cost, with their job ids
+	// where the remains tell them. Ids handed out before a torn tail are
+	// never handed out again (see doc.go, "Job ids").
+	Lost []LostRecord
 	// Segments and Records count what was read; Took is how long it took
 	// (the writer's index of the jobs is filled after, in the background).
 	Segments, Records int
@@ -84,7 +89,7 @@ func Open(opts Options) (*Log, *Recovery, error) {
 // closeFiles closes every open segment (Open failing half-way).
 func (l *Log) closeFiles() {
 	for _, st := range l.stores {
-		for _, s := range append(st.segs, st.spare) {
+		for _, s := range append(st.segs, st.spares...) {
 			if s != nil && s.f != nil {
 				s.f.Close()
 			}
@@ -335,6 +340,7 @@ func (l *Log) recover() (*Recovery, error) {
 			applyUpdate(j, h.upd.j)
 		}
 		j.Body = append([]byte(nil), j.Body...)
+		l.stores[e.st].jobs++
 		live(e.st, e.put)
 		if e.last != e.put {
 			live(e.st, e.last)
@@ -356,31 +362,17 @@ func (l *Log) recover() (*Recovery, error) {
 			l.mu.Unlock()
 		}
 	}()
-	// A mark in every head keeps the id sequence even if all the older
-	// segments are compacted away (the head may be an empty spare); a new
-	// store's first segment gets its mark from rotate.
-	for _, st := range l.stores {
-		if len(st.segs) == 0 {
-			if err := l.allocate(st); err != nil {
-				return nil, err
-			}
-			if err := l.rotate(st); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		l.seq++
-		m := appendMark(nil, l.seq, l.nextID)
-		if _, err := l.place(st, m, false); err != nil {
-			return nil, err
-		}
+	if err := l.startMarks(); err != nil {
+		return nil, err
 	}
 	for _, f := range fixes {
 		l.seq++
 		l.scratch = appendTomb(l.scratch[:0], f.typ, l.seq, f.id, f.seg)
-		if _, err := l.place(l.stores[f.st], l.scratch, false); err != nil {
-			return nil, err
+		lc, err := l.place(l.stores[f.st], l.scratch, forTomb)
+		if err != nil {
+			return nil, fmt.Errorf("wal: close a job's copy left by a move: %w", err)
 		}
+		l.stores[f.st].byNum[lc.seg].tombs += int64(lc.n)
 	}
 	rec.NextID = l.nextID
 	rec.Took = time.Since(start)
@@ -409,56 +401,86 @@ func (l *Log) recover() (*Recovery, error) {
 	return rec, nil
 }
 
-// replayStore reads st's segments into rp, truncating a torn tail, and
-// sets up st's segments, l.seq and l.nextID.
+// replayStore reads st's segments into rp, truncating a torn tail of
+// the active segment, and sets up st's segments, spares, l.seq and
+// l.nextID. Damage to a sealed segment, or a missing one, is ErrCorrupt
+// (see doc.go, "Integrity").
 func (l *Log) replayStore(st *store, rp *replayState, rec *Recovery) error {
-	nums, err := listSegments(st.dir)
+	files, err := l.scanStore(st)
 	if err != nil {
 		return err
 	}
-	for i, num := range nums {
-		path := filepath.Join(st.dir, segmentName(num))
+	for i, sf := range files.segs {
+		path := filepath.Join(st.dir, segmentName(sf.num))
 		f, err := l.fs.Open(path)
 		if err != nil {
 			return fmt.Errorf("wal: open segment: %w", err)
 		}
-		s := &segment{num: num, path: path, f: f}
+		s := &segment{num: sf.num, path: path, f: f}
+		st.nextNum = sf.num + 1
+		if i > files.head {
+			// Header only, after the head: a spare.
+			s.size, s.used, s.written = int64(len(sf.buf)), segmentHeaderSize, segmentHeaderSize
+			st.spares = append(st.spares, s)
+			continue
+		}
 		st.segs = append(st.segs, s)
-		st.byNum[num] = s
-		st.nextNum = num + 1
-		size, err := f.Size()
-		if err != nil {
-			return fmt.Errorf("wal: stat %s: %w", path, err)
+		st.byNum[sf.num] = s
+		buf := sf.buf
+		if buf == nil {
+			if buf, err = readSegment(f, path); err != nil {
+				return err
+			}
+			if sf.size, err = checkHeader(buf, st.kind, sf.num); err != nil {
+				return l.headerError(path, err)
+			}
 		}
-		buf := make([]byte, size)
-		if _, err := f.ReadAt(buf, 0); err != nil {
-			return fmt.Errorf("wal: read %s: %w", path, err)
+		size := int64(len(buf))
+		sealed := i < files.active
+		if sealed && sf.size > 0 && size < sf.size {
+			return fmt.Errorf("%w: %s offset %d: the file is %d bytes, its header says %d: a sealed segment was cut short; back up %s and run `reprieve repair --data %s`",
+				ErrCorrupt, path, size, size, sf.size, l.opts.Dir, l.opts.Dir)
 		}
-		if err := checkHeader(buf, st.kind, num); err != nil {
-			return fmt.Errorf("%w: %s offset 0: %v; run `reprieve repair --data %s`", ErrCorrupt, path, err, l.opts.Dir)
-		}
-		end, n, err := l.replaySegment(st, s, buf, rp, rec)
+		end, n, err := l.replaySegment(st, s, buf, rp, rec, sealed)
 		if err != nil {
 			return err
+		}
+		if sealed && n == 0 {
+			return fmt.Errorf("%w: %s offset %d: a sealed segment holds no records (it was zeroed); back up %s and run `reprieve repair --data %s`",
+				ErrCorrupt, path, segmentHeaderSize, l.opts.Dir, l.opts.Dir)
 		}
 		rec.Records += n
 		rec.Segments++
 		s.size, s.used, s.written = size, int64(end), int64(end)
-		if i == len(nums)-1 && size < st.segSize {
+		if want := max(sf.size, st.segSize); i == files.head && size < want {
 			// The head was cut short (by hand, or a copy): give it back
 			// its preallocated room.
-			if err := l.fs.Allocate(f, st.segSize); err != nil {
+			l.logger.Warn("wal: the active segment was cut short; its room is allocated again", "file", path, "bytes", size, "want", want)
+			if err := l.fs.Allocate(f, want); err != nil {
 				return fmt.Errorf("wal: preallocate %s: %w", path, err)
 			}
-			s.size = st.segSize
+			s.size = want
 		}
 	}
 	return nil
 }
 
+// readSegment reads a whole segment file.
+func readSegment(f file, path string) ([]byte, error) {
+	size, err := f.Size()
+	if err != nil {
+		return nil, fmt.Errorf("wal: stat %s: %w", path, err)
+	}
+	buf := make([]byte, size)
+	if _, err := f.ReadAt(buf, 0); err != nil {
+		return nil, fmt.Errorf("wal: read %s: %w", path, err)
+	}
+	return buf, nil
+}
+
 // replaySegment replays one segment's records into rp and returns the
 // offset after the last good record and the number of records.
-func (l *Log) replaySegment(st *store, s *segment, buf []byte, rp *replayState, rec *Recovery) (int, int, error) {
+func (l *Log) replaySegment(st *store, s *segment, buf []byte, rp *replayState, rec *Recovery, sealed bool) (int, int, error) {
 	off, count := segmentHeaderSize, 0
 	hist := func(id job.ID) *hist { return rp.hist(id, st.kind) }
 	for {
@@ -470,7 +492,7 @@ func (l *Log) replaySegment(st *store, s *segment, buf []byte, rp *replayState, 
 			err = frameError("non-zero bytes after the end of the records")
 		}
 		if err != nil {
-			return off, count, l.damaged(s, buf, off, err, rec)
+			return off, count, l.damaged(s, buf, off, err, rec, sealed)
 		}
 		count++
 		l.seq = max(l.seq, r.seq)
@@ -480,6 +502,7 @@ func (l *Log) replaySegment(st *store, s *segment, buf []byte, rp *replayState, 
 			l.nextID = max(l.nextID, r.id)
 		case recPut, recUpdate:
 			l.nextID = max(l.nextID, r.id+1)
+			st.maxRec = max(st.maxRec, int64(n))
 			// Jobs of a tube share one string, as they did before.
 			if t, ok := l.tubes[r.job.Tube]; ok {
 				r.job.Tube = t
@@ -503,6 +526,7 @@ func (l *Log) replaySegment(st *store, s *segment, buf []byte, rp *replayState, 
 				c.seq, c.lc = r.seq, lc
 			}
 		case recDelete, recGone:
+			s.tombs += int64(n)
 			h := hist(r.id)
 			if r.seq > h.del {
 				h.del, h.delTyp = r.seq, r.typ
@@ -510,31 +534,6 @@ func (l *Log) replaySegment(st *store, s *segment, buf []byte, rp *replayState, 
 		}
 		off += n
 	}
-}
-
-// damaged handles the bad frame at off: a torn tail when no valid record
-// follows (zeroed and reported), ErrCorrupt otherwise.
-func (l *Log) damaged(s *segment, buf []byte, off int, why error, rec *Recovery) error {
-	if next := nextValid(buf, off+frameHeaderSize); next >= 0 {
-		return fmt.Errorf("%w: %s offset %d: %v, yet a valid record follows at offset %d: the log is damaged, not torn; back up %s and run `reprieve repair --data %s`",
-			ErrCorrupt, s.path, off, why, next, l.opts.Dir, l.opts.Dir)
-	}
-	last := lastNonZero(buf, off)
-	if last < 0 {
-		return nil
-	}
-	zeros := make([]byte, last+1-off)
-	if _, err := s.f.WriteAt(zeros, int64(off)); err != nil {
-		return fmt.Errorf("wal: truncate torn tail of %s: %w", s.path, err)
-	}
-	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("wal: fsync %s: %w", s.path, err)
-	}
-	copy(buf[off:], zeros)
-	msg := fmt.Sprintf("%s at offset %d (%d bytes: %v)", s.path, off, len(zeros), why)
-	rec.TornTails = append(rec.TornTails, msg)
-	l.logger.Warn("wal: torn tail truncated", "file", s.path, "offset", off, "bytes", len(zeros), "reason", why.Error())
-	return nil
 }
 
 // lastNonZero returns the index of the last non-zero byte of b at or

@@ -68,8 +68,8 @@ func TestReplaySparseIDs(t *testing.T) {
 	if want := []job.ID{2, 5, 63, 1_000_000, 1 << 33}; !slices.Equal(got, want) {
 		t.Fatalf("replayed ids %v, want %v", got, want)
 	}
-	if rec.NextID != 1<<33+1 {
-		t.Fatalf("next id %d, want %d", rec.NextID, job.ID(1<<33+1))
+	if rec.NextID != 1<<33+idStep {
+		t.Fatalf("next id %d, want %d", rec.NextID, job.ID(1<<33+idStep))
 	}
 	l.mu.Lock()
 	var indexed []job.ID

@@ -14,8 +14,8 @@ import (
 func TestRepairSalvagesAroundDamage(t *testing.T) {
 	seg, offs := writeScript(t)
 	bad := append([]byte(nil), seg...)
-	bad[offs[2]+frameHeaderSize+1] ^= 0xff // the put of job 2
-	bad[offs[7]+3] ^= 0x01                 // the length of job 3's delete
+	bad[offs[2]+frameHeaderSize+20] ^= 0xff // the put of job 2
+	bad[offs[7]+3] ^= 0x01                  // the length of job 3's delete
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "hot"), 0o755)
 	path := filepath.Join(dir, "hot", segmentName(1))
@@ -25,8 +25,14 @@ func TestRepairSalvagesAroundDamage(t *testing.T) {
 	}
 
 	dry, err := Repair(dir, true)
-	if err != nil || len(dry.Damaged) != 1 || dry.BackupDir != "" {
+	if err != nil || len(dry.Damaged) != 1 || !dry.DryRun || !strings.HasPrefix(dry.BackupDir, filepath.Join(dir, "repair-")) {
 		t.Fatalf("dry run: %+v, %v", dry, err)
+	}
+	if text := dry.String(); !strings.Contains(text, "originals would be kept in "+dry.BackupDir) || !strings.Contains(text, "dropped records of job(s) 2, 3") {
+		t.Fatalf("dry run report does not name the backup directory and the jobs:\n%s", text)
+	}
+	if _, err := os.Stat(dry.BackupDir); !os.IsNotExist(err) {
+		t.Fatalf("dry run created %s: %v", dry.BackupDir, err)
 	}
 	if b, _ := os.ReadFile(path); string(b) != string(bad) {
 		t.Fatal("dry run changed the segment")
@@ -43,7 +49,7 @@ func TestRepairSalvagesAroundDamage(t *testing.T) {
 		t.Fatalf("dropped ranges %+v, want offsets %d and %d", d, offs[2], offs[7])
 	}
 	text := rep.String()
-	for _, want := range []string{segmentName(1), "kept 12 records", "checksum mismatch", rep.BackupDir} {
+	for _, want := range []string{segmentName(1), "kept 12 records", "checksum mismatch", "originals kept in " + rep.BackupDir, "dropped records of job(s) 2, 3"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("report does not mention %q:\n%s", want, text)
 		}

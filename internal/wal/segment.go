@@ -17,7 +17,8 @@ const segmentHeaderSize = 48
 
 const (
 	segmentMagic   = "RPRVWAL\n"
-	formatVersion  = 1
+	formatVersion  = 2 // written by this version; version 1 is still read
+	oldVersion     = 1
 	segmentSuffix  = ".wal"
 	tmpSuffix      = ".tmp"
 	storeHotByte   = 1
@@ -62,6 +63,12 @@ type segment struct {
 	written int64
 	// live counts the bytes of live records (see doc.go).
 	live int64
+	// tombs counts the bytes of delete and gone records in the segment:
+	// with live, an upper bound on what compacting it copies.
+	tombs int64
+	// dropping is set once compaction has placed the segment's drop
+	// record: a new head's mark no longer lists it.
+	dropping bool
 	// writes counts the writes to the file; only the holder of the write
 	// token touches it.
 	writes uint64
@@ -97,37 +104,50 @@ func parseSegmentName(name string) (uint64, bool) {
 	return n, err == nil && n > 0
 }
 
-func encodeHeader(kind storeKind, num uint64) []byte {
+// encodeHeader returns the header of segment num of a store, whose file
+// is preallocated to size bytes.
+func encodeHeader(kind storeKind, num uint64, size int64) []byte {
 	h := make([]byte, segmentHeaderSize)
 	copy(h, segmentMagic)
 	binary.LittleEndian.PutUint16(h[8:], formatVersion)
 	h[10] = kind.headerByte()
 	binary.LittleEndian.PutUint64(h[16:], num)
+	binary.LittleEndian.PutUint64(h[24:], uint64(size))
 	binary.LittleEndian.PutUint32(h[44:], crc32.Checksum(h[:44], castagnoli))
 	return h
 }
 
-// checkHeader validates a segment's header against its store and name.
-func checkHeader(h []byte, kind storeKind, num uint64) error {
+// checkHeader validates a segment's header against its store and name and
+// returns the size the file was preallocated to (0 for a version 1
+// segment, whose header does not say).
+func checkHeader(h []byte, kind storeKind, num uint64) (int64, error) {
 	if len(h) < segmentHeaderSize {
-		return fmt.Errorf("file is %d bytes, shorter than a segment header", len(h))
+		return 0, fmt.Errorf("file is %d bytes, shorter than a segment header", len(h))
 	}
 	if string(h[:8]) != segmentMagic {
-		return fmt.Errorf("not a reprieve log segment (bad magic)")
+		return 0, fmt.Errorf("not a reprieve log segment (bad magic)")
 	}
 	if crc32.Checksum(h[:44], castagnoli) != binary.LittleEndian.Uint32(h[44:]) {
-		return fmt.Errorf("segment header checksum mismatch")
+		return 0, fmt.Errorf("segment header checksum mismatch")
 	}
-	if v := binary.LittleEndian.Uint16(h[8:]); v != formatVersion {
-		return fmt.Errorf("segment format version %d, this reprieve reads version %d", v, formatVersion)
+	v := binary.LittleEndian.Uint16(h[8:])
+	if v != formatVersion && v != oldVersion {
+		return 0, fmt.Errorf("segment format version %d, this reprieve reads versions %d and %d", v, oldVersion, formatVersion)
 	}
 	if h[10] != kind.headerByte() {
-		return fmt.Errorf("segment belongs to another store (store byte %d)", h[10])
+		return 0, fmt.Errorf("segment belongs to another store (store byte %d)", h[10])
 	}
 	if n := binary.LittleEndian.Uint64(h[16:]); n != num {
-		return fmt.Errorf("header says segment %d but the file is named for %d", n, num)
+		return 0, fmt.Errorf("header says segment %d but the file is named for %d", n, num)
 	}
-	return nil
+	if v == oldVersion {
+		return 0, nil
+	}
+	size := binary.LittleEndian.Uint64(h[24:])
+	if size < segmentHeaderSize || size > 1<<40 {
+		return 0, fmt.Errorf("header gives an impossible segment size %d", size)
+	}
+	return int64(size), nil
 }
 
 // createSegment builds a preallocated segment atomically: a .tmp file is
@@ -148,7 +168,7 @@ func createSegment(fs fileSystem, dir string, kind storeKind, num uint64, size i
 	if err := fs.Allocate(f, size); err != nil {
 		return fail(fmt.Errorf("wal: preallocate %s (%d bytes): %w", path, size, err))
 	}
-	if _, err := f.WriteAt(encodeHeader(kind, num), 0); err != nil {
+	if _, err := f.WriteAt(encodeHeader(kind, num, size), 0); err != nil {
 		return fail(fmt.Errorf("wal: write segment header: %w", err))
 	}
 	if err := f.Sync(); err != nil {

@@ -35,13 +35,13 @@ type Stats struct {
 
 // StoreStats describes one store.
 type StoreStats struct {
-	// Segments counts segment files, the preallocated spare included.
+	// Segments counts segment files, the preallocated spares included.
 	Segments int
 	// DiskBytes is the size of those files; UsedBytes the bytes of
 	// records; LiveBytes those still needed; DeadBytes = UsedBytes -
 	// LiveBytes, which compaction reclaims.
 	DiskBytes, UsedBytes, LiveBytes, DeadBytes int64
-	// PerSegment has one entry per segment in order, spare last.
+	// PerSegment has one entry per segment in order, spares last.
 	PerSegment []SegmentStats
 }
 
@@ -70,7 +70,7 @@ func (l *Log) Stats() Stats {
 	}
 	for k, st := range l.stores {
 		var ss StoreStats
-		for _, g := range append(st.segs[:len(st.segs):len(st.segs)], st.spare) {
+		for _, g := range append(st.segs[:len(st.segs):len(st.segs)], st.spares...) {
 			if g == nil {
 				continue
 			}

@@ -3,6 +3,8 @@ package wal
 import (
 	"fmt"
 	"time"
+
+	"github.com/reprieve/reprieve/internal/job"
 )
 
 // Writing is done by whoever holds the write token (l.wtok): a caller in Commit.Wait whose
@@ -33,9 +35,10 @@ func (l *Log) run() {
 			l.lockW()
 			l.timerArmed = false
 			l.lastSync = l.clock.Now()
-			dirty := l.dirtySegments()
+			dirty, hw := l.dirtySegments(), l.writtenHW
 			l.unlockW()
 			l.syncSegments(dirty)
+			l.synced(hw)
 		case <-l.quit:
 			// Everything appended before Close, the deferred gone records
 			// included, goes to disk and is fsync'd whatever the policy.
@@ -130,7 +133,7 @@ func (l *Log) maintenanceDue() bool {
 // Without a spare, the put that fills the head creates the next segment
 // itself. l.mu is held.
 func (l *Log) spareDue(st *store) bool {
-	if h := st.head(); st.spare != nil || h.used <= h.size/2 {
+	if h := st.head(); len(st.spares) > 0 || h.used <= h.size/2 {
 		return false
 	}
 	var disk, live int64
@@ -138,8 +141,8 @@ func (l *Log) spareDue(st *store) bool {
 		for _, g := range s.segs {
 			disk += g.size
 		}
-		if s.spare != nil {
-			disk += s.spare.size
+		for _, g := range s.spares {
+			disk += g.size
 		}
 		live += s.live
 	}
@@ -147,12 +150,15 @@ func (l *Log) spareDue(st *store) bool {
 }
 
 // afterWrite makes a written batch as durable as the policy promises
-// before its commits complete. the write token is held.
-func (l *Log) afterWrite() {
-	switch l.opts.Fsync {
-	case FsyncAlways:
+// before its commits complete; a batch that uses job ids beyond the
+// durable high-water mark is fsync'd under the interval policy too. The
+// write token is held.
+func (l *Log) afterWrite(b *batch) {
+	switch {
+	case l.opts.Fsync == FsyncAlways || (l.opts.Fsync == FsyncInterval && b.syncHW):
 		l.syncDirty()
-	case FsyncInterval:
+		l.synced(l.writtenHW)
+	case l.opts.Fsync == FsyncInterval:
 		// The writer goroutine fsyncs, never the committer: a commit
 		// never waits for an fsync under this policy.
 		if l.timerArmed {
@@ -165,6 +171,16 @@ func (l *Log) afterWrite() {
 			l.syncNow()
 		}
 	}
+}
+
+// synced records that an fsync covered the records written up to id
+// high-water mark hw, unless the log failed.
+func (l *Log) synced(hw job.ID) {
+	l.mu.Lock()
+	if l.failed == nil {
+		l.durableHW = max(l.durableHW, hw)
+	}
+	l.mu.Unlock()
 }
 
 // syncNow asks the writer goroutine for the interval fsync.
@@ -189,13 +205,15 @@ func (l *Log) flush() {
 	deferred := l.deferred
 	l.deferred = nil
 	err := l.failed
+	hw := l.hw
 	l.mu.Unlock()
 
 	if err == nil {
 		err = l.write(pend)
 	}
 	if err == nil && len(pend) > 0 {
-		l.afterWrite()
+		l.writtenHW = hw
+		l.afterWrite(b)
 	}
 	l.mu.Lock()
 	if err != nil && l.failed == nil {
@@ -207,7 +225,7 @@ func (l *Log) flush() {
 	}
 	for i, t := range deferred {
 		l.scratch = appendTomb(l.scratch[:0], recGone, t.seq, t.id, t.putSeg)
-		if _, err := l.place(l.stores[t.st], l.scratch, false); err != nil {
+		if _, err := l.placeTomb(t.st, l.scratch); err != nil {
 			l.deferred = append(l.deferred, deferred[i:]...)
 			break
 		}
@@ -313,7 +331,7 @@ func (l *Log) maintain() bool {
 		// After a failure for lack of space the spare is tried again
 		// whenever the writer has work (and by the next put that needs a
 		// segment), so that the flag clears soon after space returns.
-		if st.noSpace || l.spareDue(st) {
+		if len(st.spares) == 0 && (st.noSpace || l.spareDue(st)) {
 			l.allocate(st) // a failure is remembered in st.noSpace
 		}
 	}
