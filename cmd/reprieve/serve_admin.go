@@ -30,14 +30,15 @@ func init() {
 type serveAdmin struct {
 	adminFlags
 
-	log *slog.Logger
-	sc  *server.Config
-	srv *boundAdmin
+	log     *slog.Logger
+	sc      *server.Config
+	srv     *boundAdmin
+	timings *admin.Timings // the broker's Observer, served by /metrics
 }
 
 // configure checks the flags and binds the admin address before the log
 // replays, so that a mistake or a busy port stops the start at once.
-func (a *serveAdmin) configure(log *slog.Logger, _ *broker.Config, sc *server.Config) (func(*broker.Broker) error, func() error, error) {
+func (a *serveAdmin) configure(log *slog.Logger, bc *broker.Config, sc *server.Config) (func(*broker.Broker) error, func() error, error) {
 	if err := a.validate(); err != nil {
 		return nil, nil, err
 	}
@@ -45,6 +46,8 @@ func (a *serveAdmin) configure(log *slog.Logger, _ *broker.Config, sc *server.Co
 		return nil, nil, nil
 	}
 	a.log, a.sc = log, sc
+	a.timings = admin.NewTimings()
+	bc.Observer = a.timings
 	srv, err := a.bind(log)
 	if err != nil {
 		return nil, nil, err
@@ -72,6 +75,7 @@ func (a *serveAdmin) serving(srv *server.Server) {
 		ExtraStats:    a.sc.ExtraStats,
 		MaxJobSize:    a.sc.MaxJobSize,
 		Version:       a.sc.Version,
+		Timings:       a.timings,
 		Token:         a.token,
 		MetricsPublic: a.metricsPublic,
 		Logger:        a.log,

@@ -150,4 +150,3 @@ func (r *reader) boolean(f field, path string) (bool, bool) {
 	r.ps.add(n.Line, path, fmt.Sprintf("is %s, not true or false", n.Describe()), fix)
 	return false, false
 }
-
