@@ -216,14 +216,16 @@ func serve(cfg serveConfig) (err error) {
 			p.serving(srv)
 		}
 	}
+	// Signals are caught before the port opens: a SIGTERM that follows a
+	// successful connect (a service manager's quick stop) shuts down
+	// gracefully rather than killing the process.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running there? choose another with --listen)", cfg.Listen, err)
 	}
-
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
