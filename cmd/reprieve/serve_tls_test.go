@@ -219,7 +219,7 @@ func testServeTLSJobs(t *testing.T, bin string) {
 		(*cli).stats, "--tls-ca", s.ca.CertFile, "--tls-server-name", "elsewhere.example")
 	tcli.fails("client: dial "+s.addr+" over TLS: tls: failed to verify certificate: x509: certificate signed by unknown authority",
 		(*cli).stats, "--tls")
-	tcli.fails("client: connection closed: read reply from "+s.addr+": unexpected EOF", (*cli).stats)
+	tcli.fails("client: connection closed: read reply from "+s.addr+": unexpected EOF ("+s.addr+" serves TLS: add --tls, with --tls-ca FILE for a private CA)", (*cli).stats)
 }
 
 // testServeTLSMutual: with --tls-client-ca a client without a certificate,

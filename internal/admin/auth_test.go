@@ -105,6 +105,8 @@ func TestConfigErrors(t *testing.T) {
 		{admin.ListenConfig{Addr: "127.0.0.1:0", CertFile: key, KeyFile: cert}, "admin: TLS: certs: unusable certificate or key: " + key + " with key " + cert + ": "},
 		{admin.ListenConfig{Addr: "127.0.0.1:0", CertFile: filepath.Join(dir, "none.pem"), KeyFile: key}, "no such file or directory"},
 		{admin.ListenConfig{Addr: "127.0.0.1:nope"}, "admin: listen on 127.0.0.1:nope: "},
+		{admin.ListenConfig{Addr: "127.0.0.1:0", Hosts: []string{"https://admin.example.com"}}, `admin: host "https://admin.example.com": want a host name or address, without a scheme or a path`},
+		{admin.ListenConfig{Addr: "127.0.0.1:0", CAFile: cert}, "admin: a CA file to check the certificate against needs the certificate"},
 	} {
 		s, err := admin.Listen(tt.cfg)
 		if err == nil {

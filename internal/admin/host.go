@@ -3,6 +3,7 @@ package admin
 import (
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -73,14 +74,13 @@ func (r hostRule) allows(hostHeader string) bool {
 func (r hostRule) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if !r.allows(req.Host) {
+			w.Header().Set("X-Content-Type-Options", "nosniff")
 			w.Header().Set("Cache-Control", "no-store")
 			writeError(w, http.StatusMisdirectedRequest, "unknown_host",
-				"Host "+quoteHost(req.Host)+" is not a name of this admin interface: reach it by its address, "+
+				"Host "+strconv.Quote(req.Host)+" is not a name of this admin interface: reach it by its address, "+
 					"or add the name with --admin-host (a reverse proxy's public name, for one)")
 			return
 		}
 		next.ServeHTTP(w, req)
 	})
 }
-
-func quoteHost(h string) string { return `"` + strings.ReplaceAll(h, `"`, `\"`) + `"` }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/certs"
@@ -35,6 +36,23 @@ type ListenConfig struct {
 	Logger *slog.Logger
 }
 
+// Validate reports a ListenConfig that cannot work; its errors wrap
+// ErrConfig.
+func (c ListenConfig) Validate() error {
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return errors.Join(ErrConfig, errors.New("admin: TLS needs both a certificate and a key file"))
+	}
+	if c.CAFile != "" && c.CertFile == "" {
+		return errors.Join(ErrConfig, errors.New("admin: a CA file to check the certificate against needs the certificate"))
+	}
+	for _, h := range c.Hosts {
+		if canonicalHost(h) == "" || strings.ContainsAny(h, "/ \t\r\n@") {
+			return errors.Join(ErrConfig, fmt.Errorf("admin: host %q: want a host name or address, without a scheme or a path", h))
+		}
+	}
+	return nil
+}
+
 // Server serves a handler on one listener until Shutdown.
 type Server struct {
 	hs     *http.Server
@@ -56,11 +74,8 @@ type Server struct {
 // not signed by CAFile is an error here, before anything is served. Plain
 // HTTP beyond loopback is logged as a warning.
 func Listen(cfg ListenConfig) (*Server, error) {
-	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
-		return nil, errors.Join(ErrConfig, errors.New("admin: TLS needs both a certificate and a key file"))
-	}
-	if cfg.CAFile != "" && cfg.CertFile == "" {
-		return nil, errors.Join(ErrConfig, errors.New("admin: a CA file to check the certificate against needs the certificate"))
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -46,6 +46,14 @@ type Config struct {
 	Clock clock.Clock
 }
 
+// Validate reports a Config that names no certificate or no key.
+func (c Config) Validate() error {
+	if c.CertFile == "" || c.KeyFile == "" {
+		return fmt.Errorf("%w: a certificate file and a key file are both required", ErrBadPair)
+	}
+	return nil
+}
+
 // Pair is a certificate and key that a TLS listener serves with; Reload
 // replaces it. It is safe for concurrent use.
 type Pair struct {
@@ -59,8 +67,8 @@ type Pair struct {
 // a certificate that is expired, not yet valid or (with CAFile) does not
 // verify.
 func Load(cfg Config) (*Pair, error) {
-	if cfg.CertFile == "" || cfg.KeyFile == "" {
-		return nil, fmt.Errorf("%w: a certificate file and a key file are both required", ErrBadPair)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()

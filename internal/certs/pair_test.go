@@ -40,6 +40,7 @@ func TestLoadRefusesWhatClientsWouldRefuse(t *testing.T) {
 		{name: "another CA", cert: good, key: goodKey, ca: other.CertFile, want: certs.ErrUntrusted, wantInMessage: other.CertFile},
 		{name: "a client certificate", cert: client, key: clientKey, ca: ca.CertFile, want: certs.ErrUntrusted},
 		{name: "key of another certificate", cert: good, key: expiredKey, want: certs.ErrBadPair, wantInMessage: good},
+		{name: "no key file", cert: good, want: certs.ErrBadPair, wantInMessage: "a certificate file and a key file are both required"},
 		{name: "missing file", cert: dir + "/nope.pem", key: goodKey, want: certs.ErrBadPair, wantInMessage: "nope.pem"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

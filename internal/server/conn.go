@@ -294,6 +294,9 @@ func (c *Conn) blockingReserve(timeout time.Duration) (broker.Reserved, error) {
 	defer cancel()
 	c.reserving = true
 	defer func() { c.reserving = false }()
+	// The idle timeout armed for reading the reserve must not end the
+	// watch: a blocked reserve is not idle.
+	_ = c.nc.SetReadDeadline(time.Time{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -155,6 +155,35 @@ func TestMaxConnectionsRefusesWithOutOfMemory(t *testing.T) {
 	}
 }
 
+// TestMaxConnectionsOverTLS: on a TLS port the refusal comes after the
+// handshake, so that the client can read it.
+func TestMaxConnectionsOverTLS(t *testing.T) {
+	t.Parallel()
+	cfg, roots := serverTLS(t)
+	_, addr, _ := start(t, server.Config{TLS: cfg, MaxConnections: 1})
+	dialTLS := func() (*tls.Conn, *bufio.Reader) {
+		t.Helper()
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	first, r := dialTLS()
+	if _, err := first.Write([]byte("use mail\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := line(t, r); got != "USING mail\r\n" {
+		t.Fatalf("use: %q", got)
+	}
+	second, _ := dialTLS()
+	if got := expectClosed(t, second); got != "OUT_OF_MEMORY\r\n" {
+		t.Fatalf("the TLS connection beyond the limit got %q, want OUT_OF_MEMORY and a close", got)
+	}
+}
+
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
 	logs := &syncBuffer{}
@@ -193,6 +222,32 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	if got := line(t, rw); !strings.HasPrefix(got, "RESERVED ") {
 		t.Fatalf("the blocked reserve got %q, want RESERVED", got)
+	}
+
+	// A worker blocked for longer than the idle timeout that hangs up is
+	// still noticed: its reserve ends. (It watches a tube of its own: the
+	// idle worker above is closed meanwhile and its job released.)
+	gone, _ := dial(t, addr)
+	if _, err := gone.Write([]byte("watch empty\r\nignore default\r\nreserve\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitWaiting(t, producer, rp, "1")
+	time.Sleep(3 * idle)
+	gone.Close()
+	observer, ro := dial(t, addr) // the producer has been idle too long
+	waitWaiting(t, observer, ro, "0")
+}
+
+// waitWaiting polls stats on c until current-waiting is want, failing
+// after ten seconds.
+func waitWaiting(t *testing.T, c net.Conn, r *bufio.Reader, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for statsValue(t, c, r, "current-waiting") != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("current-waiting never became %s", want)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
