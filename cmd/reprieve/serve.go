@@ -148,6 +148,9 @@ Flags:
 	if fs.NArg() != 0 {
 		return usagef("unexpected arguments %q; serve takes flags only", fs.Args())
 	}
+	if err := loadSettings(fs, "serve", fs.Lookup("config").Value.String()); err != nil {
+		return err
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -174,6 +177,7 @@ func newLogger(cfg serveConfig) *slog.Logger {
 // serve runs the server until a signal stops it.
 func serve(cfg serveConfig) (err error) {
 	log := newLogger(cfg)
+	effective.log(log)
 	bc := broker.Config{MaxJobSize: cfg.MaxJobSize, Logger: log}
 	sc := server.Config{MaxJobSize: cfg.MaxJobSize, Logger: log}
 

@@ -76,6 +76,7 @@ func (a *serveAdmin) serving(srv *server.Server) {
 		MaxJobSize:    a.sc.MaxJobSize,
 		Version:       a.sc.Version,
 		Timings:       a.timings,
+		Settings:      func() any { return effective.shown() },
 		Token:         a.token,
 		MetricsPublic: a.metricsPublic,
 		Logger:        a.log,
