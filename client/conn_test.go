@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/client"
-	"github.com/reprieve/reprieve/internal/clienttest"
 	"github.com/reprieve/reprieve/internal/servertest"
 )
 
@@ -20,7 +19,7 @@ import (
 func eachServer(t *testing.T, f func(t *testing.T, addr string)) {
 	t.Run("beanstalkd", func(t *testing.T) {
 		t.Parallel()
-		f(t, clienttest.StartBeanstalkd(t).Addr)
+		f(t, servertest.StartDurableBeanstalkd(t).Addr)
 	})
 	t.Run("reprieve", func(t *testing.T) {
 		t.Parallel()

@@ -9,20 +9,20 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/client"
-	"github.com/reprieve/reprieve/internal/clienttest"
+	"github.com/reprieve/reprieve/internal/servertest"
 )
 
 // exampleAddrs are beanstalkd servers for the examples, started by TestMain.
 var exampleAddrs []string
 
 func TestMain(m *testing.M) {
-	var servers []*clienttest.Beanstalkd
+	var servers []*servertest.Beanstalkd
 	dir, err := os.MkdirTemp("", "client-example-")
 	if err == nil {
 		for i := range 2 {
 			sub := fmt.Sprintf("%s/%d", dir, i)
 			os.Mkdir(sub, 0o755)
-			b, err := clienttest.Start(sub)
+			b, err := servertest.LaunchBeanstalkd("-b", sub)
 			if err == nil {
 				servers = append(servers, b)
 				exampleAddrs = append(exampleAddrs, b.Addr)

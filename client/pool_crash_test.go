@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 // Seed 004: one of three servers is killed with SIGKILL while producers
@@ -76,7 +77,7 @@ func TestPoolSurvivesSIGKILL(t *testing.T) {
 
 	// Restart it on the same port and log; the next redial finds it.
 	bs[1].Restart()
-	until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
+	poll.Until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
 	up := p.serverUp.wait()
 	clk.Advance(time.Second)
 	<-up

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 // deadlineSoon checks that err is a *DeadlineSoonError naming h.
@@ -40,7 +41,7 @@ func TestPoolDeadlineSoon(t *testing.T) {
 		}
 		errc <- err
 	}()
-	until(t, "the reserve waits", func() bool { return p.waiting("default") == 1 })
+	poll.Until(t, "the reserve waits", func() bool { return p.waiting("default") == 1 })
 	clk.Advance(8 * time.Second)
 	if _, err := p.Reserve(ctx, 0); !errors.Is(err, ErrTimedOut) {
 		t.Fatalf("Reserve with 2s of the TTR left = %v; want ErrTimedOut", err)
@@ -59,7 +60,7 @@ func TestPoolDeadlineSoon(t *testing.T) {
 	// a spare, else it stays ready there with no wait to take it. Either
 	// way it is at hand.
 	other, _ := direct[1].Put(ctx, []byte("ready"), 0, 0, time.Minute)
-	until(t, "the job is a spare, or ready with no wait on its server", func() bool {
+	poll.Until(t, "the job is a spare, or ready with no wait on its server", func() bool {
 		return p.Stats().Spares == 1 || (p.inFlight(p.servers[1], "default") == 0 && jobStat(t, direct[1], other, "state") == "ready")
 	})
 	h2, err := p.Reserve(ctx, 0)
@@ -77,7 +78,7 @@ func TestPoolDeadlineSoon(t *testing.T) {
 		t.Fatalf("Reserve after Touch = %v; want ErrTimedOut", err)
 	}
 	clk.Advance(9 * time.Second) // also ends every slice still in flight
-	until(t, "no wait is in flight", func() bool {
+	poll.Until(t, "no wait is in flight", func() bool {
 		return statsOn(t, direct[0], "current-waiting") == 0 && statsOn(t, direct[1], "current-waiting") == 0
 	})
 	// With no wait in flight, a ready job found by asking the servers wins too.

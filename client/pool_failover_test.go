@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 // A draining server answers DRAINING: the put goes to the next server at
@@ -59,12 +60,12 @@ func TestPoolReserveJoinsServerThatComesBack(t *testing.T) {
 		}
 		got <- h
 	}()
-	until(t, "a reserve waits on "+addrs[0], func() bool { return serverStat(t, addrs[0], "current-waiting") == 1 })
+	poll.Until(t, "a reserve waits on "+addrs[0], func() bool { return serverStat(t, addrs[0], "current-waiting") == 1 })
 
 	bs[1].Restart()
-	until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
+	poll.Until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
 	clk.Advance(time.Second)
-	until(t, "a reserve waits on "+addrs[1], func() bool { return serverStat(t, addrs[1], "current-waiting") == 1 })
+	poll.Until(t, "a reserve waits on "+addrs[1], func() bool { return serverStat(t, addrs[1], "current-waiting") == 1 })
 	c, err := Dial(ctx, addrs[1])
 	if err != nil {
 		t.Fatal(err)
@@ -117,11 +118,11 @@ func TestPoolReserveWaitSurvivesKill(t *testing.T) {
 		got <- h
 	}()
 	for _, c := range direct {
-		until(t, "a reserve waits on "+c.Addr(), func() bool { return statsOn(t, c, "current-waiting") == 1 })
+		poll.Until(t, "a reserve waits on "+c.Addr(), func() bool { return statsOn(t, c, "current-waiting") == 1 })
 	}
 	before := []int64{statsOn(t, direct[0], "total-connections"), 0, statsOn(t, direct[2], "total-connections")}
 	bs[1].Kill()
-	until(t, "the killed server is taken for dead", func() bool { return !p.Stats().Servers[1].Live })
+	poll.Until(t, "the killed server is taken for dead", func() bool { return !p.Stats().Servers[1].Live })
 	id, _ := direct[2].Put(ctx, []byte("after the kill"), 0, 0, time.Minute)
 	h := <-got
 	if h == nil || h.Addr != addrs[2] || h.ID != id {

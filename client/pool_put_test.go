@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 // slowProxy forwards connections to a real server at once but holds back
@@ -111,7 +112,7 @@ func TestPoolPutInFlightBoundAndLateAnswer(t *testing.T) {
 					ref, err := p.Put(ctx, "late", fmt.Appendf(nil, "%d", i), 0, 0, time.Minute)
 					results <- result{ref, err}
 				}()
-				until(t, fmt.Sprintf("put %d is answered or in flight", i), func() bool {
+				poll.Until(t, fmt.Sprintf("put %d is answered or in flight", i), func() bool {
 					select {
 					case r := <-results:
 						if r.err != nil || r.ref.Addr != addrs[1] {
@@ -126,8 +127,8 @@ func TestPoolPutInFlightBoundAndLateAnswer(t *testing.T) {
 			if st := p.Stats(); done != 6 || st.Servers[0].InFlight != 4 {
 				t.Fatalf("%d puts answered, stats %+v; want 6 answered and 4 in flight at the slow server", done, st)
 			}
-			until(t, "the slow server stores the 4 puts it got", func() bool { return serverStat(t, addrs[0], "total-jobs") == 4 })
-			until(t, "the 4 puts wait for their answers", func() bool { return clk.Pending() == 4 })
+			poll.Until(t, "the slow server stores the 4 puts it got", func() bool { return serverStat(t, addrs[0], "total-jobs") == 4 })
+			poll.Until(t, "the 4 puts wait for their answers", func() bool { return clk.Pending() == 4 })
 
 			clk.Advance(5 * time.Second)
 			for range 4 {
@@ -137,11 +138,11 @@ func TestPoolPutInFlightBoundAndLateAnswer(t *testing.T) {
 			}
 			if tc.after > 0 {
 				clk.Advance(tc.after)
-				until(t, "the pool has closed its connection to the late server", func() bool { return slow.hungUp.Load() == 1 })
+				poll.Until(t, "the pool has closed its connection to the late server", func() bool { return slow.hungUp.Load() == 1 })
 				slow.Release()
 			} else {
 				slow.Release()
-				until(t, "the late copies are deleted", func() bool { return p.Stats().LateDeleted == 4 })
+				poll.Until(t, "the late copies are deleted", func() bool { return p.Stats().LateDeleted == 4 })
 			}
 			st := p.Stats()
 			if st.Resends != 4 || st.Servers[0].Deaths != 1 || st.Servers[1].Puts != 10 || st.LateKept != 0 {
@@ -171,13 +172,13 @@ func TestPoolPutLateAnswerAfterFailure(t *testing.T) {
 		_, err := p.Put(ctx, "late", []byte("only"), 0, 0, time.Minute)
 		errc <- err
 	}()
-	until(t, "the put waits for its answer", func() bool { return clk.Pending() == 1 })
+	poll.Until(t, "the put waits for its answer", func() bool { return clk.Pending() == 1 })
 	clk.Advance(5 * time.Second)
 	if err := <-errc; !errors.Is(err, ErrNoServers) || !errors.Is(err, errPutTimeout) {
 		t.Fatalf("Put = %v; want ErrNoServers after the timeout", err)
 	}
 	slow.Release()
-	until(t, "the late answer is read", func() bool { return p.Stats().LateKept == 1 })
+	poll.Until(t, "the late answer is read", func() bool { return p.Stats().LateKept == 1 })
 	if n := serverStat(t, addrs[0], "current-jobs-ready"); n != 1 || p.Stats().LateDeleted != 0 {
 		t.Errorf("the server holds %d jobs, %d late copies deleted; want the one copy kept", n, p.Stats().LateDeleted)
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 // waiting returns how many Reserve calls wait on tubes key.
@@ -66,7 +68,7 @@ func testPoolReserveKeepsConnections(t *testing.T, addrs []string) {
 		}
 		if waitFirst {
 			go reserve()
-			until(t, "the reserve waits", func() bool { return p.waiting("keep") == 1 })
+			poll.Until(t, "the reserve waits", func() bool { return p.waiting("keep") == 1 })
 		}
 		if _, err := direct[at].Put(ctx, []byte(body), 0, 0, time.Minute); err != nil {
 			t.Fatal(err)
@@ -203,7 +205,7 @@ func testPoolReserveExactlyOnce(t *testing.T, addrs []string) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		until(t, "the pool's connections are gone from "+a, func() bool { return statsOn(t, c, "current-jobs-reserved") == 0 })
+		poll.Until(t, "the pool's connections are gone from "+a, func() bool { return statsOn(t, c, "current-jobs-reserved") == 0 })
 		if n := statsOn(t, c, "current-jobs-ready"); n != 0 {
 			t.Errorf("%s: %d jobs ready after all were deleted", a, n)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/broker"
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/poll"
 	"github.com/reprieve/reprieve/internal/servertest"
 )
 
@@ -45,7 +46,7 @@ func waitingEverywhere(t *testing.T, p *Pool, direct []*Conn, key string) <-chan
 		got <- h
 	}()
 	for _, c := range direct {
-		until(t, "a reserve waits on "+c.Addr(), func() bool { return statsOn(t, c, "current-waiting") == 1 })
+		poll.Until(t, "a reserve waits on "+c.Addr(), func() bool { return statsOn(t, c, "current-waiting") == 1 })
 	}
 	return got
 }
@@ -87,7 +88,7 @@ func TestPoolSpareJobs(t *testing.T) {
 		t.Fatalf("waiting Reserve = %+v; want job a from the first server", h)
 	}
 	b := put(1, "b", 9, time.Minute)
-	until(t, "job b is a spare", func() bool { return p.Stats().Spares == 1 })
+	poll.Until(t, "job b is a spare", func() bool { return p.Stats().Spares == 1 })
 	if s := jobStat(t, direct[1], b, "state"); s != "reserved" {
 		t.Fatalf("spare job b is %s on its server; want reserved", s)
 	}
@@ -108,13 +109,13 @@ func TestPoolSpareJobs(t *testing.T) {
 	put(0, "c", 7, time.Minute)
 	<-got
 	d := put(1, "d", 9, time.Minute)
-	until(t, "job d is a spare", func() bool { return p.Stats().Spares == 1 })
+	poll.Until(t, "job d is a spare", func() bool { return p.Stats().Spares == 1 })
 	clk.Advance(5*time.Second - time.Nanosecond)
 	if st := p.Stats(); st.Spares != 1 || st.SparesReleased != 0 {
 		t.Fatalf("before SpareHold: %+v; want job d still kept", st)
 	}
 	clk.Advance(time.Nanosecond)
-	until(t, "job d is released", func() bool { return p.Stats().SparesReleased == 1 })
+	poll.Until(t, "job d is released", func() bool { return p.Stats().SparesReleased == 1 })
 	if st, pri, rel := jobStat(t, direct[1], d, "state"), jobStat(t, direct[1], d, "pri"), jobStat(t, direct[1], d, "releases"); st != "ready" || pri != "9" || rel != "1" {
 		t.Fatalf("released spare d: state %s, pri %s, releases %s; want ready, 9, 1", st, pri, rel)
 	}
@@ -125,7 +126,7 @@ func TestPoolSpareJobs(t *testing.T) {
 	put(0, "e", 7, time.Minute)
 	<-got
 	f := put(1, "f", 4, 2*time.Second)
-	until(t, "job f is released", func() bool { return p.Stats().SparesReleased == 2 })
+	poll.Until(t, "job f is released", func() bool { return p.Stats().SparesReleased == 2 })
 	if st, pri := jobStat(t, direct[1], f, "state"), jobStat(t, direct[1], f, "pri"); st != "ready" || pri != "4" {
 		t.Fatalf("released short-TTR spare f: state %s, pri %s; want ready, 4", st, pri)
 	}

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/clienttest"
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/poll"
 	"github.com/reprieve/reprieve/internal/servertest"
 )
 
@@ -28,12 +27,12 @@ func newPool(t *testing.T, cfg PoolConfig) *Pool {
 	return p
 }
 
-func startServers(t testing.TB, n int) ([]*clienttest.Beanstalkd, []string) {
+func startServers(t testing.TB, n int) ([]*servertest.Beanstalkd, []string) {
 	t.Helper()
-	var bs []*clienttest.Beanstalkd
+	var bs []*servertest.Beanstalkd
 	var addrs []string
 	for range n {
-		b := clienttest.StartBeanstalkd(t)
+		b := servertest.StartDurableBeanstalkd(t)
 		bs = append(bs, b)
 		addrs = append(addrs, b.Addr)
 	}
@@ -112,21 +111,6 @@ func blackhole(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// until yields until cond holds; what it waits for happens in goroutines
-// the test started, driven by the fake clock or another process.
-func until(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for i := 0; !cond(); i++ {
-		if i == 200000 {
-			t.Fatalf("gave up waiting until %s", what)
-		}
-		runtime.Gosched()
-		if i > 1000 {
-			time.Sleep(50 * time.Microsecond)
-		}
-	}
-}
-
 func TestPoolConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		cfg PoolConfig
@@ -190,8 +174,8 @@ func TestPoolPutTimeoutAndInFlightBound(t *testing.T) {
 	}
 	first := make(chan result, 1)
 	go func() { ref, err := p.Put(ctx, "default", []byte("A"), 0, 0, time.Minute); first <- result{ref, err} }()
-	until(t, "the first put is in flight at the black hole", func() bool { return p.Stats().Servers[0].InFlight == 1 })
-	until(t, "the first put waits for its answer", func() bool { return clk.Pending() == 1 })
+	poll.Until(t, "the first put is in flight at the black hole", func() bool { return p.Stats().Servers[0].InFlight == 1 })
+	poll.Until(t, "the first put waits for its answer", func() bool { return clk.Pending() == 1 })
 
 	for _, body := range []string{"B", "C"} {
 		ref, err := p.Put(ctx, "default", []byte(body), 0, 0, time.Minute)
@@ -243,21 +227,21 @@ func TestPoolRedialBackoff(t *testing.T) {
 	var early time.Duration
 	for i, base := range []time.Duration{100, 200, 400, 800, 800} {
 		base *= time.Millisecond
-		until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
+		poll.Until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
 		clk.Advance(base - early - time.Nanosecond)
 		if got := redials(); got != uint64(i) {
 			t.Fatalf("attempt %d ran before its backoff of %v", i+1, base)
 		}
 		clk.Advance(early + base/5 + time.Nanosecond)
 		early += base/5 + time.Nanosecond
-		until(t, fmt.Sprintf("attempt %d after %v", i+1, base), func() bool { return redials() == uint64(i+1) })
+		poll.Until(t, fmt.Sprintf("attempt %d after %v", i+1, base), func() bool { return redials() == uint64(i+1) })
 	}
 	l, err = net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
+	poll.Until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
 	up := p.serverUp.wait()
 	clk.Advance(time.Second)
 	<-up
@@ -309,7 +293,7 @@ func testPoolReserveAcrossServers(t *testing.T, addrs []string) {
 		got <- h
 	}()
 	for _, a := range addrs {
-		until(t, "a reserve waits on "+a, func() bool { return serverStat(t, a, "current-waiting") == 1 })
+		poll.Until(t, "a reserve waits on "+a, func() bool { return serverStat(t, a, "current-waiting") == 1 })
 	}
 	id1, _ := direct[1].PutIn(ctx, "other", []byte("on two"), 0, 0, time.Minute)
 	h = <-got
@@ -317,7 +301,7 @@ func testPoolReserveAcrossServers(t *testing.T, addrs []string) {
 		t.Fatalf("waiting Reserve = %+v; want job %d from %s", h, id1, addrs[1])
 	}
 	for _, a := range addrs {
-		until(t, "no reserve waits on "+a, func() bool { return serverStat(t, a, "current-waiting") == 0 })
+		poll.Until(t, "no reserve waits on "+a, func() bool { return serverStat(t, a, "current-waiting") == 0 })
 	}
 	if err := h.Bury(ctx, 9); err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/reprieve/reprieve/client"
-	"github.com/reprieve/reprieve/internal/clienttest"
 	"github.com/reprieve/reprieve/internal/servertest"
 )
 
@@ -66,7 +65,7 @@ func (tc *testCLI) fails(want string, cmd func(*cli, []string) error, args ...st
 func TestClientCommandsOneServer(t *testing.T) {
 	t.Run("beanstalkd", func(t *testing.T) {
 		t.Parallel()
-		testClientCommands(t, clienttest.StartBeanstalkd(t).Addr)
+		testClientCommands(t, servertest.StartDurableBeanstalkd(t).Addr)
 	})
 	t.Run("reprieve", func(t *testing.T) {
 		t.Parallel()
@@ -168,7 +167,7 @@ func statsOf(t *testing.T, addr string, id uint64) client.Stats {
 
 func TestClientCommandsSeveralServers(t *testing.T) {
 	t.Parallel()
-	b1, b2 := clienttest.StartBeanstalkd(t), clienttest.StartBeanstalkd(t)
+	b1, b2 := servertest.StartDurableBeanstalkd(t), servertest.StartDurableBeanstalkd(t)
 	both := b1.Addr + "," + b2.Addr
 	tc := newTestCLI(t, both)
 

@@ -10,7 +10,6 @@ import (
 	beanstalk "github.com/beanstalkd/go-beanstalk"
 
 	"github.com/reprieve/reprieve/client"
-	"github.com/reprieve/reprieve/internal/clienttest"
 	"github.com/reprieve/reprieve/internal/servertest"
 )
 
@@ -31,7 +30,7 @@ func TestKEDABeanstalkdScaler(t *testing.T) {
 	if testing.Short() {
 		t.Log("-short: against Reprieve only")
 	} else {
-		servers["beanstalkd"] = clienttest.StartBeanstalkd(t).Addr
+		servers["beanstalkd"] = servertest.StartBeanstalkd(t).Addr
 	}
 	for name, addr := range servers {
 		t.Run(name, func(t *testing.T) {

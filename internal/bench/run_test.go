@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 func TestPutCountIsExact(t *testing.T) {
@@ -42,9 +44,9 @@ func TestReserveDeleteEmptiesItsTube(t *testing.T) {
 	// The tube, empty and unused, is gone once the server has seen the
 	// run's connections close (it learns that after the run returns):
 	// only "default" is left.
-	for i := 0; i < 500 && stats(t, addr, "stats")["current-connections"] != "1"; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, "the server has seen the run's connections close", func() bool {
+		return stats(t, addr, "stats")["current-connections"] == "1"
+	})
 	wantStats(t, addr, "stats", map[string]string{"current-tubes": "1", "total-jobs": "777", "current-connections": "1"})
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/job"
 	"github.com/reprieve/reprieve/internal/journal"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -74,7 +74,7 @@ func startReserve(t *testing.T, b *Broker, s *Session, ctx context.Context, time
 		defer close(bl.done)
 		bl.res, bl.err = s.Reserve(ctx, timeout)
 	}()
-	waitFor(t, func() bool {
+	poll.Until(t, "the session waits in Reserve", func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		return s.waiting
@@ -100,19 +100,6 @@ func (bl *blocked) returned() bool {
 		return true
 	default:
 		return false
-	}
-}
-
-// waitFor yields until cond holds; it fails the test after a generous
-// bound that only a hang reaches (never a timing assertion).
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	limit := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(limit) {
-			t.Fatal("condition never held")
-		}
-		runtime.Gosched()
 	}
 }
 

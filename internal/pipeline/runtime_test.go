@@ -8,9 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/pipeline"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 // sink records what reaches it; gate, when set, holds each Handle until
@@ -324,10 +326,13 @@ routingtable:
 }
 
 // A slow output holds a fast generator: queues stay at their bound, nothing
-// is dropped, and every message arrives once the output speeds up.
+// is dropped, and every message arrives once the output speeds up. The
+// pipeline runs in a synctest bubble, so the test sees the chain once every
+// goroutine of it is blocked: as full as a broken bound would let it get.
 func TestBackpressureHoldsGenerator(t *testing.T) {
-	out := newSink(t, t.Name(), true)
-	p, _ := start(t, fmt.Sprintf(`
+	synctest.Test(t, func(t *testing.T) {
+		out := newSink(t, t.Name(), true)
+		p, _ := start(t, fmt.Sprintf(`
 queue_size: 4
 modules:
   gen: {module: input.generator, arguments: {interval: 0, count: 1000}}
@@ -337,34 +342,32 @@ routingtable:
   - gen.outbox -> funnel.in
   - funnel.outbox -> out.inbox
 `, t.Name()))
-	// Wait until the chain is full: out holds one message in Handle, its
-	// inbox 4, the funnel one in Handle (blocked in Emit) and its queue 4.
-	for stats(p, "funnel", "in").Size < 4 || stats(p, "out", "inbox").Size < 4 || stats(p, "gen", "outbox").Out < 10 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // give a broken bound the chance to show
-	if generated := stats(p, "gen", "outbox").Out; generated != 10 {
-		t.Fatalf("generator got %d messages accepted while the output was stuck; want 10 (4+1+4+1)", generated)
-	}
-	if a, b := stats(p, "funnel", "in").Size, stats(p, "out", "inbox").Size; a != 4 || b != 4 {
-		t.Fatalf("queue sizes %d and %d, want 4 and 4", a, b)
-	}
-	for range 1000 {
-		out.gate <- struct{}{}
-	}
-	msgs := out.wait(t, 1000)
-	seen := map[string]bool{}
-	for _, m := range msgs {
-		seen[m.ID] = true
-	}
-	if len(seen) != 1000 {
-		t.Fatalf("%d distinct messages arrived, want 1000", len(seen))
-	}
-	for _, q := range []struct{ m, q string }{{"funnel", "in"}, {"out", "inbox"}} {
-		if s := stats(p, q.m, q.q); s.Dropped != 0 || s.In != 1000 {
-			t.Errorf("%s.%s = %+v", q.m, q.q, s)
+		// The chain is full: out holds one message in Handle, its inbox 4,
+		// the funnel one in Handle (blocked in Emit) and its queue 4.
+		synctest.Wait()
+		if generated := stats(p, "gen", "outbox").Out; generated != 10 {
+			t.Fatalf("generator got %d messages accepted while the output was stuck; want 10 (4+1+4+1)", generated)
 		}
-	}
+		if a, b := stats(p, "funnel", "in").Size, stats(p, "out", "inbox").Size; a != 4 || b != 4 {
+			t.Fatalf("queue sizes %d and %d, want 4 and 4", a, b)
+		}
+		for range 1000 {
+			out.gate <- struct{}{}
+		}
+		msgs := out.wait(t, 1000)
+		seen := map[string]bool{}
+		for _, m := range msgs {
+			seen[m.ID] = true
+		}
+		if len(seen) != 1000 {
+			t.Fatalf("%d distinct messages arrived, want 1000", len(seen))
+		}
+		for _, q := range []struct{ m, q string }{{"funnel", "in"}, {"out", "inbox"}} {
+			if s := stats(p, q.m, q.q); s.Dropped != 0 || s.In != 1000 {
+				t.Errorf("%s.%s = %+v", q.m, q.q, s)
+			}
+		}
+	})
 }
 
 // A module configured to drop counts what it drops and the rest arrive.
@@ -377,9 +380,7 @@ modules:
 routingtable:
   - gen.outbox -> out.inbox
 `, t.Name()))
-	for stats(p, "gen", "outbox").In < 50 {
-		time.Sleep(time.Millisecond)
-	}
+	poll.Until(t, "gen.outbox In reaches 50", func() bool { return stats(p, "gen", "outbox").In >= 50 })
 	s := stats(p, "out", "inbox")
 	// one message is inside Handle (gated) or still queued: 5 or 6 accepted
 	if s.In+s.Dropped != 50 || s.In < 5 || s.In > 6 {
@@ -401,9 +402,7 @@ modules:
 routingtable:
   - gen.outbox -> out.inbox
 `, t.Name()))
-	for stats(p, "gen", "outbox").In < 30 {
-		time.Sleep(time.Millisecond)
-	}
+	poll.Until(t, "gen.outbox In reaches 30", func() bool { return stats(p, "gen", "outbox").In >= 30 })
 	done := make(chan error)
 	go func() { done <- stop() }()
 	close(out.gate)
@@ -440,9 +439,7 @@ routingtable:
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error)
 	go func() { errc <- p.Run(ctx) }()
-	for stats(p, "gen", "outbox").Out < 5 {
-		time.Sleep(time.Millisecond)
-	}
+	poll.Until(t, "gen.outbox Out reaches 5", func() bool { return stats(p, "gen", "outbox").Out >= 5 })
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
@@ -454,27 +451,27 @@ routingtable:
 	}
 }
 
-// workers: N handles up to N messages of one queue at once.
+// workers: N handles up to N messages of one queue at once, and no more:
+// in a synctest bubble the test looks once every goroutine is blocked.
 func TestWorkersHandleInParallel(t *testing.T) {
-	out := newSink(t, t.Name(), true)
-	p, _ := start(t, fmt.Sprintf(`
+	synctest.Test(t, func(t *testing.T) {
+		out := newSink(t, t.Name(), true)
+		p, _ := start(t, fmt.Sprintf(`
 modules:
   gen: {module: input.generator, arguments: {interval: 0, count: 10}}
   out: {module: test.sink, arguments: {key: %s}, workers: 4}
 routingtable:
   - gen.outbox -> out.inbox
 `, t.Name()))
-	// Four handlers block in the gate at once: four messages taken from
-	// the queue, none finished.
-	for stats(p, "out", "inbox").Out < 4 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
-	if n := stats(p, "out", "inbox").Out; n != 4 {
-		t.Fatalf("%d messages taken with 4 workers blocked", n)
-	}
-	close(out.gate)
-	out.wait(t, 10)
+		// Four handlers block in the gate at once: four messages taken
+		// from the queue, none finished.
+		synctest.Wait()
+		if n := stats(p, "out", "inbox").Out; n != 4 {
+			t.Fatalf("%d messages taken with 4 workers blocked", n)
+		}
+		close(out.gate)
+		out.wait(t, 10)
+	})
 }
 
 func TestWriteStats(t *testing.T) {

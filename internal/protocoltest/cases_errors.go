@@ -7,15 +7,15 @@ import (
 
 // Cases for bad input: every error reply, the limits, and that the
 // connection survives all of it.
-func init() {
-	add("UnknownCommand", func(t *testing.T, s *Target) {
+func (l *caseList) errorCases() {
+	l.add("UnknownCommand", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		for _, line := range []string{"nont10knowncommand", "", "PUT 0 0 1 1", "delete", "peek", "kick", "touch", "bury", "release", " stats", "stat", "list", "use", "watch", "ignore"} {
 			c.Expect(line+"\r\n", "UNKNOWN_COMMAND\r\n")
 		}
 		c.Expect("list-tube-used\r\n", "USING default\r\n")
 	})
-	add("BadFormat", func(t *testing.T, s *Target) {
+	l.add("BadFormat", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		for _, line := range []string{
 			"put", // "put" alone is unknown; see UnknownCommand
@@ -38,7 +38,7 @@ func init() {
 		}
 		c.Expect("list-tube-used\r\n", "USING default\r\n")
 	})
-	add("NumbersOutOfRange", func(t *testing.T, s *Target) {
+	l.add("NumbersOutOfRange", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("put 4294967296 0 100 1\r\n", "BAD_FORMAT\r\n")
 		c.Expect("put 0 4294967296 100 1\r\n", "BAD_FORMAT\r\n")
@@ -52,7 +52,7 @@ func init() {
 		c.Expect("kick-job 18446744073709551615\r\n", "NOT_FOUND\r\n")
 		c.Expect("reserve-job 18446744073709551615\r\n", "NOT_FOUND\r\n")
 	})
-	add("ReserveWithTimeoutParsing", func(t *testing.T, s *Target) {
+	l.add("ReserveWithTimeoutParsing", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		// strtol: no digits is 0, trailing text is ignored.
 		c.Expect("reserve-with-timeout abc\r\n", "TIMED_OUT\r\n")
@@ -62,7 +62,7 @@ func init() {
 		c.Put(0, 0, 60, "x")
 		c.Expect("reserve-with-timeout -1\r\n", "RESERVED 1 1\r\nx\r\n")
 	})
-	add("ExpectedCRLF", func(t *testing.T, s *Target) {
+	l.add("ExpectedCRLF", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Send("put 0 0 1 1\r\nab\r\n")
 		c.ExpectReplies("EXPECTED_CRLF\r\n")
@@ -80,7 +80,7 @@ func init() {
 			c.Expect("put 0 0 1 2\r\nab\r\n", "INSERTED 1\r\n")
 		}
 	})
-	add("JobTooBig", func(t *testing.T, s *Target) {
+	l.add("JobTooBig", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		big := strings.Repeat("x", 65536)
 		c.Expect("put 0 0 1 65536\r\n"+big+"\r\n", "JOB_TOO_BIG\r\n")
@@ -93,7 +93,7 @@ func init() {
 			t.Fatalf("max-job-size %s", got)
 		}
 	})
-	addConfig("JobTooBigConfigured", Config{MaxJobSize: 10}, func(t *testing.T, s *Target) {
+	l.addConfig("JobTooBigConfigured", Config{MaxJobSize: 10}, func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Send("put 0 0 0 11\r\n")
 		c.Send("delete 9999\r\n")
@@ -105,7 +105,7 @@ func init() {
 			t.Fatalf("max-job-size %s", got)
 		}
 	})
-	add("JobSizeInvalid", func(t *testing.T, s *Target) {
+	l.add("JobSizeInvalid", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Send("put 0 0 0 4294967296\r\n")
 		c.Send("put 0 0 0 10b\r\n")
@@ -114,12 +114,12 @@ func init() {
 		c.Send("x\r\n")
 		c.ExpectReplies("BAD_FORMAT\r\n", "BAD_FORMAT\r\n", "BAD_FORMAT\r\n", "INSERTED 1\r\n")
 	})
-	add("PutTrailingGarbageLeavesBody", func(t *testing.T, s *Target) {
+	l.add("PutTrailingGarbageLeavesBody", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Send("put 0 0 1 5 x\r\nstats-job 1\r\n")
 		c.ExpectReplies("BAD_FORMAT\r\n", "NOT_FOUND\r\n")
 	})
-	add("LineLimit", func(t *testing.T, s *Target) {
+	l.add("LineLimit", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		// 224 bytes with "\r\n" is read as a command...
 		c.Expect("use "+strings.Repeat("a", 218)+"\r\n", "BAD_FORMAT\r\n") // name too long, line fine
@@ -130,7 +130,7 @@ func init() {
 		c.ExpectReplies("BAD_FORMAT\r\n", okList("default"))
 		c.Expect("list-tube-used\r\n", "USING default\r\n")
 	})
-	add("TooLongCommandLine", func(t *testing.T, s *Target) {
+	l.add("TooLongCommandLine", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		for i := 0; i < 5; i++ {
 			c.Send(strings.Repeat("a", 50))
@@ -139,13 +139,13 @@ func init() {
 		c.Expect(strings.Repeat("b", 10000)+"\r\nlist-tube-used\r\n", "BAD_FORMAT\r\n")
 		c.ExpectReplies("USING default\r\n")
 	})
-	add("NulByteInLine", func(t *testing.T, s *Target) {
+	l.add("NulByteInLine", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("use foo\x00bar\r\n", "BAD_FORMAT\r\n")
 		c.Expect("\x00\r\n", "BAD_FORMAT\r\n")
 		c.Expect("list-tube-used\r\n", "USING default\r\n")
 	})
-	add("Quit", func(t *testing.T, s *Target) {
+	l.add("Quit", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Send("quit\r\n")
 		c.ExpectClosed()
@@ -157,12 +157,12 @@ func init() {
 		e.ExpectReplies("USING foo\r\n")
 		e.ExpectClosed()
 	})
-	add("Pipelining", func(t *testing.T, s *Target) {
+	l.add("Pipelining", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Send("use a\r\nuse b\r\nput 0 0 1 3\r\nx\r\n\r\nput 0 0 1 0\r\n\r\nlist-tube-used\r\nbogus\r\npeek 2\r\n")
 		c.ExpectReplies("USING a\r\n", "USING b\r\n", "INSERTED 1\r\n", "INSERTED 2\r\n", "USING b\r\n", "UNKNOWN_COMMAND\r\n", "FOUND 2 0\r\n\r\n")
 	})
-	add("OneByteWrites", func(t *testing.T, s *Target) {
+	l.add("OneByteWrites", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		for _, b := range []byte("put 0 0 1 4\r\na\r\nb\r\nreserve\r\n") {
 			c.Send(string(b))

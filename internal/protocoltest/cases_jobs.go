@@ -7,8 +7,8 @@ import (
 
 // Cases for the life of a job: put, reserve, delete, release, bury, touch,
 // peek, kick.
-func init() {
-	add("PutReserveDelete", func(t *testing.T, s *Target) {
+func (l *caseList) jobCases() {
+	l.add("PutReserveDelete", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("put 0 0 60 5\r\nhello\r\n", "INSERTED 1\r\n")
 		c.Expect("reserve\r\n", "RESERVED 1 5\r\nhello\r\n")
@@ -16,26 +16,26 @@ func init() {
 		c.Expect("delete 1\r\n", "NOT_FOUND\r\n")
 		c.Expect("peek 1\r\n", "NOT_FOUND\r\n")
 	})
-	add("PutZeroLengthBody", func(t *testing.T, s *Target) {
+	l.add("PutZeroLengthBody", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("put 0 0 1 0\r\n\r\n", "INSERTED 1\r\n")
 		c.Expect("peek 1\r\n", "FOUND 1 0\r\n\r\n")
 		c.Expect("reserve\r\n", "RESERVED 1 0\r\n\r\n")
 	})
-	add("BodyContainsCRLF", func(t *testing.T, s *Target) {
+	l.add("BodyContainsCRLF", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		body := "put 0 0 1 1\r\n\r\n\r\nx" // looks like commands
 		c.Expect(fmt.Sprintf("put 0 0 1 %d\r\n%s\r\n", len(body), body), "INSERTED 1\r\n")
 		c.Expect("peek 1\r\n", fmt.Sprintf("FOUND 1 %d\r\n%s\r\n", len(body), body))
 		c.Expect("reserve\r\n", fmt.Sprintf("RESERVED 1 %d\r\n%s\r\n", len(body), body))
 	})
-	add("BinaryBody", func(t *testing.T, s *Target) {
+	l.add("BinaryBody", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		body := "\x00\xff\r\x01\n"
 		c.Expect("put 0 0 1 5\r\n"+body+"\r\n", "INSERTED 1\r\n")
 		c.Expect("reserve-with-timeout 0\r\n", "RESERVED 1 5\r\n"+body+"\r\n")
 	})
-	add("PriorityThenFIFO", func(t *testing.T, s *Target) {
+	l.add("PriorityThenFIFO", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(5, 0, 60, "A")
 		c.Put(1, 0, 60, "B")
@@ -48,14 +48,14 @@ func init() {
 		}
 		c.Expect("reserve-with-timeout 0\r\n", "TIMED_OUT\r\n")
 	})
-	add("MaxPriority", func(t *testing.T, s *Target) {
+	l.add("MaxPriority", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("put 4294967295 0 100 1\r\na\r\n", "INSERTED 1\r\n")
 		if got := c.Stat("stats-job 1", "pri"); got != "4294967295" {
 			t.Fatalf("pri %s", got)
 		}
 	})
-	add("Peek", func(t *testing.T, s *Target) {
+	l.add("Peek", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("put 0 0 1 1\r\na\r\n", "INSERTED 1\r\n")
 		c.Expect("peek 1\r\n", "FOUND 1 1\r\na\r\n")
@@ -65,7 +65,7 @@ func init() {
 		// A reserved job can be peeked at, by anyone.
 		Dial(t, s.Addr).Expect("peek 1\r\n", "FOUND 1 1\r\na\r\n")
 	})
-	add("PeekReady", func(t *testing.T, s *Target) {
+	l.add("PeekReady", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("peek-ready\r\n", "NOT_FOUND\r\n")
 		c.Put(10, 0, 60, "A")
@@ -75,7 +75,7 @@ func init() {
 		c.Expect("use other\r\n", "USING other\r\n")
 		c.Expect("peek-ready\r\n", "NOT_FOUND\r\n")
 	})
-	add("PeekDelayed", func(t *testing.T, s *Target) {
+	l.add("PeekDelayed", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("peek-delayed\r\n", "NOT_FOUND\r\n")
 		c.Put(0, 0, 1, "A")
@@ -87,7 +87,7 @@ func init() {
 		c.Expect("delete 2\r\n", "DELETED\r\n")
 		c.Expect("peek-delayed\r\n", "NOT_FOUND\r\n")
 	})
-	add("PeekBuriedKick", func(t *testing.T, s *Target) {
+	l.add("PeekBuriedKick", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("put 0 0 1 1\r\nA\r\n", "INSERTED 1\r\n")
 		c.Expect("bury 1 0\r\n", "NOT_FOUND\r\n") // not reserved
@@ -100,7 +100,7 @@ func init() {
 		c.Expect("peek-ready\r\n", "FOUND 1 1\r\nA\r\n")
 		c.Expect("kick 1\r\n", "KICKED 0\r\n")
 	})
-	add("PeekBuriedOldestFirst", func(t *testing.T, s *Target) {
+	l.add("PeekBuriedOldestFirst", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(9, 0, 60, "A")
 		c.Put(1, 0, 60, "B")
@@ -110,7 +110,7 @@ func init() {
 		c.Expect("bury 1 0\r\n", "BURIED\r\n")
 		c.Expect("peek-buried\r\n", "FOUND 2 1\r\nB\r\n")
 	})
-	add("Release", func(t *testing.T, s *Target) {
+	l.add("Release", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 0, 60, "A")
 		c.Expect("release 1 10 0\r\n", "NOT_FOUND\r\n")
@@ -122,7 +122,7 @@ func init() {
 		}
 		c.Expect("release 1 10 0\r\n", "NOT_FOUND\r\n")
 	})
-	add("ReleaseDelayed", func(t *testing.T, s *Target) {
+	l.add("ReleaseDelayed", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 0, 60, "A")
 		c.Expect("reserve\r\n", "RESERVED 1 1\r\nA\r\n")
@@ -135,7 +135,7 @@ func init() {
 		c.Expect("reserve-with-timeout 0\r\n", "TIMED_OUT\r\n")
 		c.Expect("reserve-with-timeout 5\r\n", "RESERVED 1 1\r\nA\r\n")
 	})
-	add("ReleaseByOtherConnection", func(t *testing.T, s *Target) {
+	l.add("ReleaseByOtherConnection", func(t *testing.T, s *Target) {
 		a, b := Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Put(0, 0, 60, "A")
 		a.Expect("reserve\r\n", "RESERVED 1 1\r\nA\r\n")
@@ -146,7 +146,7 @@ func init() {
 		b.Expect("reserve-job 1\r\n", "NOT_FOUND\r\n")
 		a.Expect("delete 1\r\n", "DELETED\r\n")
 	})
-	add("DeleteAnyUnreservedJob", func(t *testing.T, s *Target) {
+	l.add("DeleteAnyUnreservedJob", func(t *testing.T, s *Target) {
 		a, b := Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Put(0, 0, 60, "ready")
 		a.Put(0, 100, 60, "delayed")
@@ -161,7 +161,7 @@ func init() {
 			t.Fatalf("stats-tube after deletes: %v", v)
 		}
 	})
-	add("Bury", func(t *testing.T, s *Target) {
+	l.add("Bury", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(3, 0, 60, "A")
 		c.Expect("reserve\r\n", "RESERVED 1 1\r\nA\r\n")
@@ -173,7 +173,7 @@ func init() {
 		c.Expect("bury 1 7\r\n", "NOT_FOUND\r\n")
 		c.Expect("reserve-with-timeout 0\r\n", "TIMED_OUT\r\n")
 	})
-	add("Touch", func(t *testing.T, s *Target) {
+	l.add("Touch", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("touch 1\r\n", "NOT_FOUND\r\n")
 		c.Expect("touch 100000000000000\r\n", "NOT_FOUND\r\n")
@@ -182,7 +182,7 @@ func init() {
 		c.Expect("reserve\r\n", "RESERVED 1 1\r\nA\r\n")
 		c.Expect("touch 1\r\n", "TOUCHED\r\n")
 	})
-	add("KickBuriedBeforeDelayed", func(t *testing.T, s *Target) {
+	l.add("KickBuriedBeforeDelayed", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 0, 60, "A")
 		c.Put(0, 0, 60, "B")
@@ -198,7 +198,7 @@ func init() {
 			t.Fatalf("kicks %s", got)
 		}
 	})
-	add("KickBound", func(t *testing.T, s *Target) {
+	l.add("KickBound", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		for i := 0; i < 3; i++ {
 			c.Put(0, 100, 60, "d")
@@ -207,7 +207,7 @@ func init() {
 		c.Expect("kick 0\r\n", "KICKED 0\r\n")
 		c.Expect("kick 2\r\n", "KICKED 1\r\n")
 	})
-	add("KickUsedTubeOnly", func(t *testing.T, s *Target) {
+	l.add("KickUsedTubeOnly", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 100, 60, "d")
 		c.Expect("use other\r\n", "USING other\r\n")
@@ -215,7 +215,7 @@ func init() {
 		c.Expect("use default\r\n", "USING default\r\n")
 		c.Expect("kick 10\r\n", "KICKED 1\r\n")
 	})
-	add("KickNumberParsing", func(t *testing.T, s *Target) {
+	l.add("KickNumberParsing", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 100, 60, "d")
 		c.Put(0, 100, 60, "d")
@@ -226,7 +226,7 @@ func init() {
 		c.Expect("kick 18446744073709551616\r\n", "BAD_FORMAT\r\n")
 		c.Expect("kick\r\n", "UNKNOWN_COMMAND\r\n")
 	})
-	add("KickJobBuried", func(t *testing.T, s *Target) {
+	l.add("KickJobBuried", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 0, 1, "A")
 		c.Expect("reserve\r\n", "RESERVED 1 1\r\nA\r\n")
@@ -235,7 +235,7 @@ func init() {
 		c.Expect("kick-job 1\r\n", "KICKED\r\n")
 		c.Expect("kick-job 1\r\n", "NOT_FOUND\r\n")
 	})
-	add("KickJobDelayed", func(t *testing.T, s *Target) {
+	l.add("KickJobDelayed", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 0, 1, "A")
 		c.Put(0, 10, 1, "B")
@@ -243,13 +243,13 @@ func init() {
 		c.Expect("kick-job 2\r\n", "KICKED\r\n")
 		c.Expect("kick-job 2\r\n", "NOT_FOUND\r\n")
 	})
-	add("KickJobAnyTube", func(t *testing.T, s *Target) {
+	l.add("KickJobAnyTube", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("use elsewhere\r\n", "USING elsewhere\r\n")
 		c.Put(0, 100, 1, "A")
 		Dial(t, s.Addr).Expect("kick-job 1\r\n", "KICKED\r\n")
 	})
-	add("ReserveJob", func(t *testing.T, s *Target) {
+	l.add("ReserveJob", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 0, 60, "ready")
 		c.Put(0, 100, 60, "delayed")
@@ -266,7 +266,7 @@ func init() {
 			t.Fatalf("current-jobs-reserved %s", got)
 		}
 	})
-	add("MultiTube", func(t *testing.T, s *Target) {
+	l.add("MultiTube", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("use abc\r\n", "USING abc\r\n")
 		c.Expect("put 999999 0 0 0\r\n\r\n", "INSERTED 1\r\n")
@@ -276,7 +276,7 @@ func init() {
 		c.Expect("watch def\r\n", "WATCHING 3\r\n")
 		c.Expect("reserve\r\n", "RESERVED 2 0\r\n\r\n")
 	})
-	add("ReserveOnlyWatchedTubes", func(t *testing.T, s *Target) {
+	l.add("ReserveOnlyWatchedTubes", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("use abc\r\n", "USING abc\r\n")
 		c.Put(0, 0, 60, "A")
@@ -285,7 +285,7 @@ func init() {
 		c.Expect("ignore default\r\n", "WATCHING 1\r\n")
 		c.Expect("reserve-with-timeout 0\r\n", "RESERVED 1 1\r\nA\r\n")
 	})
-	add("CloseReleasesJob", func(t *testing.T, s *Target) {
+	l.add("CloseReleasesJob", func(t *testing.T, s *Target) {
 		cons, prod := Dial(t, s.Addr), Dial(t, s.Addr)
 		cons.Send("reserve-with-timeout 5\r\n")
 		prod.WaitStat("stats", "current-waiting", "1")
@@ -297,14 +297,14 @@ func init() {
 		cons.Close()
 		prod.Expect("reserve-with-timeout 5\r\n", "RESERVED 1 1\r\na\r\n")
 	})
-	add("TTRSmall", func(t *testing.T, s *Target) {
+	l.add("TTRSmall", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 0, 0, "a")
 		if got := c.Stat("stats-job 1", "ttr"); got != "1" {
 			t.Fatalf("ttr %s", got)
 		}
 	})
-	add("TTRLarge", func(t *testing.T, s *Target) {
+	l.add("TTRLarge", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		ttrs := []int{120, 4294, 4295, 4296, 4297, 5000, 21600, 4294967295}
 		for _, ttr := range ttrs {
@@ -316,7 +316,7 @@ func init() {
 			}
 		}
 	})
-	add("OmitTimeLeft", func(t *testing.T, s *Target) {
+	l.add("OmitTimeLeft", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 0, 5, "a")
 		if got := c.Stat("stats-job 1", "time-left"); got != "0" {

@@ -55,8 +55,8 @@ func checkValues(t *testing.T, what string, got map[string]string, want map[stri
 }
 
 // Cases for stats, stats-tube and stats-job.
-func init() {
-	add("StatsKeys", func(t *testing.T, s *Target) {
+func (l *caseList) statsCases() {
+	l.add("StatsKeys", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		keys, _ := c.Stats("stats")
 		checkKeys(t, "stats", keys, statsKeys)
@@ -66,7 +66,7 @@ func init() {
 		keys, _ = c.Stats("stats-tube default")
 		checkKeys(t, "stats-tube", keys, statsTubeKeys)
 	})
-	add("StatsValues", func(t *testing.T, s *Target) {
+	l.add("StatsValues", func(t *testing.T, s *Target) {
 		c, w := Dial(t, s.Addr), Dial(t, s.Addr)
 		c.Put(1023, 0, 60, "urgent")
 		c.Put(1024, 0, 60, "normal")
@@ -113,7 +113,7 @@ func init() {
 			t.Errorf("beanstalkd version %s", v["version"])
 		}
 	})
-	add("StatsConnections", func(t *testing.T, s *Target) {
+	l.add("StatsConnections", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		_, v := c.Stats("stats")
 		total, _ := strconv.Atoi(v["total-connections"])
@@ -129,7 +129,7 @@ func init() {
 		d.Close()
 		c.WaitStat("stats", "current-connections", "1")
 	})
-	add("StatsCountsCommandsRefusedLate", func(t *testing.T, s *Target) {
+	l.add("StatsCountsCommandsRefusedLate", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("put 0 0 1 1 x\r\n", "BAD_FORMAT\r\n")     // counted: the size was read
 		c.Expect("put 0 0 1 x\r\n", "BAD_FORMAT\r\n")       // not counted
@@ -140,7 +140,7 @@ func init() {
 		_, v := c.Stats("stats")
 		checkValues(t, "stats", v, map[string]string{"cmd-put": "2", "cmd-pause-tube": "1", "cmd-use": "0", "total-jobs": "0"})
 	})
-	add("StatsTubeValues", func(t *testing.T, s *Target) {
+	l.add("StatsTubeValues", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("use tubea\r\n", "USING tubea\r\n")
 		c.Expect("put 0 0 0 1\r\nx\r\n", "INSERTED 1\r\n")
@@ -163,7 +163,7 @@ func init() {
 			"name": "default", "total-jobs": "0", "current-using": "0", "current-watching": "1", "cmd-delete": "0",
 		})
 	})
-	add("StatsJobValues", func(t *testing.T, s *Target) {
+	l.add("StatsJobValues", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("use jobs\r\n", "USING jobs\r\n")
 		c.Put(77, 0, 100, "x")
@@ -189,7 +189,7 @@ func init() {
 		}
 		c.Expect("stats-job 2\r\n", "NOT_FOUND\r\n")
 	})
-	add("Drain", func(t *testing.T, s *Target) {
+	l.add("Drain", func(t *testing.T, s *Target) {
 		c, w := Dial(t, s.Addr), Dial(t, s.Addr)
 		c.Put(0, 0, 60, "before")
 		s.Drain(t)

@@ -7,8 +7,8 @@ import (
 // Cases that take real time: delays, TTRs, DEADLINE_SOON, timeouts, and
 // blocked reservers. Durations are 1-2 s; the replies are asserted, not
 // how long they took.
-func init() {
-	add("Delay", func(t *testing.T, s *Target) {
+func (l *caseList) timeCases() {
+	l.add("Delay", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 1, 60, "later")
 		_, v := c.Stats("stats-job 1")
@@ -18,19 +18,19 @@ func init() {
 		c.Expect("reserve-with-timeout 0\r\n", "TIMED_OUT\r\n")
 		c.Expect("reserve-with-timeout 5\r\n", "RESERVED 1 5\r\nlater\r\n")
 	})
-	add("ReserveWithTimeout", func(t *testing.T, s *Target) {
+	l.add("ReserveWithTimeout", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("reserve-with-timeout 0\r\n", "TIMED_OUT\r\n")
 		c.Expect("reserve-with-timeout 1\r\n", "TIMED_OUT\r\n")
 	})
-	add("ReserveWithTimeoutTwoConnections", func(t *testing.T, s *Target) {
+	l.add("ReserveWithTimeoutTwoConnections", func(t *testing.T, s *Target) {
 		a, b := Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Expect("watch foo\r\n", "WATCHING 2\r\n")
 		a.Send("reserve-with-timeout 1\r\n")
 		b.Expect("watch foo\r\n", "WATCHING 2\r\n")
 		a.ExpectReplies("TIMED_OUT\r\n")
 	})
-	add("ReserveBlocksUntilPut", func(t *testing.T, s *Target) {
+	l.add("ReserveBlocksUntilPut", func(t *testing.T, s *Target) {
 		a, b := Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Send("reserve\r\n")
 		b.WaitStat("stats", "current-waiting", "1")
@@ -41,7 +41,7 @@ func init() {
 		a.ExpectReplies("RESERVED 1 1\r\nx\r\n")
 		b.WaitStat("stats", "current-waiting", "0")
 	})
-	add("WaitersServedInArrivalOrder", func(t *testing.T, s *Target) {
+	l.add("WaitersServedInArrivalOrder", func(t *testing.T, s *Target) {
 		a, b, c, p := Dial(t, s.Addr), Dial(t, s.Addr), Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Send("reserve\r\n")
 		p.WaitStat("stats", "current-waiting", "1")
@@ -55,7 +55,7 @@ func init() {
 		b.ExpectReplies("RESERVED 2 1\r\n2\r\n")
 		c.ExpectReplies("RESERVED 3 1\r\n3\r\n")
 	})
-	add("WaitersOrderAcrossTubes", func(t *testing.T, s *Target) {
+	l.add("WaitersOrderAcrossTubes", func(t *testing.T, s *Target) {
 		a, b, p := Dial(t, s.Addr), Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Expect("watch t2\r\n", "WATCHING 2\r\n")
 		a.Expect("ignore default\r\n", "WATCHING 1\r\n")
@@ -72,7 +72,7 @@ func init() {
 		p.Put(0, 0, 60, "two")
 		a.ExpectReplies("RESERVED 2 3\r\ntwo\r\n")
 	})
-	add("TTRExpiry", func(t *testing.T, s *Target) {
+	l.add("TTRExpiry", func(t *testing.T, s *Target) {
 		skipUnreliableTTR(t, s)
 		a, b := Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Put(0, 0, 1, "x")
@@ -89,14 +89,14 @@ func init() {
 		a.Expect("delete 1\r\n", "NOT_FOUND\r\n")
 		b.Expect("delete 1\r\n", "DELETED\r\n")
 	})
-	add("TTRExpiryWhileAnotherWaits", func(t *testing.T, s *Target) {
+	l.add("TTRExpiryWhileAnotherWaits", func(t *testing.T, s *Target) {
 		skipUnreliableTTR(t, s)
 		a, b := Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Put(0, 0, 1, "x")
 		a.Expect("reserve\r\n", "RESERVED 1 1\r\nx\r\n")
 		b.Expect("reserve-with-timeout 2\r\n", "RESERVED 1 1\r\nx\r\n")
 	})
-	add("TouchExtendsTTR", func(t *testing.T, s *Target) {
+	l.add("TouchExtendsTTR", func(t *testing.T, s *Target) {
 		a := Dial(t, s.Addr)
 		a.Put(0, 0, 2, "x")
 		a.Expect("reserve\r\n", "RESERVED 1 1\r\nx\r\n")
@@ -105,7 +105,7 @@ func init() {
 			t.Fatalf("time-left after touch: %s", got)
 		}
 	})
-	add("DeadlineSoon", func(t *testing.T, s *Target) {
+	l.add("DeadlineSoon", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 0, 1, "a")
 		c.Expect("reserve-with-timeout 1\r\n", "RESERVED 1 1\r\na\r\n")
@@ -118,7 +118,7 @@ func init() {
 			t.Fatalf("state %s", got)
 		}
 	})
-	add("DeadlineSoonWithReadyJob", func(t *testing.T, s *Target) {
+	l.add("DeadlineSoonWithReadyJob", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 0, 1, "a")
 		c.Put(0, 0, 1, "b")
@@ -127,7 +127,7 @@ func init() {
 		c.Expect("reserve\r\n", "RESERVED 2 1\r\nb\r\n")
 		c.Expect("reserve\r\n", "DEADLINE_SOON\r\n")
 	})
-	add("DeadlineSoonWhileBlocked", func(t *testing.T, s *Target) {
+	l.add("DeadlineSoonWhileBlocked", func(t *testing.T, s *Target) {
 		c, p := Dial(t, s.Addr), Dial(t, s.Addr)
 		c.Put(0, 0, 2, "a")
 		c.Expect("reserve\r\n", "RESERVED 1 1\r\na\r\n")
@@ -138,7 +138,7 @@ func init() {
 			t.Fatalf("state %s", got)
 		}
 	})
-	add("HangUpWhileReserving", func(t *testing.T, s *Target) {
+	l.add("HangUpWhileReserving", func(t *testing.T, s *Target) {
 		a, b := Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Send("reserve\r\n")
 		b.WaitStat("stats", "current-waiting", "1")
@@ -148,7 +148,7 @@ func init() {
 		b.Put(0, 0, 60, "x")
 		b.Expect("reserve-with-timeout 0\r\n", "RESERVED 1 1\r\nx\r\n")
 	})
-	add("HalfCloseWhileReserving", func(t *testing.T, s *Target) {
+	l.add("HalfCloseWhileReserving", func(t *testing.T, s *Target) {
 		a, b := Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Send("reserve\r\n")
 		b.WaitStat("stats", "current-waiting", "1")
@@ -158,14 +158,14 @@ func init() {
 		b.Put(0, 0, 60, "x")
 		b.Expect("reserve-with-timeout 0\r\n", "RESERVED 1 1\r\nx\r\n")
 	})
-	add("PipelinedAfterBlockingReserve", func(t *testing.T, s *Target) {
+	l.add("PipelinedAfterBlockingReserve", func(t *testing.T, s *Target) {
 		a, b := Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Send("reserve\r\nlist-tube-used\r\n")
 		b.WaitStat("stats", "current-waiting", "1")
 		b.Put(0, 0, 60, "x")
 		a.ExpectReplies("RESERVED 1 1\r\nx\r\n", "USING default\r\n")
 	})
-	add("RepliesBeforeBlockingReserveAreSent", func(t *testing.T, s *Target) {
+	l.add("RepliesBeforeBlockingReserveAreSent", func(t *testing.T, s *Target) {
 		a := Dial(t, s.Addr)
 		a.Send("use foo\r\nreserve\r\n")
 		a.ExpectReplies("USING foo\r\n")

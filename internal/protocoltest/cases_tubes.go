@@ -7,8 +7,8 @@ import (
 )
 
 // Cases for tubes: use, watch, ignore, the lists, their lifecycle, pause.
-func init() {
-	add("UseWatchIgnore", func(t *testing.T, s *Target) {
+func (l *caseList) tubeCases() {
+	l.add("UseWatchIgnore", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("list-tube-used\r\n", "USING default\r\n")
 		c.Expect("use foo\r\n", "USING foo\r\n")
@@ -20,7 +20,7 @@ func init() {
 		c.Expect("ignore default\r\n", "NOT_IGNORED\r\n")
 		c.Expect("ignore nothere\r\n", "WATCHING 1\r\n")
 	})
-	add("ListTubes", func(t *testing.T, s *Target) {
+	l.add("ListTubes", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("watch w\r\n", "WATCHING 2\r\n")
 		c.Expect("use u\r\n", "USING u\r\n")
@@ -31,7 +31,7 @@ func init() {
 		c.Expect("list-tubes-watched\r\n", okList("w"))
 		c.Expect("ignore w\r\n", "NOT_IGNORED\r\n")
 	})
-	add("TubeLifecycle", func(t *testing.T, s *Target) {
+	l.add("TubeLifecycle", func(t *testing.T, s *Target) {
 		c, other := Dial(t, s.Addr), Dial(t, s.Addr)
 		c.Expect("use foo\r\n", "USING foo\r\n")
 		other.Expect("list-tubes\r\n", okList("default", "foo"))
@@ -59,14 +59,14 @@ func init() {
 		c.Close()
 		other.WaitStat("stats", "current-tubes", "1")
 	})
-	add("DefaultTubeNeverRemoved", func(t *testing.T, s *Target) {
+	l.add("DefaultTubeNeverRemoved", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("use foo\r\n", "USING foo\r\n")
 		c.Expect("watch foo\r\n", "WATCHING 2\r\n")
 		c.Expect("ignore default\r\n", "WATCHING 1\r\n")
 		c.Expect("list-tubes\r\n", okList("default", "foo"))
 	})
-	add("TubeNameRules", func(t *testing.T, s *Target) {
+	l.add("TubeNameRules", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		n200 := strings.Repeat("a", 200)
 		c.Expect("use "+n200+"\r\n", "USING "+n200+"\r\n")
@@ -85,7 +85,7 @@ func init() {
 		c.Expect("watch "+n200+"\r\n", "WATCHING 2\r\n")
 		c.Expect("list-tube-used\r\n", "USING "+all+"\r\n")
 	})
-	add("PauseTube", func(t *testing.T, s *Target) {
+	l.add("PauseTube", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("put 0 0 0 1\r\nx\r\n", "INSERTED 1\r\n")
 		c.Expect("pause-tube default 1\r\n", "PAUSED\r\n")
@@ -100,7 +100,7 @@ func init() {
 			t.Fatalf("pause after the pause ended: %s", got)
 		}
 	})
-	add("PauseTubeErrors", func(t *testing.T, s *Target) {
+	l.add("PauseTubeErrors", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("pause-tube nosuch 1\r\n", "NOT_FOUND\r\n")
 		c.Expect("pause-tube default\r\n", "BAD_FORMAT\r\n")
@@ -114,7 +114,7 @@ func init() {
 		// "pause-tube", space or not.
 		c.Expect("pause-tubedefault 0\r\n", "PAUSED\r\n")
 	})
-	add("UnpauseTube", func(t *testing.T, s *Target) {
+	l.add("UnpauseTube", func(t *testing.T, s *Target) {
 		a, b := Dial(t, s.Addr), Dial(t, s.Addr)
 		a.Expect("put 0 0 0 0\r\n\r\n", "INSERTED 1\r\n")
 		a.Expect("pause-tube default 86400\r\n", "PAUSED\r\n")

@@ -68,7 +68,7 @@ func startBeanstalkdWith(t *testing.T, cfg Config, extra ...string) *Target {
 		Beanstalkd: true,
 		Durable:    len(extra) > 0,
 		Drain: func(t *testing.T) {
-			if err := bs.Process.Signal(syscall.SIGUSR1); err != nil {
+			if err := bs.Signal(syscall.SIGUSR1); err != nil {
 				t.Fatalf("SIGUSR1: %v", err)
 			}
 			Dial(t, bs.Addr).WaitStat("stats", "draining", "true")

@@ -41,22 +41,27 @@ type Case struct {
 	Run    func(t *testing.T, s *Target)
 }
 
-// cases is filled by the init functions of the case files.
-var cases []Case
+// caseList collects the cases of the case files (cases_*.go).
+type caseList []Case
 
-func add(name string, run func(t *testing.T, s *Target)) {
-	cases = append(cases, Case{Name: name, Run: run})
+func (l *caseList) add(name string, run func(t *testing.T, s *Target)) {
+	*l = append(*l, Case{Name: name, Run: run})
 }
 
-func addConfig(name string, cfg Config, run func(t *testing.T, s *Target)) {
-	cases = append(cases, Case{Name: name, Config: cfg, Run: run})
+func (l *caseList) addConfig(name string, cfg Config, run func(t *testing.T, s *Target)) {
+	*l = append(*l, Case{Name: name, Config: cfg, Run: run})
 }
 
 // Cases returns the cases of the suite sorted by name.
 func Cases() []Case {
-	cs := append([]Case(nil), cases...)
-	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
-	return cs
+	var l caseList
+	l.errorCases()
+	l.jobCases()
+	l.statsCases()
+	l.timeCases()
+	l.tubeCases()
+	sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
+	return l
 }
 
 // Run runs every case, in parallel, each against a fresh server from

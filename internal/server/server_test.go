@@ -13,6 +13,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/poll"
 	"github.com/reprieve/reprieve/internal/server"
 )
 
@@ -117,9 +118,7 @@ func TestShutdownEndsBlockedReserveAndIdleConnections(t *testing.T) {
 	if got := line(t, idleR); got != "USING default\r\n" {
 		t.Fatalf("got %q", got)
 	}
-	for srv.Broker().Stats().CurrentWaiting != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	poll.Until(t, "the reserve waits", func() bool { return srv.Broker().Stats().CurrentWaiting == 1 })
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}

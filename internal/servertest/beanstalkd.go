@@ -2,106 +2,202 @@ package servertest
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// Beanstalkd is a running beanstalkd process.
+// Beanstalkd is a running beanstalkd process, started for a test (the peer
+// of the differential tests, the servers of the client's tests). Its
+// methods must be called from the test's goroutine.
 type Beanstalkd struct {
-	// Addr is the address it listens on, "127.0.0.1:port".
+	// Addr is the address it listens on, "127.0.0.1:port"; it stays the
+	// same across Restart.
 	Addr string
-	// Process is the process, to signal (SIGUSR1 turns drain mode on).
-	Process *os.Process
+
+	t    testing.TB // nil when started by LaunchBeanstalkd
+	bin  string
+	args []string // after -l and -p
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has been waited for
+	// stderr is the process's standard error: written by exec's
+	// goroutine, read only once done is closed.
+	stderr *bytes.Buffer
 }
 
 // StartBeanstalkd starts the beanstalkd found on PATH on a free loopback
 // port, with extra arguments (such as "-z", "1000"). Note that its
-// total-connections counts one connection made to see it listening. Without beanstalkd the test is skipped, unless the environment
-// variable CI is set: then it fails. t.Cleanup kills the process.
+// total-connections counts one connection made to see it listening.
+// Without beanstalkd the test is skipped, unless the environment variable
+// CI is set: then it fails. t.Cleanup kills the process, and shows what it
+// wrote to standard error if the test failed.
 func StartBeanstalkd(t testing.TB, args ...string) *Beanstalkd {
 	t.Helper()
-	path, err := exec.LookPath("beanstalkd")
+	bin, err := exec.LookPath("beanstalkd")
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("servertest: beanstalkd is not installed (CI is set): %v", err)
+			t.Fatalf("servertest: beanstalkd is not installed (CI is set; scripts/test installs it): %v", err)
 		}
 		t.Skipf("servertest: beanstalkd is not installed: %v", err)
 	}
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("servertest: %v", err)
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		cmd := exec.Command(path, append([]string{"-l", "127.0.0.1", "-p", strconv.Itoa(port)}, args...)...)
-		var stderr bytes.Buffer // written by exec's goroutine, read after Wait
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("servertest: start beanstalkd: %v", err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		var gone bool
-		if lastErr, gone = waitListening(addr, exited); lastErr == nil {
-			t.Cleanup(func() {
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-				<-exited
-				if t.Failed() && stderr.Len() > 0 {
-					t.Logf("beanstalkd stderr:\n%s", stderr.String())
-				}
-			})
-			return &Beanstalkd{Addr: addr, Process: cmd.Process}
-		}
-		if !gone {
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-exited
-		}
+	b, err := launch(bin, args)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("servertest: beanstalkd did not start: %v", lastErr)
-	return nil
+	b.t = t
+	t.Cleanup(func() {
+		b.Kill()
+		if t.Failed() && b.stderr.Len() > 0 {
+			t.Logf("%s stderr:\n%s", b, b.stderr)
+		}
+	})
+	return b
 }
 
-// waitListening waits until addr accepts connections or the process exits
-// (then gone is true).
-func waitListening(addr string, exited <-chan error) (err error, gone bool) {
+// StartDurableBeanstalkd is StartBeanstalkd with a write-ahead log in a
+// temporary directory, so that the jobs it acknowledged survive Kill and
+// Restart.
+func StartDurableBeanstalkd(t testing.TB) *Beanstalkd {
+	t.Helper()
+	return StartBeanstalkd(t, "-b", t.TempDir())
+}
+
+// LaunchBeanstalkd starts beanstalkd as StartBeanstalkd does, outside a
+// test (for TestMain and examples); the caller must Kill it. It fails if
+// beanstalkd is not installed.
+func LaunchBeanstalkd(args ...string) (*Beanstalkd, error) {
+	bin, err := exec.LookPath("beanstalkd")
+	if err != nil {
+		return nil, fmt.Errorf("servertest: %w", err)
+	}
+	return launch(bin, args)
+}
+
+// launch starts bin on a free port, trying another port if the one it
+// picked was taken meanwhile.
+func launch(bin string, args []string) (*Beanstalkd, error) {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var port int
+		if port, err = freePort(); err != nil {
+			return nil, fmt.Errorf("servertest: find a free port: %w", err)
+		}
+		b := &Beanstalkd{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), bin: bin, args: args}
+		if err = b.start(); err == nil {
+			return b, nil
+		}
+	}
+	return nil, err
+}
+
+// start runs the process on b.Addr and waits until it accepts connections.
+func (b *Beanstalkd) start() error {
+	_, port, _ := net.SplitHostPort(b.Addr)
+	b.cmd = exec.Command(b.bin, append([]string{"-l", "127.0.0.1", "-p", port}, b.args...)...)
+	b.stderr = &bytes.Buffer{}
+	b.cmd.Stderr = b.stderr
+	if err := b.cmd.Start(); err != nil {
+		b.cmd = nil
+		return fmt.Errorf("servertest: start beanstalkd: %w", err)
+	}
+	b.done = make(chan struct{})
+	cmd, done := b.cmd, b.done
+	go func() { _ = cmd.Wait(); close(done) }() // owned by b: Kill waits for done
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		c, err := net.DialTimeout("tcp", b.Addr, time.Second)
 		if err == nil {
 			c.Close()
-			return nil, false
+			return nil
 		}
 		select {
-		case werr := <-exited:
-			return &exitError{addr: addr, err: werr}, true
-		case <-time.After(5 * time.Millisecond):
+		case <-done:
+			b.cmd = nil
+			return fmt.Errorf("servertest: %s exited at start (%v): %s", b, cmd.ProcessState, b.stderr)
+		case <-time.After(5 * time.Millisecond): // waiting for another process, not for our own timer
 		}
 		if time.Now().After(deadline) {
-			return err, false
+			b.Kill()
+			return fmt.Errorf("servertest: %s not accepting after 5s: %w", b, err)
 		}
 	}
 }
 
-type exitError struct {
-	addr string
-	err  error
-}
-
-func (e *exitError) Error() string {
-	return "beanstalkd on " + e.addr + " exited: " + errString(e.err)
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "status 0"
+// Kill stops the process with SIGKILL and waits for it; killing a stopped
+// server does nothing.
+func (b *Beanstalkd) Kill() {
+	if b.cmd == nil {
+		return
 	}
-	return err.Error()
+	_ = b.cmd.Process.Signal(syscall.SIGKILL)
+	<-b.done
+	b.cmd = nil
+}
+
+// Restart starts the server again on the same address with the same
+// arguments (and so the same log directory), killing it first if it runs.
+// It fails the test if the server does not come up.
+func (b *Beanstalkd) Restart() {
+	b.t.Helper()
+	b.Kill()
+	if err := b.start(); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// Signal sends sig to the running process.
+func (b *Beanstalkd) Signal(sig os.Signal) error {
+	if b.cmd == nil {
+		return fmt.Errorf("servertest: %s is not running", b)
+	}
+	return b.cmd.Process.Signal(sig)
+}
+
+// String names the server in test messages.
+func (b *Beanstalkd) String() string { return "beanstalkd@" + b.Addr }
+
+// Drain sends SIGUSR1, which puts beanstalkd in drain mode: puts are
+// answered DRAINING. It returns once the server says it is draining.
+func (b *Beanstalkd) Drain() {
+	b.t.Helper()
+	if err := b.Signal(syscall.SIGUSR1); err != nil {
+		b.t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !b.draining() {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("%s not draining 5s after SIGUSR1", b)
+		}
+		time.Sleep(10 * time.Millisecond) // waiting for another process
+	}
+}
+
+// draining asks the server for its draining stat over a raw connection.
+func (b *Beanstalkd) draining() bool {
+	c, err := net.Dial("tcp", b.Addr)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("stats\r\n")); err != nil {
+		return false
+	}
+	buf := make([]byte, 8192)
+	var got []byte
+	for !strings.Contains(string(got), "\nplatform:") {
+		n, err := c.Read(buf)
+		if err != nil {
+			return false
+		}
+		got = append(got, buf[:n]...)
+	}
+	return strings.Contains(string(got), "\ndraining: true\n")
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.

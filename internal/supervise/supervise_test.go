@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/poll"
 	"github.com/reprieve/reprieve/internal/supervise"
 )
 
@@ -42,13 +43,7 @@ func (r *recorder) next(t *testing.T) supervise.Event {
 // waitTimer waits until the supervisor sleeps on the fake clock.
 func waitTimer(t *testing.T, c *clock.Fake) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Pending() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("supervisor never waited on the clock")
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
+	poll.Until(t, "the supervisor waits on the clock", func() bool { return c.Pending() > 0 })
 }
 
 func quiet(t *testing.T) *slog.Logger { return slog.New(slog.NewTextHandler(t.Output(), nil)) }

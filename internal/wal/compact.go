@@ -31,7 +31,7 @@ func (s *store) victim() *segment {
 		return nil
 	}
 	room := s.head().size - s.head().used + s.spareRoom() - s.owed()
-	if s.noSpace && best.live+best.tombs+s.maxRec > room {
+	if s.noSpace && s.compactNeed(best) > room {
 		// The copies do not fit: wait for deletes, or for space.
 		return nil
 	}

@@ -111,7 +111,9 @@
 // or above the last fsync'd high-water mark is fsync'd before its commits
 // complete (at most once per 8192 ids, and only when the ids outrun the
 // interval fsync); under "never" it is not. Open writes and fsyncs a mark
-// 16384 above the next id into the hot head before anything else. So a
+// 16384 above the next id before anything else, into the buried store's
+// head (rarely dirty after a crash, so the fsync is quick) or, when it
+// has no room, the hot log's. So a
 // torn tail, which may take acknowledged puts with it under "interval" or
 // "never", never brings an id back: the next start hands out ids from a
 // mark above every id used before it. Each start thus skips up to 16384

@@ -197,14 +197,18 @@ func dropsIn(buf []byte) []uint64 {
 
 // startMarks gives every store a head and writes, fsync'd before any
 // other record, the marks a start needs (see doc.go, "Job ids"): a head
-// mark in an empty head, and in the hot log a mark of a new id
-// high-water mark a step ahead, so that the first puts need no fsync of
-// their own. On a full disk the hot log's mark may not fit; puts then
-// wait for an fsync once. l.mu is held and nothing is pending.
+// mark in an empty head, and a mark of a new id high-water mark a step
+// ahead, so that the first puts need no fsync of their own. That mark
+// goes to the buried store, whose head is rarely dirty after a kill
+// (fsyncing the hot head could write out seconds of unsynced records),
+// or else to the hot log; on a full disk it may fit in neither, and the
+// first put then waits for an fsync. l.mu is held and nothing is
+// pending.
 func (l *Log) startMarks() error {
 	l.hw, l.durableHW = l.nextID+idStep, l.nextID
 	durable := false
-	for _, st := range l.stores {
+	for _, k := range []storeKind{buried, hot} {
+		st := l.stores[k]
 		if len(st.segs) == 0 {
 			if err := l.allocate(st); err != nil {
 				return fmt.Errorf("wal: start the %s store: %w", st.kind, err)
@@ -224,7 +228,7 @@ func (l *Log) startMarks() error {
 			}
 			l.seq++
 			m = appendHeadMark(nil, l.seq, l.hw, nums)
-		case st.kind == hot && head.size-head.used-int64(padded(frameHeaderSize+21)) >= st.owed():
+		case !durable && head.size-head.used-int64(padded(frameHeaderSize+21)) >= st.owed():
 			l.seq++
 			m = appendMark(nil, l.seq, l.hw)
 		default:
@@ -238,7 +242,7 @@ func (l *Log) startMarks() error {
 		}
 		head.used += int64(len(m))
 		head.written = head.used
-		durable = durable || st.kind == hot
+		durable = true
 	}
 	if durable {
 		l.durableHW = l.hw

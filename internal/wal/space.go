@@ -35,23 +35,22 @@ func (s *store) markSize() int64 {
 	return int64(padded(frameHeaderSize + 1 + 3*10 + 10*(len(s.segs)+1)))
 }
 
+// compactNeed bounds the room compacting g takes: its live records and
+// tombstones, a record's worth of waste at a rotation, its drop record.
+func (s *store) compactNeed(g *segment) int64 {
+	return g.live + g.tombs + s.maxRec + tombSize
+}
+
 // compactRoom is the room compacting the store's cheapest sealed segment
-// needs: its live records and tombstones, and a record's worth of waste
-// at a rotation. Log.mu is held.
+// needs (0 without one). Log.mu is held.
 func (s *store) compactRoom() int64 {
 	best := int64(-1)
 	for _, g := range s.segs[:len(s.segs)-1] {
-		if g.dropping {
-			continue
-		}
-		if n := g.live + g.tombs; best < 0 || n < best {
-			best = n
+		if !g.dropping && (best < 0 || s.compactNeed(g) < best) {
+			best = s.compactNeed(g)
 		}
 	}
-	if best < 0 {
-		return 0
-	}
-	return best + s.maxRec
+	return max(best, 0)
 }
 
 // need is the room that must remain after placing a record of kind k.

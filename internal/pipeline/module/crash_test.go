@@ -16,6 +16,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/pipeline"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 const crashChildEnv = "REPRIEVE_PIPELINE_CHILD"
@@ -77,13 +78,13 @@ routingtable:
 `, log, srv.URL)), 0o644)
 	start := func() *exec.Cmd { return startCrashChild(t, "TestFileInputSurvivesSIGKILL", cfgPath) }
 	first := start()
-	eventually(t, "a third of the records", func() bool { d, _ := count(); return d >= records/3 })
+	poll.Until(t, "a third of the records", func() bool { d, _ := count(); return d >= records/3 })
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
 	_, before := count()
 	second := start()
 	defer func() { second.Process.Kill(); second.Wait() }()
-	eventually(t, "every record", func() bool { d, _ := count(); return d == records })
+	poll.Until(t, "every record", func() bool { d, _ := count(); return d == records })
 	time.Sleep(50 * time.Millisecond) // let stray repeats show
 	distinct, total := count()
 	dups := total - distinct
@@ -141,7 +142,7 @@ routingtable:
 `, buf, srv.URL)), 0o644)
 	start := func() *exec.Cmd { return startCrashChild(t, "TestDiskInputSurvivesSIGKILL", cfgPath) }
 	first := start()
-	eventually(t, "a third of the records", func() bool { d, _ := count(); return d >= records/3 })
+	poll.Until(t, "a third of the records", func() bool { d, _ := count(); return d >= records/3 })
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
 	if _, err := os.Stat(file + ".offset"); err != nil {
@@ -149,8 +150,8 @@ routingtable:
 	}
 	second := start()
 	defer func() { second.Process.Kill(); second.Wait() }()
-	eventually(t, "every record", func() bool { d, _ := count(); return d == records })
-	eventually(t, "the buffer file to be removed", func() bool {
+	poll.Until(t, "every record", func() bool { d, _ := count(); return d == records })
+	poll.Until(t, "the buffer file to be removed", func() bool {
 		_, err := os.Stat(file)
 		return os.IsNotExist(err)
 	})

@@ -23,8 +23,8 @@ import (
 // order, keeping its position in FILE.offset, and deletes a file once every
 // message read from it has left the pipeline.
 
-func init() {
-	pipeline.Register(&pipeline.Kind{
+var diskKinds = []*pipeline.Kind{
+	{
 		Name:    "output.disk",
 		Summary: "buffers messages to files in a directory (Wishbone's diskout); input.disk reads them back",
 		In:      []string{"inbox"},
@@ -48,8 +48,8 @@ func init() {
 			return &diskOut{env: env, dir: dir, interval: a.Duration("interval"), batch: a.Int("batch"), fsync: a.Bool("fsync"),
 				stamp: time.Now().UnixNano()}, nil
 		},
-	})
-	pipeline.Register(&pipeline.Kind{
+	},
+	{
 		Name:    "input.disk",
 		Summary: "reads messages back from an output.disk buffer directory (Wishbone's diskin), resuming from its committed offset",
 		Out:     []string{"outbox"},
@@ -66,7 +66,7 @@ func init() {
 			}
 			return &diskIn{env: env, dir: dir, idleTrigger: a.Bool("idle_trigger"), idleTime: a.Duration("idle_time"), poll: a.Duration("poll_interval")}, nil
 		},
-	})
+	},
 }
 
 type diskOut struct {

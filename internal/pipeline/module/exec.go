@@ -12,8 +12,8 @@ import (
 	"github.com/reprieve/reprieve/internal/pipeline"
 )
 
-func init() {
-	pipeline.Register(&pipeline.Kind{
+var execKinds = []*pipeline.Kind{
+	{
 		Name: "process.exec",
 		Summary: "runs an external command per message with the body on stdin; a non-zero exit raises. " +
 			"The command is looked up afresh each time, so fixing the script fixes the next retry",
@@ -28,7 +28,7 @@ func init() {
 		New: func(env *pipeline.Env, a pipeline.Args) (pipeline.Module, error) {
 			return &execMod{env: env, command: a.String("command"), args: a.Strings("args"), dir: a.String("dir"), timeout: a.Duration("timeout")}, nil
 		},
-	})
+	},
 }
 
 // ErrExit is wrapped by process.exec's error for a non-zero exit.
@@ -53,7 +53,8 @@ func (e *execMod) Handle(ctx context.Context, _ string, m *pipeline.Message) err
 	cmd := exec.CommandContext(ctx, e.command, e.args...)
 	cmd.Dir = e.dir
 	cmd.Stdin = bytes.NewReader(m.Body)
-	cmd.Env = append(cmd.Environ(), "REPRIEVE_MESSAGE_ID="+m.ID, fmt.Sprintf("REPRIEVE_ATTEMPT=%d", m.Attempt),
+	// REPRIEVE_ATTEMPT counts this try: 1 the first time.
+	cmd.Env = append(cmd.Environ(), "REPRIEVE_MESSAGE_ID="+m.ID, fmt.Sprintf("REPRIEVE_ATTEMPT=%d", m.Attempt+1),
 		"REPRIEVE_LAST_ERROR="+m.Meta[pipeline.FallbackErrorMeta])
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &tail{max: 512, buf: &stderr}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 // failoverConfig is examples/failover.yaml with test ports, a temporary
@@ -46,7 +47,7 @@ func TestFailoverExample(t *testing.T) {
 	generated := func() uint64 { return queueStats(p, "dictgenerator", "outbox").Out }
 
 	// 1. All up: messages arrive at output_1.
-	eventually(t, "messages at listener 1", func() bool { return servers[0].count() >= 20 })
+	poll.Until(t, "messages at listener 1", func() bool { return servers[0].count() >= 20 })
 	if servers[1].count()+servers[2].count() != 0 {
 		t.Fatalf("listeners 2 and 3 got messages while 1 was up")
 	}
@@ -54,7 +55,7 @@ func TestFailoverExample(t *testing.T) {
 	// 2. Stop listener 1: messages arrive at listener 2.
 	servers[0].stop()
 	at1 := servers[0].count()
-	eventually(t, "messages at listener 2", func() bool { return servers[1].count() >= 20 })
+	poll.Until(t, "messages at listener 2", func() bool { return servers[1].count() >= 20 })
 	if servers[0].count() != at1 {
 		t.Fatalf("listener 1 received after it stopped")
 	}
@@ -63,8 +64,8 @@ func TestFailoverExample(t *testing.T) {
 	servers[1].stop()
 	servers[2].stop()
 	downFrom := generated()
-	eventually(t, "buffered messages", func() bool { return moduleStats(p, "diskout").Handled >= 30 })
-	eventually(t, "a buffer file", func() bool {
+	poll.Until(t, "buffered messages", func() bool { return moduleStats(p, "diskout").Handled >= 30 })
+	poll.Until(t, "a buffer file", func() bool {
 		m, _ := filepath.Glob(filepath.Join(buffer, "*.ready"))
 		return len(m) > 0
 	})
@@ -72,7 +73,7 @@ func TestFailoverExample(t *testing.T) {
 	// been quiet for idle_time it drains back through the funnel.
 	servers[0].start()
 	upFrom := generated()
-	eventually(t, "the buffer to drain", func() bool {
+	poll.Until(t, "the buffer to drain", func() bool {
 		m, _ := filepath.Glob(filepath.Join(buffer, "*.ready"))
 		return len(m) == 0 && moduleStats(p, "diskin").Handled == 0 && queueStats(p, "diskin", "outbox").Out > 0 &&
 			p.InFlight() == 0

@@ -14,8 +14,8 @@ import (
 	"github.com/reprieve/reprieve/internal/pipeline"
 )
 
-func init() {
-	pipeline.Register(&pipeline.Kind{
+var fileKinds = []*pipeline.Kind{
+	{
 		Name:    "input.file",
 		Summary: "tails a file line by line; each line is a message; the offset is committed once a line has left the pipeline (at least once)",
 		Out:     []string{"outbox"},
@@ -37,8 +37,8 @@ func init() {
 			}
 			return &fileIn{env: env, path: a.String("path"), poll: a.Duration("poll_interval"), maxLine: a.Int("max_line"), commit: c}, nil
 		},
-	})
-	pipeline.Register(&pipeline.Kind{
+	},
+	{
 		Name:    "output.file",
 		Summary: "appends each message's body as a line to a file",
 		In:      []string{"inbox"},
@@ -49,7 +49,7 @@ func init() {
 		New: func(env *pipeline.Env, a pipeline.Args) (pipeline.Module, error) {
 			return &fileOut{path: a.String("path"), fsync: a.Bool("fsync")}, nil
 		},
-	})
+	},
 }
 
 // ErrLineTooLong stops input.file at a line longer than max_line.

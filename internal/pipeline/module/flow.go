@@ -11,8 +11,8 @@ import (
 // ErrNoOutputs is returned by fanout and roundrobin with nothing connected.
 var ErrNoOutputs = errors.New("module: no connected output queues")
 
-func init() {
-	pipeline.Register(&pipeline.Kind{
+var flowKinds = []*pipeline.Kind{
+	{
 		Name:      "flow.funnel",
 		Summary:   "merges any number of input queues (name them in the routing table) into outbox",
 		DynamicIn: true,
@@ -20,8 +20,8 @@ func init() {
 		New: func(env *pipeline.Env, a pipeline.Args) (pipeline.Module, error) {
 			return &funnel{env: env}, nil
 		},
-	})
-	pipeline.Register(&pipeline.Kind{
+	},
+	{
 		Name:       "flow.fanout",
 		Summary:    "copies each message from inbox to every connected output queue (name them in the routing table)",
 		In:         []string{"inbox"},
@@ -29,8 +29,8 @@ func init() {
 		New: func(env *pipeline.Env, a pipeline.Args) (pipeline.Module, error) {
 			return &fanout{env: env}, nil
 		},
-	})
-	pipeline.Register(&pipeline.Kind{
+	},
+	{
 		Name:       "flow.roundrobin",
 		Summary:    "sends each message from inbox to the next connected output queue in turn",
 		In:         []string{"inbox"},
@@ -38,7 +38,7 @@ func init() {
 		New: func(env *pipeline.Env, a pipeline.Args) (pipeline.Module, error) {
 			return &roundrobin{env: env}, nil
 		},
-	})
+	},
 }
 
 type funnel struct{ env *pipeline.Env }

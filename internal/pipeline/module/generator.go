@@ -12,8 +12,8 @@ import (
 	"github.com/reprieve/reprieve/internal/pipeline"
 )
 
-func init() {
-	pipeline.Register(&pipeline.Kind{
+var generatorKinds = []*pipeline.Kind{
+	{
 		Name:    "input.generator",
 		Summary: "generates random JSON objects (id, seq, value) at an interval, like Wishbone's dictgenerator",
 		Out:     []string{"outbox"},
@@ -35,7 +35,7 @@ func init() {
 			}
 			return &generator{env: env, interval: a.Duration("interval"), count: a.Int("count"), prefix: prefix}, nil
 		},
-	})
+	},
 }
 
 type generator struct {

@@ -45,18 +45,6 @@ func run(t *testing.T, src string, clk clock.Clock, setup func(p *pipeline.Pipel
 	return p, stop
 }
 
-// eventually polls cond until it holds (10 s at most).
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func moduleStats(p *pipeline.Pipeline, name string) pipeline.ModuleStats {
 	for _, m := range p.Stats() {
 		if m.Module == name {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/pipeline"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 // replaceScript writes a new version of an executable and renames it over
@@ -58,7 +59,7 @@ routingtable:
 	p, stop := run(t, src, clk, nil)
 	m, _ := p.Module("retry")
 	r := m.(*retryMod)
-	eventually(t, "the failed call to be held for retry", func() bool { return r.Waiting() == 1 && clk.Pending() >= 1 })
+	poll.Until(t, "the failed call to be held for retry", func() bool { return r.Waiting() == 1 && clk.Pending() >= 1 })
 	files, _ := filepath.Glob(filepath.Join(dir, "retry", "*.msg"))
 	if len(files) != 1 {
 		t.Fatalf("retry directory holds %v, want one message file", files)
@@ -80,12 +81,12 @@ routingtable:
 	// The developer fixes the script meanwhile.
 	replaceScript(t, script, fmt.Sprintf("cat > %s\necho >> %s\necho \"attempt=$REPRIEVE_ATTEMPT\" >> %s\n", done, done, done))
 	clk.Advance(time.Second)
-	eventually(t, "the retried call to succeed", func() bool { return len(readLines(t, out)) == 1 })
+	poll.Until(t, "the retried call to succeed", func() bool { return len(readLines(t, out)) == 1 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	handled := readLines(t, done)
-	if len(handled) != 2 || !strings.Contains(handled[0], `"id":"call-1"`) || handled[1] != "attempt=1" {
+	if len(handled) != 2 || !strings.Contains(handled[0], `"id":"call-1"`) || handled[1] != "attempt=2" {
 		t.Fatalf("the fixed script saw %q", handled)
 	}
 	if s := moduleStats(p, "handler"); s.Failed != 1 || s.Handled != 1 {
@@ -119,15 +120,15 @@ routingtable:
 	m, _ := p.Module("retry")
 	r := m.(*retryMod)
 	for i, d := range []time.Duration{10 * time.Second, 20 * time.Second} {
-		eventually(t, fmt.Sprintf("hold %d", i+1), func() bool { return r.Waiting() == 1 && clk.Pending() >= 1 })
+		poll.Until(t, fmt.Sprintf("hold %d", i+1), func() bool { return r.Waiting() == 1 && clk.Pending() >= 1 })
 		clk.Advance(d - time.Millisecond)
 		if r.Waiting() != 1 {
 			t.Fatalf("attempt %d sent early", i+1)
 		}
 		clk.Advance(time.Millisecond)
-		eventually(t, "the retry to be sent", func() bool { return moduleStats(p, "handler").Failed == uint64(i+2) })
+		poll.Until(t, "the retry to be sent", func() bool { return moduleStats(p, "handler").Failed == uint64(i+2) })
 	}
-	eventually(t, "give up", func() bool { return moduleStats(p, "dead").Handled == 1 })
+	poll.Until(t, "give up", func() bool { return moduleStats(p, "dead").Handled == 1 })
 	stop()
 	if s := moduleStats(p, "retry"); s.Failed != 1 || s.Handled != 2 {
 		t.Fatalf("retry stats %+v", s)

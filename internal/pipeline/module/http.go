@@ -15,8 +15,8 @@ import (
 	"github.com/reprieve/reprieve/internal/pipeline"
 )
 
-func init() {
-	pipeline.Register(&pipeline.Kind{
+var httpKinds = []*pipeline.Kind{
+	{
 		Name:    "input.http",
 		Summary: "accepts messages as HTTP POST bodies; replies 200 once the message is accepted downstream",
 		Out:     []string{"outbox"},
@@ -28,8 +28,8 @@ func init() {
 		New: func(env *pipeline.Env, a pipeline.Args) (pipeline.Module, error) {
 			return &httpIn{env: env, addr: a.String("address"), path: a.String("path"), maxBody: int64(a.Int("max_body"))}, nil
 		},
-	})
-	pipeline.Register(&pipeline.Kind{
+	},
+	{
 		Name:    "output.http",
 		Summary: "POSTs each message's body to a URL; a transport error or a non-2xx status raises",
 		In:      []string{"inbox"},
@@ -49,7 +49,7 @@ func init() {
 			return &httpOut{url: a.String("url"), method: a.String("method"), ctype: a.String("content_type"),
 				client: &http.Client{Timeout: a.Duration("timeout")}}, nil
 		},
-	})
+	},
 }
 
 type httpIn struct {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/pipeline"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 func freeAddr(t *testing.T) string {
@@ -42,14 +43,14 @@ routingtable:
   - in.outbox -> out.inbox
 `, addr, dst.port), clock.Real(), nil)
 	var c net.Conn
-	eventually(t, "the tcp input to listen", func() bool {
+	poll.Until(t, "the tcp input to listen", func() bool {
 		var err error
 		c, err = net.Dial("tcp", addr)
 		return err == nil
 	})
 	fmt.Fprint(c, "one\ntwo\nthree\n")
 	c.Close()
-	eventually(t, "three lines", func() bool { return dst.count() == 3 })
+	poll.Until(t, "three lines", func() bool { return dst.count() == 3 })
 	if got := strings.Join(dst.received(), ","); got != "one,two,three" {
 		t.Fatalf("received %s", got)
 	}
@@ -92,7 +93,7 @@ routingtable:
   - enc.outbox -> audit.inbox
 `, addr, bad.URL, good.URL, errFile), clock.Real(), nil)
 	var resp *http.Response
-	eventually(t, "the http input to listen", func() bool {
+	poll.Until(t, "the http input to listen", func() bool {
 		var err error
 		resp, err = http.Post("http://"+addr+"/ingest", "text/plain", strings.NewReader("hello"))
 		return err == nil
@@ -104,8 +105,8 @@ routingtable:
 	if r, _ := http.Get("http://" + addr + "/ingest"); r.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("GET: %s", r.Status)
 	}
-	eventually(t, "delivery to the fallback", func() bool { mu.Lock(); defer mu.Unlock(); return len(bodies) == 1 })
-	eventually(t, "the audit copy", func() bool { return len(readLines(t, errFile)) == 1 })
+	poll.Until(t, "delivery to the fallback", func() bool { mu.Lock(); defer mu.Unlock(); return len(bodies) == 1 })
+	poll.Until(t, "the audit copy", func() bool { return len(readLines(t, errFile)) == 1 })
 	var m pipeline.Message
 	if err := json.Unmarshal([]byte(readLines(t, errFile)[0]), &m); err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ routingtable:
   - rr.two -> b.inbox
   - rr.three -> c.inbox
 `, dir), clock.Real(), nil)
-	eventually(t, "30 messages", func() bool {
+	poll.Until(t, "30 messages", func() bool {
 		return moduleStats(p, "a").Handled+moduleStats(p, "b").Handled+moduleStats(p, "c").Handled == 30
 	})
 	stop()
@@ -172,7 +173,7 @@ modules:
 routingtable:
   - gen.outbox -> out.inbox
 `, clock.Real(), nil)
-	eventually(t, "2 lines", func() bool { return moduleStats(p, "out").Handled == 2 })
+	poll.Until(t, "2 lines", func() bool { return moduleStats(p, "out").Handled == 2 })
 	stop()
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	var ids []string
@@ -201,13 +202,13 @@ routingtable:
   - in.outbox -> out.inbox
 `, log, out), clock.Real(), nil)
 	os.WriteFile(log, []byte("a\nb\npart"), 0o644)
-	eventually(t, "2 lines", func() bool { return moduleStats(p, "out").Handled == 2 })
+	poll.Until(t, "2 lines", func() bool { return moduleStats(p, "out").Handled == 2 })
 	f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("ial\nc\n")
 	f.Close()
-	eventually(t, "4 lines", func() bool { return moduleStats(p, "out").Handled == 4 })
+	poll.Until(t, "4 lines", func() bool { return moduleStats(p, "out").Handled == 4 })
 	os.WriteFile(log, []byte("x\n"), 0o644)
-	eventually(t, "5 lines", func() bool { return moduleStats(p, "out").Handled == 5 })
+	poll.Until(t, "5 lines", func() bool { return moduleStats(p, "out").Handled == 5 })
 	stop()
 	if got := strings.Join(readLines(t, out), ","); got != "a,b,partial,c,x" {
 		t.Fatalf("got %s", got)
@@ -226,7 +227,7 @@ modules:
 routingtable:
   - gen.outbox -> diskout.inbox
 `, buf), clock.Real(), nil)
-	eventually(t, "two full batches", func() bool {
+	poll.Until(t, "two full batches", func() bool {
 		m, _ := filepath.Glob(filepath.Join(buf, "*.ready"))
 		return len(m) == 2
 	})
@@ -243,8 +244,8 @@ modules:
 routingtable:
   - diskin.outbox -> out.inbox
 `, buf, out), clock.Real(), nil)
-	eventually(t, "250 messages", func() bool { return moduleStats(p, "out").Handled == 250 && p.InFlight() == 0 })
-	eventually(t, "the buffer to empty", func() bool {
+	poll.Until(t, "250 messages", func() bool { return moduleStats(p, "out").Handled == 250 && p.InFlight() == 0 })
+	poll.Until(t, "the buffer to empty", func() bool {
 		m, _ := filepath.Glob(filepath.Join(buf, "*"))
 		return len(m) == 0
 	})
@@ -277,7 +278,7 @@ routingtable:
   - gen.outbox -> out.inbox
   - out.failed -> diskout.inbox
 `, port, buf), clock.Real(), nil)
-	eventually(t, "300 generated", func() bool { return queueStats(p, "gen", "outbox").Out == 300 })
+	poll.Until(t, "300 generated", func() bool { return queueStats(p, "gen", "outbox").Out == 300 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -322,15 +323,15 @@ routingtable:
   - diskin.outbox -> out.inbox
 `, buf, out), clk, nil)
 	for range 9 {
-		eventually(t, "diskin to wait", func() bool { return clk.Pending() == 1 })
+		poll.Until(t, "diskin to wait", func() bool { return clk.Pending() == 1 })
 		clk.Advance(time.Second)
 	}
-	eventually(t, "diskin to wait", func() bool { return clk.Pending() == 1 })
+	poll.Until(t, "diskin to wait", func() bool { return clk.Pending() == 1 })
 	if n := queueStats(p, "diskin", "outbox").In; n != 0 {
 		t.Fatalf("read %d messages 9s after the last write", n)
 	}
 	clk.Advance(time.Second)
-	eventually(t, "the buffered message", func() bool { return moduleStats(p, "out").Handled == 1 })
+	poll.Until(t, "the buffered message", func() bool { return moduleStats(p, "out").Handled == 1 })
 	stop()
 	if got := readLines(t, out); len(got) != 1 || got[0] != "buffered" {
 		t.Fatalf("out = %q", got)
@@ -347,7 +348,7 @@ modules:
 routingtable:
   - gen.outbox -> out.inbox
 `, dst.port), clock.Real(), nil)
-	eventually(t, "5 messages", func() bool { return dst.count() == 5 })
+	poll.Until(t, "5 messages", func() bool { return dst.count() == 5 })
 	stop()
 	if s := moduleStats(p, "out"); s.Handled != 5 {
 		t.Fatalf("out %+v", s)

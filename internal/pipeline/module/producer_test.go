@@ -12,6 +12,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/pipeline"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 var errSessionTimeout = errors.New("simulated session timeout")
@@ -84,7 +85,7 @@ func TestProducerRestartsFromOffset(t *testing.T) {
 			return nil
 		}
 	})
-	eventually(t, "10,000 records", func() bool { return moduleStats(p, "sink").Handled >= 10000 && p.InFlight() == 0 })
+	poll.Until(t, "10,000 records", func() bool { return moduleStats(p, "sink").Handled >= 10000 && p.InFlight() == 0 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -117,13 +118,13 @@ func TestProducerResumesAfterProcessRestart(t *testing.T) {
 	log, out := filepath.Join(dir, "clicks.log"), filepath.Join(dir, "out.log")
 	writeRecords(t, log, 0, 500)
 	p, stop := run(t, producerConfig(log, out), clock.Real(), nil)
-	eventually(t, "first 500", func() bool { return moduleStats(p, "sink").Handled >= 500 && p.InFlight() == 0 })
+	poll.Until(t, "first 500", func() bool { return moduleStats(p, "sink").Handled >= 500 && p.InFlight() == 0 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	writeRecords(t, log, 500, 800)
 	p, stop = run(t, producerConfig(log, out), clock.Real(), nil)
-	eventually(t, "300 more", func() bool { return moduleStats(p, "sink").Handled >= 300 && p.InFlight() == 0 })
+	poll.Until(t, "300 more", func() bool { return moduleStats(p, "sink").Handled >= 300 && p.InFlight() == 0 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ routingtable:
 			return nil
 		}
 	})
-	eventually(t, "3000 records and an empty buffer", func() bool {
+	poll.Until(t, "3000 records and an empty buffer", func() bool {
 		left, _ := filepath.Glob(filepath.Join(buf, "*"))
 		return moduleStats(p, "out").Handled >= 3000 && len(left) == 0
 	})

@@ -19,8 +19,8 @@ import (
 	"github.com/reprieve/reprieve/internal/retry"
 )
 
-func init() {
-	pipeline.Register(&pipeline.Kind{
+var retryKinds = []*pipeline.Kind{
+	{
 		Name: "flow.retry",
 		Summary: "holds each message durably in a directory for a backoff delay, then sends it to outbox with its attempt count raised; " +
 			"past max_attempts or max_age it raises, sending the message to failed (seed 001's schedule by default: 1m growing 1.5x to 1h, for 72h, 80 retries)",
@@ -57,7 +57,7 @@ func init() {
 			}
 			return r, nil
 		},
-	})
+	},
 }
 
 // ErrGiveUp is wrapped by flow.retry's error for a message past its limits.

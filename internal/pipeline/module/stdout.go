@@ -16,8 +16,8 @@ var Stdout io.Writer = os.Stdout
 
 var stdoutMu sync.Mutex // protects writes to Stdout
 
-func init() {
-	pipeline.Register(&pipeline.Kind{
+var stdoutKinds = []*pipeline.Kind{
+	{
 		Name:    "output.stdout",
 		Summary: "prints each message on standard output, one per line",
 		In:      []string{"inbox"},
@@ -33,7 +33,7 @@ func init() {
 		New: func(env *pipeline.Env, a pipeline.Args) (pipeline.Module, error) {
 			return &stdout{json: a.String("format") == "json"}, nil
 		},
-	})
+	},
 }
 
 type stdout struct{ json bool }

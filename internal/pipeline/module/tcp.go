@@ -14,8 +14,8 @@ import (
 	"github.com/reprieve/reprieve/internal/pipeline"
 )
 
-func init() {
-	pipeline.Register(&pipeline.Kind{
+var tcpKinds = []*pipeline.Kind{
+	{
 		Name:    "output.tcp",
 		Summary: "writes each message's body and a delimiter to a TCP server; any failure to connect or write raises, sending the message to failed",
 		In:      []string{"inbox"},
@@ -37,8 +37,8 @@ func init() {
 			return &tcpOut{addr: net.JoinHostPort(a.String("host"), strconv.Itoa(a.Int("port"))), timeout: a.Duration("timeout"),
 				delim: a.String("delimiter"), persistent: a.Bool("persistent"), confirm: a.Bool("confirm")}, nil
 		},
-	})
-	pipeline.Register(&pipeline.Kind{
+	},
+	{
 		Name:    "input.tcp",
 		Summary: "listens for TCP connections; each delimited line is a message",
 		Out:     []string{"outbox"},
@@ -49,7 +49,7 @@ func init() {
 		New: func(env *pipeline.Env, a pipeline.Args) (pipeline.Module, error) {
 			return &tcpIn{env: env, addr: a.String("address"), maxLine: a.Int("max_line")}, nil
 		},
-	})
+	},
 }
 
 // ErrNotConfirmed means the peer did not close its side after our data.

@@ -12,8 +12,8 @@ import (
 	"github.com/reprieve/reprieve/internal/pipeline"
 )
 
-func init() {
-	pipeline.Register(&pipeline.Kind{
+var tubeKinds = []*pipeline.Kind{
+	{
 		Name: "input.tube",
 		Summary: "reserves jobs from a Reprieve or beanstalkd server; a job whose message leaves the pipeline successfully is deleted, " +
 			"one that fails is reported with fail (Reprieve: the tube's retry policy applies), or released or buried",
@@ -45,8 +45,8 @@ func init() {
 			return &tubeIn{env: env, addr: a.String("address"), dial: dialer(cfg), tubes: a.Strings("tubes"), onFailure: a.String("on_failure"),
 				releaseDelay: a.Duration("release_delay"), max: a.Int("max_in_flight")}, nil
 		},
-	})
-	pipeline.Register(&pipeline.Kind{
+	},
+	{
 		Name:    "output.tube",
 		Summary: "puts each message's body as a job into a tube of a Reprieve or beanstalkd server",
 		In:      []string{"inbox"},
@@ -73,7 +73,7 @@ func init() {
 			return &tubeOut{addr: a.String("address"), dial: dialer(cfg), tube: a.String("tube"), pri: uint32(a.Int("priority")),
 				delay: a.Duration("delay"), ttr: a.Duration("ttr"), timeout: a.Duration("timeout")}, nil
 		},
-	})
+	},
 }
 
 type tubeOut struct {
@@ -242,6 +242,12 @@ func (t *tubeIn) Run(ctx context.Context) error {
 		}
 		m := pipeline.NewMessage(t.addr+"/"+strconv.FormatUint(job.ID, 10), job.Body)
 		m.Meta = map[string]string{"tube.job": strconv.FormatUint(job.ID, 10), "tube.server": t.addr}
+		if m.Attempt, err = priorAttempts(ctx, conn, job.ID); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("input.tube: %w", err)
+		}
 		id := job.ID
 		m.OnDone(func(err error) { acks <- ack{id: id, err: err} })
 		inFlight++
@@ -250,6 +256,26 @@ func (t *tubeIn) Run(ctx context.Context) error {
 			return nil // shutting down: closing the connection releases the job
 		}
 	}
+}
+
+// priorAttempts returns how many times job id was tried and failed before,
+// as the server counts: the failures of its series on Reprieve (its
+// stats-job failures key), its reserves before this one on beanstalkd. A
+// job gone meanwhile (its TTR ran out) counts 0.
+func priorAttempts(ctx context.Context, conn *client.Conn, id uint64) (int, error) {
+	st, err := conn.StatsJob(ctx, id)
+	if errors.Is(err, client.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, ok := st["failures"]; ok {
+		n, err := st.Int("failures")
+		return int(n), err
+	}
+	n, err := st.Int("reserves")
+	return max(int(n)-1, 0), err
 }
 
 // settle deletes a finished job or reports its failure.

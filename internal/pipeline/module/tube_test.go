@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/client"
-	"github.com/reprieve/reprieve/internal/clienttest"
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/poll"
 	"github.com/reprieve/reprieve/internal/servertest"
 )
 
@@ -21,7 +21,7 @@ import (
 // released on beanstalkd, which has no fail command.
 func TestTubeOutAndIn(t *testing.T) {
 	t.Run("beanstalkd", func(t *testing.T) {
-		testTubeOutAndIn(t, clienttest.StartBeanstalkd(t).Addr, "current-jobs-delayed")
+		testTubeOutAndIn(t, servertest.StartDurableBeanstalkd(t).Addr, "current-jobs-delayed")
 	})
 	t.Run("reprieve", func(t *testing.T) {
 		testTubeOutAndIn(t, servertest.Start(t, nil).Addr, "current-jobs-buried")
@@ -52,7 +52,7 @@ routingtable:
 		n, _ := s.Int("current-jobs-ready")
 		return n
 	}
-	eventually(t, "20 jobs", func() bool { return ready() == 20 })
+	poll.Until(t, "20 jobs", func() bool { return ready() == 20 })
 	stop()
 
 	// Even-numbered jobs succeed, odd ones fail in the handler.
@@ -67,11 +67,11 @@ routingtable:
   - in.outbox -> handler.inbox
   - handler.successful -> done.inbox
 `, addr, out), clock.Real(), nil)
-	eventually(t, "20 jobs handled", func() bool {
+	poll.Until(t, "20 jobs handled", func() bool {
 		s := moduleStats(p, "handler")
 		return s.Handled+s.Failed == 20
 	})
-	eventually(t, "jobs settled", func() bool {
+	poll.Until(t, "jobs settled", func() bool {
 		s, err := c.StatsTube(ctx, "work")
 		if err != nil {
 			return false
@@ -101,7 +101,7 @@ routingtable:
 // A job that stays in the pipeline longer than its TTR is touched when the
 // server warns DEADLINE_SOON, so it is not handed out again meanwhile.
 func TestTubeInTouchesSlowJobs(t *testing.T) {
-	addr := clienttest.StartBeanstalkd(t).Addr
+	addr := servertest.StartDurableBeanstalkd(t).Addr
 	ctx := context.Background()
 	c, err := client.Dial(ctx, addr)
 	if err != nil {
@@ -121,8 +121,8 @@ routingtable:
   - in.outbox -> handler.inbox
   - handler.successful -> done.inbox
 `, addr, filepath.Join(dir, "out")), clock.Real(), nil)
-	eventually(t, "the slow job to finish", func() bool { return moduleStats(p, "handler").Handled == 1 })
-	eventually(t, "the job to be deleted", func() bool {
+	poll.Until(t, "the slow job to finish", func() bool { return moduleStats(p, "handler").Handled == 1 })
+	poll.Until(t, "the job to be deleted", func() bool {
 		s, err := c.StatsTube(ctx, "slow")
 		n, _ := s.Int("current-jobs-reserved")
 		return err == nil && n == 0

@@ -14,6 +14,7 @@ import (
 	"github.com/reprieve/reprieve/internal/admin/admintest"
 	"github.com/reprieve/reprieve/internal/clock"
 	"github.com/reprieve/reprieve/internal/pipeline"
+	"github.com/reprieve/reprieve/internal/poll"
 	"github.com/reprieve/reprieve/internal/servertest"
 )
 
@@ -55,7 +56,7 @@ modules:
 routingtable:
   - gen.outbox -> put.inbox
 `, srv.Addr, ca.CertFile), clock.Real(), nil)
-	eventually(t, "5 jobs put over TLS", func() bool { return stat("current-jobs-ready") == 5 })
+	poll.Until(t, "5 jobs put over TLS", func() bool { return stat("current-jobs-ready") == 5 })
 	stop()
 
 	out := filepath.Join(t.TempDir(), "out")
@@ -66,7 +67,7 @@ modules:
 routingtable:
   - in.outbox -> done.inbox
 `, srv.Addr, ca.CertFile, out), clock.Real(), nil)
-	eventually(t, "5 jobs deleted over TLS", func() bool { return stat("cmd-delete") == 5 && stat("current-jobs-ready") == 0 })
+	poll.Until(t, "5 jobs deleted over TLS", func() bool { return stat("cmd-delete") == 5 && stat("current-jobs-ready") == 0 })
 	stop()
 	if lines := readLines(t, out); len(lines) != 5 {
 		t.Fatalf("%d messages delivered, want 5: %q", len(lines), lines)

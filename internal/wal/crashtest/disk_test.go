@@ -85,16 +85,18 @@ func run(t *testing.T, addr string, cmd *exec.Cmd) func() {
 	return kill
 }
 
+// waitListening waits up to a minute for addr to accept connections: a
+// server replaying a million jobs on a loaded machine takes seconds.
 func waitListening(t *testing.T, addr string) {
 	t.Helper()
-	for i := 0; i < 500; i++ {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		if c, err := beanstalk.Dial("tcp", addr); err == nil {
 			c.Close()
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("%s never listened", addr)
+	t.Fatalf("%s did not listen within a minute", addr)
 }
 
 // churnAfterBury is seed 003's workload: one job buried, then n jobs of

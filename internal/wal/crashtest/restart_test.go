@@ -98,7 +98,10 @@ func TestRestartTime(t *testing.T) {
 		addr = freeAddr(t)
 		begin := time.Now()
 		p.startProc(t, dir, addr)
-		for readyJobs(addr) != n {
+		for deadline := begin.Add(2 * time.Minute); readyJobs(addr) != n; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: stats did not show the %d jobs within 2 minutes of the restart", p.name, n)
+			}
 			time.Sleep(5 * time.Millisecond)
 		}
 		size, _ := dirBytes(t, dir)
