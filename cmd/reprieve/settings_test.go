@@ -73,8 +73,14 @@ func TestServeSettingsFromEnvAndFile(t *testing.T) {
 	os.WriteFile(file, []byte("tubes: {}\nserve:\n  listen: "+addr+"\n  max-job-size: 1000\n  log-level: debug\n"), 0o644)
 	cmd := exec.Command(bin, "serve", "--no-log", "--config", file)
 	cmd.Env = append(os.Environ(), "REPRIEVE_MAX_JOB_SIZE=2000", "REPRIEVE_ADMIN_LISTEN="+adminAddr, "REPRIEVE_ADMIN_TOKEN=s3cret")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
+	logFile := filepath.Join(t.TempDir(), "serve.log")
+	f, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f // a file: the test reads it while the process writes
+	output := func() string { b, _ := os.ReadFile(logFile); return string(b) }
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +100,7 @@ func TestServeSettingsFromEnvAndFile(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("admin interface not up after 20s: %v\n%s", err, out.String())
+			t.Fatalf("admin interface not up after 20s: %v\n%s", err, output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -110,7 +116,7 @@ func TestServeSettingsFromEnvAndFile(t *testing.T) {
 			t.Errorf("%s: %+v, want %+v", k, got[k], v)
 		}
 	}
-	if !strings.Contains(out.String(), "msg=setting flag=max-job-size value=2000 source=\"env REPRIEVE_MAX_JOB_SIZE\"") || strings.Contains(out.String(), "s3cret") {
-		t.Errorf("the debug log lacks the settings or shows the token:\n%s", out.String())
+	if out := output(); !strings.Contains(out, "msg=setting flag=max-job-size value=2000 source=\"env REPRIEVE_MAX_JOB_SIZE\"") || strings.Contains(out, "s3cret") {
+		t.Errorf("the debug log lacks the settings or shows the token:\n%s", out)
 	}
 }

@@ -82,6 +82,7 @@ func TestSystemdUnitStartsAndStops(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
+		<-exited
 		t.Fatalf("still running 30s after SIGTERM (the unit's TimeoutStopSec)\n%s", out.String())
 	}
 }
