@@ -1,8 +1,8 @@
 package protocoltest
 
 import (
-	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"regexp"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/beanstalk"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 // TestDifferentialRandom sends the same random command streams to Reprieve
@@ -25,6 +26,9 @@ func TestDifferentialRandom(t *testing.T) {
 			stream := randomStream(rng, commands)
 			ours := exchange(t, startReprieve(t, Config{MaxJobSize: 100}).Addr, stream)
 			theirs := exchange(t, startBeanstalkd(t, Config{MaxJobSize: 100}).Addr, stream)
+			if ours == "" {
+				t.Fatalf("reprieve sent no reply to stream %q", stream)
+			}
 			if ours != theirs {
 				i := 0
 				for i < len(ours) && i < len(theirs) && ours[i] == theirs[i] {
@@ -122,9 +126,12 @@ func randomStream(rng *rand.Rand, n int) string {
 	return b.String()
 }
 
-// exchange sends stream on a new connection and returns every reply until
-// the server has been silent for a while, with stats dictionaries reduced
-// to their keys.
+// exchange sends stream on a new connection, half-closes it and returns
+// every reply up to the server's close, with stats dictionaries reduced to
+// their keys. Both servers answer every complete command before they close
+// a half-closed connection (HalfCloseWhileReserving checks the close), so
+// the end of the replies is the end of the stream, however slowly the
+// servers run; the deadline only turns a hang into a failure.
 func exchange(t *testing.T, addr, stream string) string {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
@@ -135,17 +142,15 @@ func exchange(t *testing.T, addr, stream string) string {
 	if _, err := nc.Write([]byte(stream)); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	buf := make([]byte, 64<<10)
-	for {
-		_ = nc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-		n, err := nc.Read(buf)
-		out.Write(buf[:n])
-		if err != nil {
-			break
-		}
+	if err := nc.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatalf("close write: %v", err)
 	}
-	return dictReply.ReplaceAllString(out.String(), "OK <dict $1>\r\n")
+	_ = nc.SetReadDeadline(time.Now().Add(poll.Limit))
+	out, err := io.ReadAll(nc)
+	if err != nil {
+		t.Fatalf("%s did not close the half-closed connection after replying: %v (got %q)", addr, err, out)
+	}
+	return dictReply.ReplaceAllString(string(out), "OK <dict $1>\r\n")
 }
 
 // dictReply matches a stats reply; its first key tells which it is.
