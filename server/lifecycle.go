@@ -71,7 +71,7 @@ func (s *Server) reloadPolicies() error {
 // logPolicies logs the policies in force.
 func (s *Server) logPolicies(verb string) {
 	set := s.policies
-	s.log.Info("failure policies "+verb, "file", s.cfg.PolicyFile, "entries", set.Len(), "default", set.Default() != nil)
+	s.log.Info("failure policies "+verb, "file", s.cfg.PolicyFile, "entries", set.Len(), "default", set.Default() != nil, "schedules", len(set.Schedules()))
 	for _, name := range set.Entries() {
 		s.log.Debug("failure policy", "tube", name, "policy", set.Lookup(name).String())
 	}

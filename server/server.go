@@ -105,6 +105,7 @@ func New(cfg Config) (_ *Server, err error) {
 	s.b = broker.New(bc)
 	if rec != nil {
 		s.b.Restore(rec.Jobs, rec.NextID)
+		s.b.RestoreTicks(rec.Ticks)
 		rec.Jobs = nil
 		// The replay leaves garbage of several times the jobs' size (the
 		// decoded records, the recovery's tables): return it to the

@@ -97,6 +97,7 @@ func New(cfg Config) (*Handler, error) {
 func (h *Handler) routes() {
 	h.handle("/api/v1/stats", route{methods: get(h.serverStats)})
 	h.handle("/api/v1/tubes", route{methods: get(h.tubes)})
+	h.handle("/api/v1/schedules", route{methods: get(h.schedules)})
 	h.handle("/api/v1/tubes/{tube}", route{methods: get(h.tube)})
 	h.handle("/api/v1/tubes/{tube}/jobs", route{methods: get(h.tubeJobs)})
 	h.handle("/api/v1/tubes/{tube}/kick", route{methods: post(h.kickTube)})

@@ -109,4 +109,10 @@ func (h *Handler) writeTubeMetrics(e *promtext.Writer) {
 		func(ts *broker.TubeStats) float64 { return float64(ts.Expired) })
 	fam("reprieve_tube_buried_bytes", "gauge", "Body bytes of a tube's buried jobs.",
 		func(ts *broker.TubeStats) float64 { return float64(ts.BuriedBytes) })
+	fam("reprieve_tube_concurrency_limit", "gauge", "Most jobs of a tube reserved at once (0: no limit).",
+		func(ts *broker.TubeStats) float64 { return float64(ts.LimitConcurrency) })
+	fam("reprieve_tube_held_total", "counter", "Reserves that found a ready job of a tube held back by its concurrency or rate limit.",
+		func(ts *broker.TubeStats) float64 { return float64(ts.HeldByConcurrency + ts.HeldByRate) })
+	fam("reprieve_tube_duplicates_total", "counter", "Puts into a unique tube answered with a live job's id.",
+		func(ts *broker.TubeStats) float64 { return float64(ts.Duplicates) })
 }

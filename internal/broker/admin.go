@@ -63,6 +63,7 @@ func (b *Broker) StatsTube(name string) (TubeStats, error) {
 		Expired:             t.expired,
 		BuriedBytes:         t.buriedBytes,
 	}
+	b.limitStats(t, &ts)
 	if t.paused(now) {
 		ts.Pause = t.pause
 		ts.PauseTimeLeft = t.pauseEnd.Sub(now)
@@ -335,6 +336,7 @@ func (b *Broker) Restore(jobs []*job.Job, next job.ID) {
 	if next > 0 && next-1 > b.nextID {
 		b.nextID = next - 1 // b.nextID is the last id given out
 	}
+	b.rebuildUnique()
 }
 
 // restoreSlab is how many jobs Restore allocates at once: small enough

@@ -89,6 +89,15 @@ type TubeStats struct {
 	// (extension keys).
 	Failures, GaveUp, Expired uint64
 	BuriedBytes               int
+	// Flow control (extension keys; see limits.go): the limits of the
+	// tube's policy (LimitConcurrency 0, LimitRate "" and Unique "" when
+	// off; LimitRate as "LIMIT/PER" such as "100/1m"), the reserves that
+	// found a ready job held back by each limit, and the puts answered
+	// with a live job's id.
+	LimitConcurrency, LimitBurst  int
+	LimitRate, Unique             string
+	HeldByConcurrency, HeldByRate uint64
+	Duplicates                    uint64
 }
 
 // JobStats is the `stats-job` reply for one job. File is the number of

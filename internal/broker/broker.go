@@ -66,8 +66,12 @@ type Broker struct {
 	draining  bool
 	restoring bool // inside Restore: retention waits for the first tick
 
-	policies *policySet   // failure policies; nil: none
-	rand     retry.Source // jitter of retry delays
+	policies *policySet // failure policies; nil: none
+	freed    []*tube    // tubes whose concurrency slots freed (limits.go)
+
+	scheds []*schedState        // periodic jobs (schedule.go)
+	ticks  map[string]time.Time // last tick fired, per schedule name
+	rand   retry.Source         // jitter of retry delays
 
 	// Counters for ServerStats.
 	nUrgent, nReady, nReserved, nDelayed, nBuried int
@@ -96,6 +100,7 @@ func New(cfg Config) *Broker {
 		rand:       cfg.Rand,
 		jobs:       newJobTable(0),
 		tubes:      make(map[string]*tube),
+		ticks:      make(map[string]time.Time),
 	}
 	if b.log == nil {
 		b.log = defaultLogger()
@@ -134,7 +139,11 @@ func (b *Broker) Close() {
 // ErrDraining; everything else works.
 func (b *Broker) SetDraining(on bool) {
 	b.mu.Lock()
+	was := b.draining
 	b.draining = on
+	if was && !on {
+		b.endDrain(b.now())
+	}
 	b.mu.Unlock()
 }
 
@@ -269,6 +278,7 @@ func (b *Broker) unplace(r *rec) {
 		t.nReserv--
 		b.nReserved--
 		r.owner = nil
+		b.slotFreed(t)
 		if first {
 			b.retickSession(s)
 		}
@@ -282,6 +292,10 @@ func (b *Broker) dispatch(t *tube, now time.Time) {
 		if t.paused(now) {
 			return
 		}
+		if b.limitHolds(t, now) != "" {
+			b.retickTube(t) // a rate limit: the timer serves them when a token is due
+			return
+		}
 		s := t.waitHead.s
 		r := t.ready.top()
 		b.reserve(s, r, now)
@@ -292,6 +306,7 @@ func (b *Broker) dispatch(t *tube, now time.Time) {
 // reserve gives r, which is Ready, Delayed or Buried, to s.
 func (b *Broker) reserve(s *Session, r *rec, now time.Time) {
 	b.unplace(r)
+	b.takeToken(r.tube, now)
 	if !s.worker {
 		s.worker = true
 		b.nWorkers++
@@ -305,6 +320,7 @@ func (b *Broker) reserve(s *Session, r *rec, now time.Time) {
 
 // drop forgets r after it was unplaced.
 func (b *Broker) drop(r *rec) {
+	b.unindex(r.tube, r)
 	b.jobs.remove(r.ID)
 	r.State = 0
 	b.maybeDrop(r.tube)

@@ -92,6 +92,7 @@ func (s *Session) failJob(id job.ID, errText string, final bool) (FailResult, er
 	b.unplace(r)
 	s.commits = s.commits[:0]
 	res, err := b.fail(&s.commits, r, old, s, errText, now, final)
+	b.serveFreed(now)
 	b.mu.Unlock()
 	if err != nil {
 		return FailResult{}, err
@@ -204,6 +205,7 @@ func (b *Broker) giveUp(cs *[]journal.Commit, r *rec, old job.Job, owner *Sessio
 			b.maybeDrop(dt)
 			return FailResult{}, err
 		}
+		b.moved(r, from)
 		b.maybeDrop(from)
 		return FailResult{Action: FailDeadLettered, Tube: dt.name}, nil
 	default:

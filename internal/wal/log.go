@@ -52,6 +52,8 @@ type Log struct {
 	scratch []byte
 	// tubes interns tube names during replay.
 	tubes map[string]string
+	// ticks holds the latest tick record of each schedule (tick.go).
+	ticks map[string]tickRec
 
 	// wtok is held (a value sent into it) by whoever writes (see
 	// writer.go); it protects the fields below up to the blank line, and
