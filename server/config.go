@@ -96,6 +96,10 @@ type AdminConfig struct {
 	// Hosts are names accepted in the Host header besides the address
 	// listened on ("*": any), for a reverse proxy's public name.
 	Hosts []string
+	// Settings, if set, gives what GET /api/v1/config shows: the
+	// effective configuration, as a value that encodes to JSON (secrets
+	// already hidden). Nil: that endpoint answers 404.
+	Settings func() any
 }
 
 // MaxJobSizeLimit is the largest MaxJobSize, beanstalkd's own limit (1 GiB).

@@ -34,6 +34,9 @@ type Server struct {
 	b    *broker.Broker
 	srv  *jobport.Server
 	ln   net.Listener
+	// timings are the wait and run time histograms of /metrics; nil
+	// without the admin interface.
+	timings *admin.Timings
 
 	mu       sync.Mutex  // protects policies, serving, keeperStop
 	policies *policy.Set // in force; nil without PolicyFile
@@ -87,6 +90,8 @@ func New(cfg Config) (_ *Server, err error) {
 	}
 	// 3. The admin listener, before a long replay.
 	if cfg.Admin.Listen != "" {
+		s.timings = admin.NewTimings()
+		bc.Observer = s.timings
 		a := cfg.Admin
 		s.adm, err = admin.Listen(admin.ListenConfig{Addr: a.Listen, Hosts: a.Hosts, CertFile: a.CertFile, KeyFile: a.KeyFile, CAFile: a.CAFile, Logger: s.log})
 		if err != nil {
@@ -230,6 +235,8 @@ func (s *Server) startAdmin(sc jobport.Config) error {
 		ExtraStats:    sc.ExtraStats,
 		MaxJobSize:    sc.MaxJobSize,
 		Version:       sc.Version,
+		Timings:       s.timings,
+		Settings:      a.Settings,
 		Token:         a.Token,
 		MetricsPublic: a.MetricsPublic,
 		Logger:        s.log,

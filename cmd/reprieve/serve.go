@@ -104,7 +104,8 @@ func (f *serveFlags) apply(log *slog.Logger, sc *server.Config) error {
 		return fmt.Errorf("admin: %w", err)
 	}
 	sc.Admin = server.AdminConfig{Listen: f.admin.listen, Token: f.admin.token, Insecure: f.admin.insecure, MetricsPublic: f.admin.metricsPublic,
-		CertFile: f.admin.certFile, KeyFile: f.admin.keyFile, CAFile: f.admin.caFile, Hosts: f.admin.hosts}
+		CertFile: f.admin.certFile, KeyFile: f.admin.keyFile, CAFile: f.admin.caFile, Hosts: f.admin.hosts,
+		Settings: func() any { return effective.shown() }}
 	switch {
 	case f.maxConnections < 0:
 		return fmt.Errorf("limits: %w", usagef("--max-connections %d: want 0 (no limit) or more", f.maxConnections))
@@ -228,10 +229,14 @@ Flags:
 	if fs.NArg() != 0 {
 		return usagef("unexpected arguments %q; serve takes flags only", fs.Args())
 	}
+	if err := loadSettings(fs, "serve", more.policy); err != nil {
+		return err
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	log := newLogger(cfg)
+	effective.log(log)
 	sc := server.DefaultConfig()
 	sc.Listen, sc.MaxJobSize, sc.ShutdownTimeout, sc.Logger = cfg.Listen, cfg.MaxJobSize, cfg.ShutdownTimeout, log
 	if err := more.apply(log, &sc); err != nil {

@@ -24,6 +24,10 @@ func (h *Handler) metrics(w http.ResponseWriter, _ *http.Request) {
 	h.writeServerMetrics(&e)
 	h.writeTubeMetrics(&e)
 	h.writeLogMetrics(&e)
+	if h.cfg.Timings != nil {
+		h.cfg.Timings.write(&e)
+	}
+	writeRuntimeMetrics(&e)
 	w.Header().Set("Content-Type", promtext.ContentType)
 	_, _ = w.Write(e.Bytes())
 }
@@ -115,4 +119,9 @@ func (h *Handler) writeTubeMetrics(e *promtext.Writer) {
 		func(ts *broker.TubeStats) float64 { return float64(ts.HeldByConcurrency + ts.HeldByRate) })
 	fam("reprieve_tube_duplicates_total", "counter", "Puts into a unique tube answered with a live job's id.",
 		func(ts *broker.TubeStats) float64 { return float64(ts.Duplicates) })
+	fam("reprieve_tube_oldest_ready_age_seconds", "gauge", "Seconds since the oldest ready job of a tube was put (0: no ready job).",
+		func(ts *broker.TubeStats) float64 {
+			age, _ := h.b.OldestReady(ts.Name)
+			return age.Seconds()
+		})
 }

@@ -20,6 +20,8 @@ type rec struct {
 	owner *Session // the session that reserved it, while Reserved
 	idx   int      // position in the heap of its state
 	seq   uint64   // burial order, while Buried
+	// reservedAt is when it was last reserved (for Observer.Finished).
+	reservedAt time.Time
 }
 
 // Broker is the job engine: tubes, their heaps, reservations, timers. It is
@@ -66,12 +68,13 @@ type Broker struct {
 	draining  bool
 	restoring bool // inside Restore: retention waits for the first tick
 
-	policies *policySet // failure policies; nil: none
-	freed    []*tube    // tubes whose concurrency slots freed (limits.go)
+	policies *policySet   // failure policies; nil: none
+	freed    []*tube      // tubes whose concurrency slots freed (limits.go)
+	rand     retry.Source // jitter of retry delays
+	observer Observer     // nil: none
 
 	scheds []*schedState        // periodic jobs (schedule.go)
 	ticks  map[string]time.Time // last tick fired, per schedule name
-	rand   retry.Source         // jitter of retry delays
 
 	// Counters for ServerStats.
 	nUrgent, nReady, nReserved, nDelayed, nBuried int
@@ -98,6 +101,7 @@ func New(cfg Config) *Broker {
 		log:        cfg.Logger,
 		maxJobSize: cfg.MaxJobSize,
 		rand:       cfg.Rand,
+		observer:   cfg.Observer,
 		jobs:       newJobTable(0),
 		tubes:      make(map[string]*tube),
 		ticks:      make(map[string]time.Time),
@@ -315,7 +319,11 @@ func (b *Broker) reserve(s *Session, r *rec, now time.Time) {
 	r.Deadline = now.Add(r.TTR)
 	r.Reserves++
 	r.owner = s
+	r.reservedAt = now
 	b.place(r, now)
+	if b.observer != nil {
+		b.observer.Reserved(r.Tube, now.Sub(r.Created))
+	}
 }
 
 // drop forgets r after it was unplaced.

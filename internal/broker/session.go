@@ -336,6 +336,9 @@ func (s *Session) Delete(id job.ID) error {
 		b.mu.Unlock()
 		return ErrOutOfMemory
 	}
+	if r.State == job.Reserved && b.observer != nil {
+		b.observer.Finished(r.Tube, "deleted", b.now().Sub(r.reservedAt))
+	}
 	b.unplace(r)
 	r.tube.cmdDelete++
 	b.drop(r)

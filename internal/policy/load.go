@@ -94,6 +94,9 @@ func Parse(name string, data []byte) (*Set, error) {
 			if strings.HasPrefix(tf.Key, ".") || strings.HasPrefix(tf.Key, "x-") {
 				continue // a place for anchors, like docker compose
 			}
+			if tf.Key == "serve" || tf.Key == "run" {
+				continue // the flags of reprieve serve and run (docs/cli.md, "Configuration")
+			}
 			r.unknownKey(tf, "", topKeys)
 		}
 	}
