@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/client"
+	"github.com/reprieve/reprieve/internal/poll"
 	"github.com/reprieve/reprieve/internal/servertest"
 )
 
@@ -245,7 +246,7 @@ func testConnContextInterruptsReserve(t *testing.T, addr string) {
 	go func() { _, err := worker.Reserve(cctx); errc <- err }()
 	waitFor(t, other, "current-waiting", 1)
 	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) {
+	if err := poll.Receive(t, "the cancelled reserve to return", errc); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Reserve after cancel = %v; want context.Canceled", err)
 	}
 	if err := worker.Delete(ctx, id); !errors.Is(err, client.ErrClosed) {

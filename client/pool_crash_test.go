@@ -58,7 +58,7 @@ func TestPoolSurvivesSIGKILL(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatalf("puts stuck: %d of %d done", done.Load(), producers*each)
 	}
-	<-killed
+	poll.Receive(t, "the killer to end", killed)
 	close(errs)
 	for err := range errs {
 		t.Error(err)
@@ -80,7 +80,7 @@ func TestPoolSurvivesSIGKILL(t *testing.T) {
 	poll.Until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
 	up := p.serverUp.wait()
 	clk.Advance(time.Second)
-	<-up
+	poll.Receive(t, "the server to be up again", up)
 	again := map[string]int{}
 	for i := range 30 {
 		body := fmt.Sprintf("after-%d", i)

@@ -72,7 +72,7 @@ func TestPoolReserveJoinsServerThatComesBack(t *testing.T) {
 	}
 	defer c.Close()
 	id, _ := c.Put(ctx, []byte("back"), 0, 0, time.Minute)
-	h := <-got
+	h := poll.Receive(t, "the reserve to get the job", got)
 	if h == nil || h.Addr != addrs[1] || h.ID != id {
 		t.Fatalf("Reserve = %+v; want job %d from the server that came back", h, id)
 	}
@@ -124,7 +124,7 @@ func TestPoolReserveWaitSurvivesKill(t *testing.T) {
 	bs[1].Kill()
 	poll.Until(t, "the killed server is taken for dead", func() bool { return !p.Stats().Servers[1].Live })
 	id, _ := direct[2].Put(ctx, []byte("after the kill"), 0, 0, time.Minute)
-	h := <-got
+	h := poll.Receive(t, "the reserve to get the job after the kill", got)
 	if h == nil || h.Addr != addrs[2] || h.ID != id {
 		t.Fatalf("Reserve = %+v; want job %d from %s", h, id, addrs[2])
 	}

@@ -26,6 +26,10 @@ type slowProxy struct {
 	hungUp  atomic.Int64 // client connections that ended
 }
 
+// startSlowProxy starts a slowProxy in front of target. A client that
+// hangs up has its half-close passed on to the server, as a real proxy
+// does; the cleanup closes every connection, also one accepted while it
+// runs, and waits for every goroutine of the proxy.
 func startSlowProxy(t *testing.T, target string) *slowProxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -34,9 +38,22 @@ func startSlowProxy(t *testing.T, target string) *slowProxy {
 	}
 	sp := &slowProxy{Addr: l.Addr().String(), release: make(chan struct{})}
 	var wg sync.WaitGroup
-	var mu sync.Mutex // protects conns
+	var mu sync.Mutex // protects conns and closed
 	var conns []net.Conn
-	track := func(c net.Conn) { mu.Lock(); conns = append(conns, c); mu.Unlock() }
+	closed := false
+	// track keeps in and out for the cleanup to close; once the cleanup
+	// has run it closes them at once and reports false.
+	track := func(in, out net.Conn) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if closed {
+			in.Close()
+			out.Close()
+			return false
+		}
+		conns = append(conns, in, out)
+		return true
+	}
 	wg.Go(func() {
 		for {
 			in, err := l.Accept()
@@ -48,11 +65,13 @@ func startSlowProxy(t *testing.T, target string) *slowProxy {
 				in.Close()
 				continue
 			}
-			track(in)
-			track(out)
+			if !track(in, out) {
+				continue
+			}
 			wg.Go(func() {
 				io.Copy(out, in)
 				sp.hungUp.Add(1)
+				out.(*net.TCPConn).CloseWrite()
 			})
 			wg.Go(func() {
 				<-sp.release
@@ -65,11 +84,14 @@ func startSlowProxy(t *testing.T, target string) *slowProxy {
 		sp.Release()
 		l.Close()
 		mu.Lock()
+		closed = true
 		for _, c := range conns {
 			c.Close()
 		}
 		mu.Unlock()
-		wg.Wait()
+		stopped := make(chan struct{})
+		go func() { wg.Wait(); close(stopped) }()
+		poll.Receive(t, "the proxy's goroutines to end", stopped)
 	})
 	return sp
 }
@@ -131,12 +153,16 @@ func TestPoolPutInFlightBoundAndLateAnswer(t *testing.T) {
 			poll.Until(t, "the 4 puts wait for their answers", func() bool { return clk.Pending() == 4 })
 
 			clk.Advance(5 * time.Second)
-			for range 4 {
-				if r := <-results; r.err != nil || r.ref.Addr != addrs[1] {
+			for i := range 4 {
+				if r := poll.Receive(t, fmt.Sprintf("timed-out put %d of 4 re-sent", i+1), results); r.err != nil || r.ref.Addr != addrs[1] {
 					t.Fatalf("timed-out put = %+v, %v; want it re-sent to %s", r.ref, r.err, addrs[1])
 				}
 			}
 			if tc.after > 0 {
+				// The pool keeps its connection to the late server for one
+				// PutTimeout and redials it, both on timers that goroutines
+				// start after the puts were re-sent.
+				poll.Until(t, "the kept connection and the redial wait on the clock", func() bool { return clk.Pending() == 2 })
 				clk.Advance(tc.after)
 				poll.Until(t, "the pool has closed its connection to the late server", func() bool { return slow.hungUp.Load() == 1 })
 				slow.Release()
@@ -174,7 +200,7 @@ func TestPoolPutLateAnswerAfterFailure(t *testing.T) {
 	}()
 	poll.Until(t, "the put waits for its answer", func() bool { return clk.Pending() == 1 })
 	clk.Advance(5 * time.Second)
-	if err := <-errc; !errors.Is(err, ErrNoServers) || !errors.Is(err, errPutTimeout) {
+	if err := poll.Receive(t, "the put to fail", errc); !errors.Is(err, ErrNoServers) || !errors.Is(err, errPutTimeout) {
 		t.Fatalf("Put = %v; want ErrNoServers after the timeout", err)
 	}
 	slow.Release()

@@ -76,7 +76,7 @@ func testPoolReserveKeepsConnections(t *testing.T, addrs []string) {
 		if !waitFirst {
 			reserve()
 		}
-		r := <-got
+		r := poll.Receive(t, "the reserve to end", got)
 		if r.err != nil || r.h.Addr != addrs[at] || string(r.h.Body) != body {
 			t.Fatalf("round %d: Reserve = %+v, %v; want %q from %s", i, r.h, r.err, body, addrs[at])
 		}
@@ -181,7 +181,7 @@ func testPoolReserveExactlyOnce(t *testing.T, addrs []string) {
 		n := len(seen)
 		mu.Unlock()
 		cancel()
-		<-finished
+		poll.Receive(t, "the reservers to finish", finished)
 		t.Fatalf("workers stuck after %d of %d jobs", n, each*len(addrs))
 	}
 	close(errs)

@@ -84,7 +84,7 @@ func TestPoolSpareJobs(t *testing.T) {
 	// Kept, then taken by the next Reserve.
 	got := waitingEverywhere(t, p, direct, "spare")
 	a := put(0, "a", 7, time.Minute)
-	if h := <-got; h == nil || h.Addr != direct[0].Addr() || h.ID != a {
+	if h := poll.Receive(t, "the reserve to get a", got); h == nil || h.Addr != direct[0].Addr() || h.ID != a {
 		t.Fatalf("waiting Reserve = %+v; want job a from the first server", h)
 	}
 	b := put(1, "b", 9, time.Minute)
@@ -107,7 +107,7 @@ func TestPoolSpareJobs(t *testing.T) {
 	// Kept, and released with its own priority once SpareHold has passed.
 	got = waitingEverywhere(t, p, direct, "spare")
 	put(0, "c", 7, time.Minute)
-	<-got
+	poll.Receive(t, "the reserve to get c", got)
 	d := put(1, "d", 9, time.Minute)
 	poll.Until(t, "job d is a spare", func() bool { return p.Stats().Spares == 1 })
 	clk.Advance(5*time.Second - time.Nanosecond)
@@ -124,7 +124,7 @@ func TestPoolSpareJobs(t *testing.T) {
 	// A spare with a TTR of 2s (no more than 2×DeadlineMargin) goes back at once.
 	got = waitingEverywhere(t, p, direct, "spare")
 	put(0, "e", 7, time.Minute)
-	<-got
+	poll.Receive(t, "the reserve to get e", got)
 	f := put(1, "f", 4, 2*time.Second)
 	poll.Until(t, "job f is released", func() bool { return p.Stats().SparesReleased == 2 })
 	if st, pri := jobStat(t, direct[1], f, "state"), jobStat(t, direct[1], f, "pri"); st != "ready" || pri != "4" {

@@ -189,7 +189,7 @@ func TestPoolPutTimeoutAndInFlightBound(t *testing.T) {
 	default:
 	}
 	clk.Advance(3 * time.Second)
-	r := <-first
+	r := poll.Receive(t, "the first reserve to end", first)
 	if r.err != nil || r.ref.Addr != real || r.ref.ID != 3 {
 		t.Fatalf("timed-out put = %+v, %v; want job 3 re-sent to %s", r.ref, r.err, real)
 	}
@@ -244,7 +244,7 @@ func TestPoolRedialBackoff(t *testing.T) {
 	poll.Until(t, "the redialer waits on the clock", func() bool { return clk.Pending() == 1 })
 	up := p.serverUp.wait()
 	clk.Advance(time.Second)
-	<-up
+	poll.Receive(t, "the server to be up again", up)
 	if st := p.Stats(); st.Live != 1 || st.Servers[0].Redials != 6 {
 		t.Fatalf("stats = %+v; want the server live after 6 attempts", st)
 	}
@@ -296,7 +296,7 @@ func testPoolReserveAcrossServers(t *testing.T, addrs []string) {
 		poll.Until(t, "a reserve waits on "+a, func() bool { return serverStat(t, a, "current-waiting") == 1 })
 	}
 	id1, _ := direct[1].PutIn(ctx, "other", []byte("on two"), 0, 0, time.Minute)
-	h = <-got
+	h = poll.Receive(t, "the reserve to get the job on two", got)
 	if h == nil || h.Addr != addrs[1] || h.ID != id1 {
 		t.Fatalf("waiting Reserve = %+v; want job %d from %s", h, id1, addrs[1])
 	}

@@ -5,7 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"os"
+
+	"github.com/reprieve/reprieve/internal/certs"
 )
 
 // DialTLS connects to the server at addr (host:port) over TLS with cfg and
@@ -36,14 +37,4 @@ func TLSDialer(cfg *tls.Config) func(ctx context.Context, addr string) (*Conn, e
 // LoadCAs reads a PEM file of CA certificates: the roots a client
 // verifies servers with, or the CAs a server verifies client certificates
 // with. Its errors start with the file's name.
-func LoadCAs(file string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("%s: no PEM certificate in it (want one or more \"-----BEGIN CERTIFICATE-----\" blocks)", file)
-	}
-	return pool, nil
-}
+func LoadCAs(file string) (*x509.CertPool, error) { return certs.LoadCAs(file) }

@@ -58,6 +58,13 @@
 // contexts and releases their jobs (with their priority and no delay), so
 // that no job waits out its TTR; Run returns when every handler has
 // returned. A job a server handed out that no handler had started is
-// released too. The worker never holds more jobs of a tube than the
-// tube's Concurrency.
+// released too.
+//
+// # Concurrency
+//
+// The worker never runs more handlers of a tube at once than the tube's
+// Concurrency, and on one server never holds more of its jobs reserved.
+// Over several servers a waiting slot waits on each of them; if two hand
+// out a job in the same moment, the second is released at once (its
+// server counts a reserve and a release).
 package worker

@@ -3,13 +3,13 @@ package worker_test
 import (
 	"context"
 	"fmt"
+	"github.com/reprieve/reprieve/internal/servertest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/reprieve/reprieve/client"
-	"github.com/reprieve/reprieve/internal/clienttest"
 	"github.com/reprieve/reprieve/worker"
 )
 
@@ -135,7 +135,7 @@ func TestConcurrencyNeverExceeded(t *testing.T) {
 // SIGKILLs one mid-run: the jobs of the other keep flowing, and once the
 // killed one is back (its log kept its jobs) the worker takes its jobs too.
 func TestPoolServerKilled(t *testing.T) {
-	a, b := clienttest.StartBeanstalkd(t), clienttest.StartBeanstalkd(t)
+	a, b := servertest.StartDurableBeanstalkd(t), servertest.StartDurableBeanstalkd(t)
 	ca, cb := dial(t, a.Addr), dial(t, b.Addr)
 	const per = 20
 	for i := range per {

@@ -92,7 +92,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		for _, t := range tubes {
 			total += t.opt.Concurrency
 		}
-		p, err := client.NewPool(ctx, client.PoolConfig{Addrs: w.cfg.Addrs, Dial: w.cfg.Dial, MaxIdleReservers: total})
+		// SpareHold < 0: a job a second server hands out while a slot
+		// waits on several goes back at once, not held for later.
+		p, err := client.NewPool(ctx, client.PoolConfig{Addrs: w.cfg.Addrs, Dial: w.cfg.Dial, MaxIdleReservers: total, SpareHold: -1})
 		if err != nil {
 			return fmt.Errorf("worker: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/reprieve/reprieve/internal/policy"
 )
@@ -22,7 +23,8 @@ const policiesUsage = `Usage: reprieve policies [--schedule] FILE [TUBE...]
 Checks FILE, the failure-policy file of reprieve serve --config
 (docs/policies.md). An invalid file prints one line per problem, as
 "FILE:LINE: KEY: what is wrong; how to fix it", and exits with status 1.
-A valid one prints each entry with its policy in one line; with TUBE
+A valid one prints each entry with its policy in one line, then each
+schedule (periodic job) with its next run from now; with TUBE
 arguments, it prints instead which entry each tube matches (exact name,
 pattern, default, or none). --schedule adds the retry table of each
 policy shown.
@@ -90,6 +92,10 @@ func runPolicies(out io.Writer, args []string) error {
 	}
 	if d := set.Default(); d != nil {
 		show("default", d)
+	}
+	now := time.Now()
+	for _, s := range set.Schedules() {
+		fmt.Fprintf(out, "schedule %s; next run %s\n", s, s.Next(now).In(s.Location).Format(time.RFC3339))
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ func runRun(args []string) error {
 	every, drain := new(time.Duration), new(time.Duration)
 	config.DurationVar(fs, every, "stats-interval", 10*time.Second, "how often --debug prints the counters")
 	config.DurationVar(fs, drain, "drain-timeout", 10*time.Second, "on shutdown, how long to wait for in-memory queues to empty")
+	settingsFile := fs.String("config", "", "read flags not given on the command line from the run: section of this YAML `file` (after REPRIEVE_* variables; docs/cli.md)")
 	var af adminFlags
 	af.register(fs, "the pipeline's /metrics, /api/v1/pipeline, /healthz and /readyz (docs/pipelines.md)", "read the pipeline's counters")
 	fs.Usage = func() {
@@ -56,6 +57,9 @@ Flags:
 	if fs.NArg() != 1 {
 		return usagef("want exactly one FILE, got %d arguments", fs.NArg())
 	}
+	if err := loadSettings(fs, "run", *settingsFile); err != nil {
+		return err
+	}
 	if err := af.validate(); err != nil {
 		return err
 	}
@@ -64,6 +68,7 @@ Flags:
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	effective.log(log)
 	cfg, warns, err := pipeline.LoadFile(fs.Arg(0))
 	for _, w := range warns {
 		log.Warn(w.String())
@@ -118,7 +123,7 @@ func startRunAdmin(log *slog.Logger, af *adminFlags, file string, p *pipeline.Pi
 		file = abs
 	}
 	h, err := admin.NewPipelineHandler(admin.PipelineConfig{
-		Stats: p.Stats, File: file, Stopping: stopping, Token: af.token, MetricsPublic: af.metricsPublic,
+		Stats: p.Stats, File: file, Stopping: stopping, Settings: func() any { return effective.shown() }, Token: af.token, MetricsPublic: af.metricsPublic,
 	})
 	if err != nil {
 		return nil, err

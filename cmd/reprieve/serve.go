@@ -13,9 +13,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/reprieve/reprieve/internal/broker"
 	"github.com/reprieve/reprieve/internal/config"
-	"github.com/reprieve/reprieve/internal/server"
+	jobport "github.com/reprieve/reprieve/internal/server"
+	"github.com/reprieve/reprieve/internal/wal"
+	"github.com/reprieve/reprieve/server"
 )
 
 func init() {
@@ -69,33 +70,123 @@ func (c serveConfig) Validate() error {
 	return nil
 }
 
-// servePlugin extends `reprieve serve` from a file of its own (the durable
-// log, failure policies): it adds flags, adjusts the broker and server
-// configurations before they are built, and may act once the broker
-// exists and after the server has stopped.
-type servePlugin struct {
-	// name identifies the plugin in errors.
-	name string
-	// flags registers the plugin's flags on fs.
-	flags func(fs *flag.FlagSet)
-	// configure runs after the flags are parsed and before the broker is
-	// built; it may change bc and sc. It returns started, run once the
-	// broker exists and before the server listens (nil: nothing), and
-	// stop, run after the server and the broker have stopped (nil:
-	// nothing).
-	configure func(log *slog.Logger, bc *broker.Config, sc *server.Config) (started func(b *broker.Broker) error, stop func() error, err error)
-	// serving, if set, runs once the server is built, before it listens;
-	// it may keep srv to read its counters (the admin interface).
-	serving func(srv *server.Server)
-	// listener, if set, wraps the job port's listener before the server
-	// accepts on it (cluster mode guards every connection by its lease).
-	listener func(ln net.Listener) net.Listener
+// serveFlags are the flags of `reprieve serve` beyond serveConfig's, by
+// part; each part's checks prefix their errors with its name.
+type serveFlags struct {
+	admin  adminFlags
+	log    wal.Flags
+	policy string // --config
+
+	tlsCert, tlsKey, tlsClientCA, tlsCA string
+	tlsHandshakeTimeout                 time.Duration
+
+	maxConnections int
+	idleTimeout    time.Duration
+
+	cluster clusterFlags
 }
 
-// servePlugins is filled by the init functions of the plugins' files.
-var servePlugins []servePlugin
+// register adds the flags to fs.
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	f.admin.register(fs, "the admin HTTP API, /metrics and the dashboard (docs/admin.md)", "delete and kick jobs")
+	fs.IntVar(&f.maxConnections, "max-connections", 0, "serve at most this `many` connections at once; one more is answered OUT_OF_MEMORY and closed (0: no limit)")
+	fs.DurationVar(&f.idleTimeout, "idle-timeout", 0, "close a connection that sends nothing for this `duration` (a blocked reserve is not idle; 0: never)")
+	fs.StringVar(&f.policy, "config", "", "tube policies: a YAML `file` of per-tube retry, give-up, retention, ready-expiry, concurrency, rate and unique, and periodic jobs (schedules) (docs/policies.md); reloaded on SIGHUP. Without it every tube behaves like beanstalkd")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve the job port over TLS with this PEM certificate `file` (the chain, leaf first; needs --tls-key)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key `file` of --tls-cert")
+	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "require a client certificate signed by a CA of this PEM `file` (mutual TLS; needs --tls-cert)")
+	fs.StringVar(&f.tlsCA, "tls-ca", "", "refuse a --tls-cert, at start and on SIGHUP, that does not verify against the CAs of this PEM `file` (what clients give to --tls-ca)")
+	fs.DurationVar(&f.tlsHandshakeTimeout, "tls-handshake-timeout", jobport.DefaultHandshakeTimeout, "close a TLS connection that has not finished its handshake within this `duration`")
+	f.log.Register(fs)
+	f.cluster.register(fs)
+}
 
-func registerServePlugin(p servePlugin) { servePlugins = append(servePlugins, p) }
+// apply checks the flags, part by part, and sets them in sc.
+func (f *serveFlags) apply(log *slog.Logger, sc *server.Config) error {
+	if err := f.admin.validate(); err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	sc.Admin = server.AdminConfig{Listen: f.admin.listen, Token: f.admin.token, Insecure: f.admin.insecure, MetricsPublic: f.admin.metricsPublic,
+		CertFile: f.admin.certFile, KeyFile: f.admin.keyFile, CAFile: f.admin.caFile, Hosts: f.admin.hosts,
+		Settings: func() any { return effective.shown() }}
+	switch {
+	case f.maxConnections < 0:
+		return fmt.Errorf("limits: %w", usagef("--max-connections %d: want 0 (no limit) or more", f.maxConnections))
+	case f.idleTimeout < 0:
+		return fmt.Errorf("limits: %w", usagef("--idle-timeout %v: want 0 (off) or a positive duration such as 10m", f.idleTimeout))
+	}
+	sc.MaxConnections, sc.IdleTimeout = f.maxConnections, f.idleTimeout
+	sc.PolicyFile = f.policy
+	if err := f.applyTLS(sc); err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	opts, enabled, err := f.log.Options(log, sc.MaxJobSize)
+	if err != nil {
+		return fmt.Errorf("log: %w", err)
+	}
+	if enabled {
+		sc.DataDir, sc.Fsync, sc.SegmentSize = opts.Dir, f.log.Fsync, opts.SegmentSize
+	}
+	f.cluster.apply(sc)
+	if sc.Cluster.Name != "" && sc.Cluster.NATSURL == "" && sc.DataDir == "" {
+		return fmt.Errorf("cluster: %w", usagef("--cluster-name with embedded NATS keeps its store in --data DIR/nats: set --data and drop --no-log, or use --nats-url"))
+	}
+	if err := sc.Validate(); err != nil && sc.Cluster.Name != "" {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	return nil
+}
+
+// applyTLS checks the --tls-* flags together.
+func (f *serveFlags) applyTLS(sc *server.Config) error {
+	if f.tlsHandshakeTimeout <= 0 {
+		return usagef("--tls-handshake-timeout %v: want a positive duration such as 10s", f.tlsHandshakeTimeout)
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return usagef("--tls-cert and --tls-key go together: give both to serve the job port over TLS, or neither for plain TCP")
+	}
+	if f.tlsCert == "" && f.tlsClientCA != "" {
+		return usagef("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked only over TLS")
+	}
+	if f.tlsCert == "" && f.tlsCA != "" {
+		return usagef("--tls-ca needs --tls-cert and --tls-key: it checks their certificate")
+	}
+	sc.TLSCertFile, sc.TLSKeyFile, sc.TLSClientCAFile, sc.TLSCAFile = f.tlsCert, f.tlsKey, f.tlsClientCA, f.tlsCA
+	sc.TLSHandshakeTimeout = f.tlsHandshakeTimeout
+	return nil
+}
+
+// startError turns New's error about a setting into one that names the
+// flag, as the command's user wrote it.
+func startError(err error, listen string) error {
+	var se *server.SettingError
+	if !errors.As(err, &se) {
+		return err
+	}
+	busy := func(flag string) string {
+		if errors.Is(se.Err, syscall.EADDRINUSE) {
+			return " (is another server running there? choose another with " + flag + ")"
+		}
+		return ""
+	}
+	switch se.Setting {
+	case "Listen":
+		return fmt.Errorf("listen on %s: %w%s", listen, se.Err, busy("--listen"))
+	case "Admin.Listen":
+		return fmt.Errorf("admin: %w%s", se.Err, busy("--admin-listen"))
+	case "TLSCertFile":
+		return fmt.Errorf("tls: --tls-cert, --tls-key: %w", se.Err)
+	case "TLSClientCAFile":
+		return fmt.Errorf("tls: --tls-client-ca %w", se.Err)
+	case "PolicyFile":
+		return fmt.Errorf("policies: %w", se.Err)
+	case "DataDir":
+		return fmt.Errorf("log: %w", se.Err)
+	case "Cluster":
+		return fmt.Errorf("cluster: %w", se.Err)
+	}
+	return err
+}
 
 func runServe(args []string) error {
 	cfg := defaultServeConfig()
@@ -105,9 +196,8 @@ func runServe(args []string) error {
 	config.DurationVar(fs, &cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGTERM or SIGINT, how long connections get to finish their commands before they are closed")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format` on stderr: text or json")
-	for _, p := range servePlugins {
-		p.flags(fs)
-	}
+	var more serveFlags
+	more.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: reprieve serve [flags]
 
@@ -151,10 +241,20 @@ Flags:
 	if fs.NArg() != 0 {
 		return usagef("unexpected arguments %q; serve takes flags only", fs.Args())
 	}
+	if err := loadSettings(fs, "serve", more.policy); err != nil {
+		return err
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	return serve(cfg)
+	log := newLogger(cfg)
+	effective.log(log)
+	sc := server.DefaultConfig()
+	sc.Listen, sc.MaxJobSize, sc.ShutdownTimeout, sc.Logger = cfg.Listen, cfg.MaxJobSize, cfg.ShutdownTimeout, log
+	if err := more.apply(log, &sc); err != nil {
+		return err
+	}
+	return serve(sc, log)
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -174,83 +274,42 @@ func newLogger(cfg serveConfig) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-// serve runs the server until a signal stops it.
-func serve(cfg serveConfig) (err error) {
-	log := newLogger(cfg)
-	bc := broker.Config{MaxJobSize: cfg.MaxJobSize, Logger: log}
-	sc := server.Config{MaxJobSize: cfg.MaxJobSize, Logger: log}
-
-	var starts []func(*broker.Broker) error
-	var stops []func() error
-	defer func() {
-		for i := len(stops) - 1; i >= 0; i-- {
-			if serr := stops[i](); serr != nil && err == nil {
-				err = serr
-			}
-		}
-	}()
-	for _, p := range servePlugins {
-		started, stop, perr := p.configure(log, &bc, &sc)
-		if perr != nil {
-			return fmt.Errorf("%s: %w", p.name, perr)
-		}
-		if started != nil {
-			starts = append(starts, started)
-		}
-		if stop != nil {
-			stops = append(stops, stop)
-		}
-	}
-
-	b := broker.New(bc)
-	defer b.Close()
-	for _, start := range starts {
-		if err := start(b); err != nil {
-			return err
-		}
-	}
-	sc.Broker = b
-	srv, err := server.New(sc)
-	if err != nil {
-		return err
-	}
-	for _, p := range servePlugins {
-		if p.serving != nil {
-			p.serving(srv)
-		}
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another server running there? choose another with --listen)", cfg.Listen, err)
-	}
-	for _, p := range servePlugins {
-		if p.listener != nil {
-			ln = p.listener(ln)
-		}
-	}
-
+// serve runs the server until a signal stops it: SIGHUP reloads,
+// SIGUSR1 drains, SIGTERM and SIGINT shut down (a second one at once).
+func serve(cfg server.Config, log *slog.Logger) error {
+	// Signals are caught from before the start, so that a SIGHUP sent
+	// while the log replays does not end the process; it is served once
+	// the server runs.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
-
+	srv, err := server.New(cfg)
+	if err != nil {
+		return startError(err, cfg.Listen)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("serving", "addr", ln.Addr().String(), "max_job_size", cfg.MaxJobSize, "version", server.Version, "pid", os.Getpid())
-
+	go func() { served <- srv.Serve(ctx) }()
 	for {
 		select {
 		case err := <-served:
 			// Serve failed on its own: nothing else stops it.
-			_ = srv.Close()
-			return fmt.Errorf("serve: %w", err)
+			return err
 		case sig := <-sigs:
-			if sig == syscall.SIGUSR1 {
-				srv.SetDraining(true)
+			switch sig {
+			case syscall.SIGHUP:
+				if cfg.PolicyFile == "" && cfg.TLSCertFile == "" && cfg.Admin.CertFile == "" {
+					log.Info("SIGHUP: no --config file or certificate to reload")
+				}
+				srv.Reload() // logs what it kept and why
+			case syscall.SIGUSR1:
+				srv.Drain(true)
 				log.Info("drain mode on: put now answers DRAINING", "signal", sig.String())
-				continue
+			default:
+				log.Info("shutting down", "signal", sig.String(), "timeout", cfg.ShutdownTimeout)
+				return shutdown(srv, served, sigs, cfg.ShutdownTimeout, log)
 			}
-			log.Info("shutting down", "signal", sig.String(), "timeout", cfg.ShutdownTimeout)
-			return shutdown(srv, served, sigs, cfg.ShutdownTimeout, log)
 		}
 	}
 }
@@ -263,19 +322,26 @@ func shutdown(srv *server.Server, served <-chan error, sigs <-chan os.Signal, ti
 	done := make(chan error, 1)
 	go func() { done <- srv.Shutdown(ctx) }()
 	var err error
-	select {
-	case err = <-done:
-	case sig := <-sigs:
-		log.Warn("second signal: closing every connection now", "signal", sig.String())
-		cancel()
-		err = <-done
+	for waiting := true; waiting; {
+		select {
+		case err = <-done:
+			waiting = false
+		case sig := <-sigs:
+			if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+				log.Warn("second signal: closing every connection now", "signal", sig.String())
+				cancel()
+			}
+		}
 	}
-	if serr := <-served; !errors.Is(serr, server.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", serr)
+	if serr := <-served; serr != nil {
+		return serr
 	}
-	if err != nil {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		log.Warn("shutdown timed out; connections were closed", "err", err)
 		return nil
+	}
+	if err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil

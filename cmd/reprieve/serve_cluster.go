@@ -1,120 +1,48 @@
 package main
 
-// This file holds cluster mode of reprieve serve (docs/cluster.md): the
-// --cluster-*, --nats-* and --replicas flags; a node that follows proxies
-// the job port to the leader until it leads, then restores the engine
-// from the stream and serves; a leader that steps down closes every
-// connection and the server stops (a supervisor restarts it as a
-// follower).
-
 import (
-	"context"
 	"flag"
-	"fmt"
-	"log/slog"
-	"net"
-	"os"
-	"os/signal"
-	"sync/atomic"
-	"syscall"
+	"strings"
 
-	"github.com/reprieve/reprieve/internal/beanstalk"
-	"github.com/reprieve/reprieve/internal/broker"
-	"github.com/reprieve/reprieve/internal/cluster"
-	"github.com/reprieve/reprieve/internal/server"
+	"github.com/reprieve/reprieve/server"
 )
 
-func init() {
-	var flags cluster.Flags
-	var fs *flag.FlagSet
-	var leader atomic.Pointer[cluster.Leader]
-	registerServePlugin(servePlugin{
-		name: "cluster mode",
-		flags: func(set *flag.FlagSet) {
-			fs = set
-			flags.Register(set)
-		},
-		configure: func(log *slog.Logger, bc *broker.Config, sc *server.Config) (func(*broker.Broker) error, func() error, error) {
-			if !flags.Enabled() {
-				return nil, nil, nil
-			}
-			return configureCluster(&flags, fs, &leader, log, bc, sc)
-		},
-		serving: func(srv *server.Server) {
-			if l := leader.Load(); l != nil {
-				go func() {
-					<-l.Done()
-					// The node no longer leads: nothing more reaches a
-					// client, and serve returns.
-					_ = srv.Close()
-				}()
-			}
-		},
-		listener: func(ln net.Listener) net.Listener {
-			if l := leader.Load(); l != nil {
-				return l.Guard(ln)
-			}
-			return ln
-		},
-	})
+// clusterFlags are cluster mode's flags of `reprieve serve`
+// (docs/cluster.md); each sets one field of server.ClusterConfig, which
+// checks them.
+type clusterFlags struct {
+	cfg   server.ClusterConfig
+	peers string // --cluster-peers, comma-separated
 }
 
-// configureCluster opens the node and makes its journal the engine's;
-// started blocks, proxying the job port to the leader, until this node
-// leads, then restores the engine from the stream.
-func configureCluster(flags *cluster.Flags, fs *flag.FlagSet, leader *atomic.Pointer[cluster.Leader], log *slog.Logger, bc *broker.Config, sc *server.Config) (func(*broker.Broker) error, func() error, error) {
-	listen := fs.Lookup("listen").Value.String()
-	data := fs.Lookup("data").Value.String()
-	if noLog := fs.Lookup("no-log"); noLog != nil && noLog.Value.String() == "true" {
-		return nil, nil, fmt.Errorf("--no-log and --cluster-name: cluster mode keeps its jobs in NATS; drop --no-log")
-	}
-	cfg, err := flags.Config(listen, data)
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg.Logger = log
-	if cfg.NATSURL == "" {
-		if err := os.MkdirAll(cfg.StoreDir, 0o755); err != nil {
-			return nil, nil, fmt.Errorf("cluster: %w", err)
+// register adds the --cluster-* and --nats-* flags and --replicas to fs.
+func (f *clusterFlags) register(fs *flag.FlagSet) {
+	f.cfg = server.DefaultConfig().Cluster
+	c := &f.cfg
+	fs.StringVar(&c.Name, "cluster-name", "", "turn cluster mode on: the `name` every node of the cluster shares (docs/cluster.md)")
+	fs.StringVar(&c.Node, "cluster-node", "", "this node's `name`, unique in the cluster (default: the host name)")
+	fs.StringVar(&c.Advertise, "cluster-advertise", "", "the `address` other nodes proxy clients to while this node leads (default: --listen)")
+	fs.StringVar(&c.RouteListen, "cluster-listen", "", "embedded NATS: this node's route `address` (HOST:PORT)")
+	fs.StringVar(&f.peers, "cluster-peers", "", "embedded NATS: the other nodes' route `addresses`, comma-separated")
+	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "cluster mode: replicas of the stream, 1, 3 or 5 (the same on every node)")
+	fs.DurationVar(&c.Lease, "cluster-lease", c.Lease, "cluster mode: the leader's lease; a dead leader is replaced after about this long")
+	fs.DurationVar(&c.StartTimeout, "cluster-start-timeout", c.StartTimeout, "cluster mode: how long to wait at start for NATS and JetStream")
+	fs.StringVar(&c.Sync, "cluster-sync", c.Sync, "embedded NATS: `always` fsyncs every write before it is acknowledged; interval leaves it to JetStream")
+	fs.StringVar(&c.NATSURL, "nats-url", "", "cluster mode on an existing NATS: its `URL`s, comma-separated, instead of an embedded server")
+	fs.StringVar(&c.NATSCreds, "nats-creds", "", "--nats-url: a NATS credentials `file`")
+	fs.StringVar(&c.NATSToken, "nats-token", "", "--nats-url: a NATS `token`")
+	fs.StringVar(&c.NATSTLSCA, "nats-tls-ca", "", "--nats-url: PEM `file` of the CAs that sign NATS's certificate")
+	fs.StringVar(&c.NATSTLSCert, "nats-tls-cert", "", "--nats-url: PEM client certificate `file`")
+	fs.StringVar(&c.NATSTLSKey, "nats-tls-key", "", "--nats-url: PEM client key `file`")
+}
+
+// apply sets the cluster section of sc (server.Config.Validate checks it).
+func (f *clusterFlags) apply(sc *server.Config) {
+	sc.Cluster = f.cfg
+	sc.Cluster.Peers = nil
+	for _, p := range strings.Split(f.peers, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			sc.Cluster.Peers = append(sc.Cluster.Peers, p)
 		}
 	}
-	log.Info("cluster: starting", "cluster", cfg.Name, "node", cfg.Node, "replicas", cfg.Replicas, "nats", cfg.NATSURL, "routes", cfg.Listen, "peers", cfg.Peers)
-	node, err := cluster.Open(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	bc.Journal = node.Journal()
-	sc.ExtraStats = func() []beanstalk.KeyValue {
-		l := leader.Load()
-		if l == nil {
-			return nil
-		}
-		keys := l.Stats().StatsKeys()
-		kv := make([]beanstalk.KeyValue, len(keys))
-		for i, k := range keys {
-			kv[i] = beanstalk.KeyValue{Key: k[0], Value: k[1]}
-		}
-		return kv
-	}
-	started := func(b *broker.Broker) error {
-		ln, err := net.Listen("tcp", listen)
-		if err != nil {
-			return fmt.Errorf("listen on %s: %w (is another server running there? choose another with --listen)", listen, err)
-		}
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-		defer stop()
-		log.Info("cluster: following; clients are proxied to the leader", "addr", ln.Addr().String())
-		l, err := node.AwaitLeadership(ctx, ln)
-		// serve listens on the address again: a connection in the
-		// moment between is refused and the client reconnects.
-		ln.Close()
-		if err != nil {
-			return fmt.Errorf("cluster: %w", err)
-		}
-		leader.Store(l)
-		jobs, next := l.Restored()
-		b.Restore(jobs, next-1)
-		return nil
-	}
-	return started, node.Close, nil
 }

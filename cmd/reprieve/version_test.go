@@ -55,16 +55,7 @@ func TestReleaseBuildIsStampedAndStatic(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		return
 	}
-	f, err := elf.Open(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
-			t.Errorf("the release binary has a %v program header: it is not static", p.Type)
-		}
-	}
+	assertStatic(t, bin)
 }
 
 // TestVersionLine checks the line for a stamped build, a checkout with
@@ -82,6 +73,22 @@ func TestVersionLine(t *testing.T) {
 	} {
 		if got := tt.bi.String(); got != tt.want {
 			t.Errorf("%+v = %q, want %q", tt.bi, got, tt.want)
+		}
+	}
+}
+
+// assertStatic fails the test unless the ELF binary at path is static: no
+// program interpreter, no dynamic section (it runs FROM scratch).
+func assertStatic(t *testing.T, path string) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("%s has a %v program header: it is not static", path, p.Type)
 		}
 	}
 }

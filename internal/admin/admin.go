@@ -50,6 +50,12 @@ type Config struct {
 	Token string
 	// MetricsPublic serves /metrics without the token.
 	MetricsPublic bool
+	// Settings, if set, gives the effective configuration that GET
+	// /api/v1/config shows (as JSON; secrets must be hidden already).
+	Settings func() any
+	// Timings, if set, adds its per-tube wait and run time histograms to
+	// /metrics; give the same Timings to broker.Config.Observer.
+	Timings *Timings
 	// Logger receives one info line per action that changes jobs or
 	// tubes; default slog.Default().
 	Logger *slog.Logger
@@ -96,7 +102,11 @@ func New(cfg Config) (*Handler, error) {
 // routes registers every path.
 func (h *Handler) routes() {
 	h.handle("/api/v1/stats", route{methods: get(h.serverStats)})
+	h.handle("/api/v1/config", route{methods: get(func(w http.ResponseWriter, r *http.Request) {
+		settingsReply(h.cfg.Settings, w, r)
+	})})
 	h.handle("/api/v1/tubes", route{methods: get(h.tubes)})
+	h.handle("/api/v1/schedules", route{methods: get(h.schedules)})
 	h.handle("/api/v1/tubes/{tube}", route{methods: get(h.tube)})
 	h.handle("/api/v1/tubes/{tube}/jobs", route{methods: get(h.tubeJobs)})
 	h.handle("/api/v1/tubes/{tube}/kick", route{methods: post(h.kickTube)})

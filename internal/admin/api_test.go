@@ -109,7 +109,14 @@ func TestTubeStats(t *testing.T) {
   "total-failures": 1,
   "total-gave-up": 1,
   "total-expired": 0,
-  "current-buried-bytes": 2
+  "current-buried-bytes": 2,
+  "limit-concurrency": 0,
+  "limit-rate": "",
+  "limit-burst": 0,
+  "unique": "",
+  "total-held-by-concurrency": 0,
+  "total-held-by-rate": 0,
+  "total-duplicates": 0
 }
 `
 	e.do(t, "GET", "/api/v1/tubes/mail").want(t, "GET tube mail", 200, mail)

@@ -63,13 +63,15 @@ func (b *lockedBuffer) String() string {
 func start(t *testing.T, o options) *env {
 	t.Helper()
 	clk := clock.NewFake(epoch)
-	srv := servertest.Start(t, &servertest.Options{Broker: broker.Config{Clock: clk}})
+	timings := admin.NewTimings()
+	srv := servertest.Start(t, &servertest.Options{Broker: broker.Config{Clock: clk, Observer: timings}})
 	logs := &lockedBuffer{}
 	cfg := admin.Config{
 		Broker:        srv.Broker,
 		Stats:         srv.Server.Stats,
 		Stopping:      srv.Server.Stopping,
 		Commands:      srv.Server.Count,
+		Timings:       timings,
 		Token:         o.token,
 		MetricsPublic: o.metricsPublic,
 		Logger:        slog.New(slog.NewTextHandler(logs, nil)),

@@ -25,6 +25,10 @@ func (h *Handler) metrics(w http.ResponseWriter, _ *http.Request) {
 	h.writeTubeMetrics(&e)
 	h.writeLogMetrics(&e)
 	h.writeClusterMetrics(&e)
+	if h.cfg.Timings != nil {
+		h.cfg.Timings.write(&e)
+	}
+	writeRuntimeMetrics(&e)
 	w.Header().Set("Content-Type", promtext.ContentType)
 	_, _ = w.Write(e.Bytes())
 }
@@ -110,4 +114,15 @@ func (h *Handler) writeTubeMetrics(e *promtext.Writer) {
 		func(ts *broker.TubeStats) float64 { return float64(ts.Expired) })
 	fam("reprieve_tube_buried_bytes", "gauge", "Body bytes of a tube's buried jobs.",
 		func(ts *broker.TubeStats) float64 { return float64(ts.BuriedBytes) })
+	fam("reprieve_tube_concurrency_limit", "gauge", "Most jobs of a tube reserved at once (0: no limit).",
+		func(ts *broker.TubeStats) float64 { return float64(ts.LimitConcurrency) })
+	fam("reprieve_tube_held_total", "counter", "Reserves that found a ready job of a tube held back by its concurrency or rate limit.",
+		func(ts *broker.TubeStats) float64 { return float64(ts.HeldByConcurrency + ts.HeldByRate) })
+	fam("reprieve_tube_duplicates_total", "counter", "Puts into a unique tube answered with a live job's id.",
+		func(ts *broker.TubeStats) float64 { return float64(ts.Duplicates) })
+	fam("reprieve_tube_oldest_ready_age_seconds", "gauge", "Seconds since the oldest ready job of a tube was put (0: no ready job).",
+		func(ts *broker.TubeStats) float64 {
+			age, _ := h.b.OldestReady(ts.Name)
+			return age.Seconds()
+		})
 }

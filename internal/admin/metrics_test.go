@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,6 +79,19 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clk.Advance(10 * time.Second)
+	// A job of tube "run" waits 2s, runs 3s and is deleted.
+	put(t, c, "run", "r")
+	e.clk.Advance(2 * time.Second)
+	ctx := context.Background()
+	c.Watch(ctx, "run")
+	j, err := c.ReserveWithTimeout(ctx, 0)
+	if err != nil || string(j.Body) != "r" {
+		t.Fatalf("reserve: %v %v", j, err)
+	}
+	e.clk.Advance(3 * time.Second)
+	if err := c.Delete(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
 
 	r := e.do(t, "GET", "/metrics")
 	if r.status != 200 || r.header.Get("Content-Type") != "text/plain; version=0.0.4; charset=utf-8" {
@@ -93,15 +107,15 @@ func TestMetrics(t *testing.T) {
 		`reprieve_jobs{state="buried"}`:                           1,
 		`reprieve_jobs{state="reserved"}`:                         0,
 		`reprieve_jobs_urgent`:                                    1,
-		`reprieve_jobs_total`:                                     4,
-		`reprieve_commands_total{cmd="put"}`:                      3,
+		`reprieve_jobs_total`:                                     5,
+		`reprieve_commands_total{cmd="put"}`:                      4,
 		`reprieve_commands_total{cmd="fail"}`:                     1,
-		`reprieve_commands_total{cmd="reserve-with-timeout"}`:     0,
+		`reprieve_commands_total{cmd="reserve-with-timeout"}`:     1,
 		`reprieve_connections`:                                    2,
 		`reprieve_connections_total`:                              2,
 		`reprieve_connections_refused_total`:                      7,
-		`reprieve_tubes`:                                          3,
-		`reprieve_uptime_seconds`:                                 10,
+		`reprieve_tubes`:                                          4,
+		`reprieve_uptime_seconds`:                                 15,
 		`reprieve_failures_total`:                                 1,
 		`reprieve_gave_up_total`:                                  1,
 		`reprieve_draining`:                                       0,
@@ -110,7 +124,7 @@ func TestMetrics(t *testing.T) {
 		`reprieve_tube_jobs{state="ready",tube=` + q(weird) + `}`: 1,
 		`reprieve_tube_jobs_total{tube="mail"}`:                   3,
 		`reprieve_tube_paused{tube="mail"}`:                       1,
-		`reprieve_tube_pause_left_seconds{tube="mail"}`:           20,
+		`reprieve_tube_pause_left_seconds{tube="mail"}`:           15,
 		`reprieve_tube_paused{tube="default"}`:                    0,
 		`reprieve_tube_failures_total{tube="mail"}`:               1,
 		`reprieve_tube_buried_bytes{tube="mail"}`:                 3,
@@ -125,7 +139,24 @@ func TestMetrics(t *testing.T) {
 		`reprieve_wal_live_bytes{store="hot"}`:                    300,
 		`reprieve_wal_dead_bytes{store="hot"}`:                    100,
 		`reprieve_wal_segments{store="buried"}`:                   1,
+
+		`reprieve_tube_oldest_ready_age_seconds{tube="mail"}`:                     15,
+		`reprieve_tube_oldest_ready_age_seconds{tube="run"}`:                      0,
+		`reprieve_tube_wait_seconds_bucket{le="0.005",tube="mail"}`:               1,
+		`reprieve_tube_wait_seconds_count{tube="mail"}`:                           1,
+		`reprieve_tube_wait_seconds_bucket{le="1",tube="run"}`:                    0,
+		`reprieve_tube_wait_seconds_bucket{le="2.5",tube="run"}`:                  1,
+		`reprieve_tube_wait_seconds_bucket{le="+Inf",tube="run"}`:                 1,
+		`reprieve_tube_wait_seconds_sum{tube="run"}`:                              2,
+		`reprieve_tube_run_seconds_count{outcome="failed",tube="mail"}`:           1,
+		`reprieve_tube_run_seconds_bucket{le="2.5",outcome="deleted",tube="run"}`: 0,
+		`reprieve_tube_run_seconds_bucket{le="5",outcome="deleted",tube="run"}`:   1,
+		`reprieve_tube_run_seconds_sum{outcome="deleted",tube="run"}`:             3,
 	})
+	if x.Types["reprieve_tube_wait_seconds"] != "histogram" || x.Series["go_goroutines"] < 1 ||
+		x.Series["process_start_time_seconds"] < 1.7e9 || x.Series["process_open_fds"] < 3 || x.Series["process_resident_memory_bytes"] < 1<<20 {
+		t.Errorf("histogram type or runtime and process metrics missing: types %v", x.Types)
+	}
 	if x.Types["reprieve_commands_total"] != "counter" || x.Types["reprieve_tube_jobs"] != "gauge" {
 		t.Errorf("types: %v", x.Types)
 	}

@@ -23,6 +23,9 @@ type PipelineConfig struct {
 	// Stopping reports that the pipeline is shutting down; /readyz then
 	// answers 503. Nil: never.
 	Stopping func() bool
+	// Settings, if set, gives the effective configuration that GET
+	// /api/v1/config shows (as JSON; secrets must be hidden already).
+	Settings func() any
 	// Token, when not empty, is required as "Authorization: Bearer
 	// <Token>" by /api/v1/pipeline and by /metrics (unless MetricsPublic).
 	Token string
@@ -57,6 +60,9 @@ func NewPipelineHandler(cfg PipelineConfig) (*PipelineHandler, error) {
 	}
 	h := &PipelineHandler{router: newRouter(cfg.Token), cfg: cfg}
 	h.handle("/api/v1/pipeline", route{methods: get(h.pipeline)})
+	h.handle("/api/v1/config", route{methods: get(func(w http.ResponseWriter, r *http.Request) {
+		settingsReply(cfg.Settings, w, r)
+	})})
 	h.notFound("/api/", true, "endpoint", "the pipeline's counters are at /api/v1/pipeline")
 	h.handle("/metrics", route{public: cfg.MetricsPublic, methods: get(h.metrics)})
 	h.handle("/healthz", route{public: true, methods: get(healthz)})
@@ -175,6 +181,7 @@ func (h *PipelineHandler) metrics(w http.ResponseWriter, _ *http.Request) {
 		func(q *pipeline.QueueStats) float64 { return float64(q.Dropped) })
 	queue("reprieve_pipeline_queue_size", promtext.Gauge, "Messages waiting in an input queue.", true,
 		func(q *pipeline.QueueStats) float64 { return float64(q.Size) })
+	writeRuntimeMetrics(&e)
 	w.Header().Set("Content-Type", promtext.ContentType)
 	_, _ = w.Write(e.Bytes())
 }

@@ -12,12 +12,26 @@ type Reader struct {
 	br         *bufio.Reader
 	maxJobSize uint32
 	onLine     func()
+	onDropped  func(bytes int)
+	putBuffer  func(size int) []byte
 }
 
 // OnLine sets f to be called each time a command line has been read,
 // before its body is: a server uses it to know that a command is in
 // flight.
 func (r *Reader) OnLine(f func()) { r.onLine = f }
+
+// PutBuffers sets f to provide the buffer of each put's body (of at most
+// 16 KiB; larger bodies grow as they arrive, see readBody): f must return
+// a slice of exactly size bytes that the reader may fill and hand over in
+// Command.Body. A server uses it to allocate a body together with the
+// job's record.
+func (r *Reader) PutBuffers(f func(size int) []byte) { r.putBuffer = f }
+
+// OnDropped sets f to be called with the bytes of memory a body held when
+// the client hung up (or a read failed) before sending all of it: memory
+// that is garbage from then on, for whoever returns memory to the OS.
+func (r *Reader) OnDropped(f func(bytes int)) { r.onDropped = f }
 
 // NewReader returns a Reader on br, which must have a buffer of at least
 // MaxLineLen+1 bytes (bufio's default has 4096), refusing put bodies
@@ -67,10 +81,8 @@ func (r *Reader) ReadCommand(c *Command) error {
 	if perr != nil {
 		return perr
 	}
-	// Exactly the body's size: the engine keeps this slice for the job's
-	// life, and a 64-byte body must not take an 80-byte allocation.
-	body := make([]byte, c.Size)
-	if _, err := io.ReadFull(r.br, body); err != nil {
+	body, err := r.readBody(int(c.Size), c.Op == OpPut)
+	if err != nil {
 		return unexpected(err)
 	}
 	cr, err := r.br.ReadByte()
@@ -86,6 +98,48 @@ func (r *Reader) ReadCommand(c *Command) error {
 	}
 	c.Body = body
 	return nil
+}
+
+// bodyChunk is the most readBody allocates for a body before its bytes
+// arrive.
+const bodyChunk = 16 << 10
+
+// readBody reads a body of size bytes. The slice it returns has exactly
+// that capacity (the engine keeps it for the job's life, and a 64-byte
+// body must not take an 80-byte allocation). A body larger than bodyChunk
+// that has not arrived yet is not allocated whole up front: the buffer
+// starts at bodyChunk and doubles as its bytes come, so a client that
+// announces 64 KiB and sends little holds little, and the memory a
+// connection holds is at most twice what it sent. If the body is cut
+// short, the memory it held is reported to OnDropped.
+func (r *Reader) readBody(size int, put bool) ([]byte, error) {
+	if size <= bodyChunk || r.br.Buffered() >= size {
+		var body []byte
+		if put && r.putBuffer != nil && size <= bodyChunk {
+			body = r.putBuffer(size)
+		} else {
+			body = make([]byte, size)
+		}
+		_, err := io.ReadFull(r.br, body)
+		return body, err
+	}
+	body := make([]byte, 0, max(bodyChunk, r.br.Buffered()))
+	for {
+		n, err := io.ReadFull(r.br, body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if err != nil {
+			if r.onDropped != nil {
+				r.onDropped(cap(body))
+			}
+			return nil, err
+		}
+		if len(body) == size {
+			return body, nil
+		}
+		grown := make([]byte, len(body), min(size, 2*cap(body)))
+		copy(grown, body)
+		body = grown
+	}
 }
 
 func unexpected(err error) error {

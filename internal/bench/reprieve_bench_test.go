@@ -48,12 +48,14 @@ func BenchmarkReprieveServer(b *testing.B) {
 			cfg.Duration, cfg.Count = 0, int64(b.N)
 			b.ReportAllocs()
 			b.ResetTimer()
+			tail := newRuntimeTail()
 			res, err := Run(context.Background(), cfg)
 			if err != nil || res.Ops != int64(b.N) || res.Errors != 0 {
 				b.Fatalf("result %+v, error %v; want %d operations", res, err, b.N)
 			}
 			b.ReportMetric(res.OpsPerSec, "ops/s")
 			b.ReportMetric(res.P99(), "p99-µs")
+			tail.report(b)
 		})
 	}
 }

@@ -63,6 +63,7 @@ func (b *Broker) StatsTube(name string) (TubeStats, error) {
 		Expired:             t.expired,
 		BuriedBytes:         t.buriedBytes,
 	}
+	b.limitStats(t, &ts)
 	if t.paused(now) {
 		ts.Pause = t.pause
 		ts.PauseTimeLeft = t.pauseEnd.Sub(now)
@@ -214,10 +215,11 @@ func (b *Broker) PauseTube(name string, d time.Duration) error {
 // before serving: each job goes to its tube (created as needed) in its
 // state, except that Reserved jobs become Ready and delayed jobs whose
 // deadline passed become ready at once. Buried jobs keep their burial
-// order (by Deadline). Later ids start after nextID and after every
-// restored id. Nothing is journaled. Jobs with an id already present are
-// ignored.
-func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
+// order (by Deadline). next is the id the next put must get, as the log
+// reports it (wal.Recovery.NextID; 0 or 1 for a fresh log): later ids
+// start at next and after every restored id. Nothing is journaled. Jobs
+// with an id already present are ignored.
+func (b *Broker) Restore(jobs []*job.Job, next job.ID) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
@@ -331,9 +333,10 @@ func (b *Broker) Restore(jobs []*job.Job, nextID job.ID) {
 	for _, r := range buried {
 		b.place(r, now)
 	}
-	if nextID > b.nextID {
-		b.nextID = nextID
+	if next > 0 && next-1 > b.nextID {
+		b.nextID = next - 1 // b.nextID is the last id given out
 	}
+	b.rebuildUnique()
 }
 
 // restoreSlab is how many jobs Restore allocates at once: small enough

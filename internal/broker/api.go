@@ -54,6 +54,20 @@ type Config struct {
 	// Rand draws the jitter of retry delays; it is only used under the
 	// engine's lock. Default: a generator seeded at random.
 	Rand retry.Source
+	// Observer, if set, is told how long jobs wait and run (the admin
+	// interface's histograms); nil: no one.
+	Observer Observer
+}
+
+// Observer is told of the times that metrics graph. Its methods are called
+// with the engine's lock held: they must be quick and must not call the
+// Broker.
+type Observer interface {
+	// Reserved: a job of tube was reserved, waited after it was put.
+	Reserved(tube string, waited time.Duration)
+	// Finished: a job of tube that its worker had reserved for ran was
+	// deleted (outcome "deleted") or failed ("failed") by that worker.
+	Finished(tube, outcome string, ran time.Duration)
 }
 
 // ServerStats holds the engine's part of the `stats` reply. Per-command
@@ -89,6 +103,15 @@ type TubeStats struct {
 	// (extension keys).
 	Failures, GaveUp, Expired uint64
 	BuriedBytes               int
+	// Flow control (extension keys; see limits.go): the limits of the
+	// tube's policy (LimitConcurrency 0, LimitRate "" and Unique "" when
+	// off; LimitRate as "LIMIT/PER" such as "100/1m"), the reserves that
+	// found a ready job held back by each limit, and the puts answered
+	// with a live job's id.
+	LimitConcurrency, LimitBurst  int
+	LimitRate, Unique             string
+	HeldByConcurrency, HeldByRate uint64
+	Duplicates                    uint64
 }
 
 // JobStats is the `stats-job` reply for one job. File is the number of

@@ -20,6 +20,8 @@ type rec struct {
 	owner *Session // the session that reserved it, while Reserved
 	idx   int      // position in the heap of its state
 	seq   uint64   // burial order, while Buried
+	// reservedAt is when it was last reserved (for Observer.Finished).
+	reservedAt time.Time
 }
 
 // Broker is the job engine: tubes, their heaps, reservations, timers. It is
@@ -67,7 +69,12 @@ type Broker struct {
 	restoring bool // inside Restore: retention waits for the first tick
 
 	policies *policySet   // failure policies; nil: none
+	freed    []*tube      // tubes whose concurrency slots freed (limits.go)
 	rand     retry.Source // jitter of retry delays
+	observer Observer     // nil: none
+
+	scheds []*schedState        // periodic jobs (schedule.go)
+	ticks  map[string]time.Time // last tick fired, per schedule name
 
 	// Counters for ServerStats.
 	nUrgent, nReady, nReserved, nDelayed, nBuried int
@@ -94,8 +101,10 @@ func New(cfg Config) *Broker {
 		log:        cfg.Logger,
 		maxJobSize: cfg.MaxJobSize,
 		rand:       cfg.Rand,
+		observer:   cfg.Observer,
 		jobs:       newJobTable(0),
 		tubes:      make(map[string]*tube),
+		ticks:      make(map[string]time.Time),
 	}
 	if b.log == nil {
 		b.log = defaultLogger()
@@ -134,7 +143,11 @@ func (b *Broker) Close() {
 // ErrDraining; everything else works.
 func (b *Broker) SetDraining(on bool) {
 	b.mu.Lock()
+	was := b.draining
 	b.draining = on
+	if was && !on {
+		b.endDrain(b.now())
+	}
 	b.mu.Unlock()
 }
 
@@ -269,6 +282,7 @@ func (b *Broker) unplace(r *rec) {
 		t.nReserv--
 		b.nReserved--
 		r.owner = nil
+		b.slotFreed(t)
 		if first {
 			b.retickSession(s)
 		}
@@ -282,6 +296,10 @@ func (b *Broker) dispatch(t *tube, now time.Time) {
 		if t.paused(now) {
 			return
 		}
+		if b.limitHolds(t, now) != "" {
+			b.retickTube(t) // a rate limit: the timer serves them when a token is due
+			return
+		}
 		s := t.waitHead.s
 		r := t.ready.top()
 		b.reserve(s, r, now)
@@ -292,6 +310,7 @@ func (b *Broker) dispatch(t *tube, now time.Time) {
 // reserve gives r, which is Ready, Delayed or Buried, to s.
 func (b *Broker) reserve(s *Session, r *rec, now time.Time) {
 	b.unplace(r)
+	b.takeToken(r.tube, now)
 	if !s.worker {
 		s.worker = true
 		b.nWorkers++
@@ -300,11 +319,16 @@ func (b *Broker) reserve(s *Session, r *rec, now time.Time) {
 	r.Deadline = now.Add(r.TTR)
 	r.Reserves++
 	r.owner = s
+	r.reservedAt = now
 	b.place(r, now)
+	if b.observer != nil {
+		b.observer.Reserved(r.Tube, now.Sub(r.Created))
+	}
 }
 
 // drop forgets r after it was unplaced.
 func (b *Broker) drop(r *rec) {
+	b.unindex(r.tube, r)
 	b.jobs.remove(r.ID)
 	r.State = 0
 	b.maybeDrop(r.tube)

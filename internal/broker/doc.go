@@ -1,7 +1,8 @@
 // Package broker is Reprieve's job engine: tubes, their ready, delayed,
 // reserved and buried jobs, reservations with their TTRs, pauses, timers,
-// and the per-tube failure policies (retry, give up, dead letters,
-// retention, ready-expiry). It speaks no protocol and touches no disk: the
+// the per-tube failure policies (retry, give up, dead letters, retention,
+// ready-expiry), flow control (concurrency and rate limits, unique jobs)
+// and the periodic jobs of the policy file. It speaks no protocol and touches no disk: the
 // server (internal/server) and the admin API (internal/admin) call it, and
 // it tells a journal.Journal (the durable log, internal/wal) of every
 // change.
@@ -9,12 +10,13 @@
 // # Use
 //
 // New makes a Broker from a Config; Restore loads the jobs a log replayed
-// before serving. Each client connection opens a Session (Broker.Open):
+// before serving, and RestoreTicks the last tick of each schedule. Each client connection opens a Session (Broker.Open):
 // the tube it uses, the tubes it watches, the jobs it has reserved; its
 // methods are the beanstalk commands (Put, Reserve, Delete, Release, Bury,
 // Touch, Kick, Fail, ...). The Broker's own methods are what needs no
 // session: Stats, StatsTube, StatsJob, ListTubes, the Peek family, KickJob,
-// PauseTube, ListJobs, KickBuried, Flush, SetDraining, SetPolicies, Close.
+// PauseTube, ListJobs, KickBuried, Flush, SetDraining, SetPolicies,
+// Schedules, Close.
 // Each is documented where it is defined; errors are the Err* values of
 // this package, each mapping to one wire reply.
 //
@@ -51,5 +53,8 @@
 //	inspect.go   ListJobs, KickBuried, Flush
 //	fail.go      Fail: the failure policy's decision applied to a job
 //	policy.go, expiry.go          policies per tube, retention, ready-expiry
+//	limits.go    concurrency and rate limits (held reserves, freed slots)
+//	unique.go    unique jobs: dedupe keys and their index
+//	schedule.go  periodic jobs: ticks, catch-up, drain
 //	tube.go, heap.go, jobtable.go the data structures
 package broker

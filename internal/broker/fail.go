@@ -89,9 +89,14 @@ func (s *Session) failJob(id job.ID, errText string, final bool) (FailResult, er
 	}
 	now := b.now()
 	old := r.Job
+	ran := now.Sub(r.reservedAt)
 	b.unplace(r)
 	s.commits = s.commits[:0]
 	res, err := b.fail(&s.commits, r, old, s, errText, now, final)
+	if err == nil && b.observer != nil {
+		b.observer.Finished(old.Tube, "failed", ran)
+	}
+	b.serveFreed(now)
 	b.mu.Unlock()
 	if err != nil {
 		return FailResult{}, err
@@ -204,6 +209,7 @@ func (b *Broker) giveUp(cs *[]journal.Commit, r *rec, old job.Job, owner *Sessio
 			b.maybeDrop(dt)
 			return FailResult{}, err
 		}
+		b.moved(r, from)
 		b.maybeDrop(from)
 		return FailResult{Action: FailDeadLettered, Tube: dt.name}, nil
 	default:

@@ -142,6 +142,7 @@ func (b *Broker) Flush(name string, st job.State) (int, error) {
 		b.drop(r)
 		n++
 	}
+	b.serveFreedNow()
 	b.mu.Unlock()
 	if werr := waitCommits(cs); err == nil {
 		err = werr

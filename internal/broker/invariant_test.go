@@ -104,9 +104,10 @@ func checkInvariants(t *testing.T, b *Broker) {
 		if tb != b.dflt && tb.using == 0 && tb.watching == 0 && tb.pending == 0 && tb.jobs() == 0 {
 			fail("tube %q should have been removed", tb.name)
 		}
-		if w > 0 && tb.ready.len() > 0 && !tb.paused(b.now()) {
-			fail("tube %q has ready jobs and waiting sessions", tb.name)
+		if w > 0 && tb.ready.len() > 0 && !tb.paused(b.now()) && b.limitHolds(tb, b.now()) == "" {
+			fail("tube %q has ready jobs and waiting sessions, and no limit holds them", tb.name)
 		}
+		checkLimits(t, b, tb)
 		ready += tb.ready.len()
 		delayed += tb.delay.len()
 		buried += tb.buried.len()
@@ -140,7 +141,12 @@ func TestRandomOperations(t *testing.T) {
 				case "dead":
 					return &policy.Policy{Retention: policy.Retention{MaxCount: 3, MaxAge: 5 * time.Minute}}
 				case "t2":
-					return &policy.Policy{Retry: doubling(2), GiveUp: policy.GiveUp{Action: policy.Delete}, Retention: policy.Retention{MaxBytes: 10}}
+					return &policy.Policy{Retry: doubling(2), GiveUp: policy.GiveUp{Action: policy.Delete}, Retention: policy.Retention{MaxBytes: 10},
+						Rate: &policy.Rate{Limit: 1, Per: 15 * time.Second, Burst: 2}}
+				case "t3":
+					return &policy.Policy{Concurrency: 2, Unique: &policy.Unique{Buried: rng.IntN(2) == 0}}
+				case "default":
+					return &policy.Policy{Concurrency: 1}
 				}
 				return nil
 			})
@@ -182,7 +188,7 @@ func TestRandomOperations(t *testing.T) {
 				s := sessions[rng.IntN(len(sessions))]
 				switch rng.IntN(16) {
 				case 0, 1, 2:
-					s.Put(uint32(rng.IntN(2000)), time.Duration(rng.IntN(3))*10*time.Second, time.Duration(rng.IntN(20))*time.Second, []byte("body"))
+					s.Put(uint32(rng.IntN(2000)), time.Duration(rng.IntN(3))*10*time.Second, time.Duration(rng.IntN(20))*time.Second, []byte(fmt.Sprint("body", rng.IntN(4))))
 				case 3, 4:
 					s.Reserve(context.Background(), 0)
 				case 5:
@@ -317,4 +323,35 @@ func TestConcurrentSessions(t *testing.T) {
 	cancel()
 	wg.Wait()
 	checkInvariants(t, b)
+}
+
+// checkLimits verifies a tube's flow control: never more jobs reserved
+// than its concurrency limit, never more tokens than its burst, and a
+// unique index that holds only jobs of the tube, under their own keys.
+func checkLimits(t *testing.T, b *Broker, tb *tube) {
+	t.Helper()
+	p := tb.pol
+	if p == nil {
+		return
+	}
+	if p.Concurrency > 0 && tb.nReserv > p.Concurrency {
+		t.Fatalf("invariant: tube %q has %d jobs reserved, limit %d", tb.name, tb.nReserv, p.Concurrency)
+	}
+	if p.Rate != nil && tb.limits != nil && tb.limits.tokens > p.Rate.Burst {
+		t.Fatalf("invariant: tube %q holds %d tokens, burst %d", tb.name, tb.limits.tokens, p.Rate.Burst)
+	}
+	if p.Unique == nil || tb.limits == nil {
+		return
+	}
+	for k, r := range tb.limits.uniq {
+		if r.State == 0 {
+			t.Fatalf("invariant: tube %q indexes dropped job %d", tb.name, r.ID)
+		}
+		if rk, ok := keyOf(p.Unique, r.Body); !ok || rk != k {
+			t.Fatalf("invariant: tube %q indexes job %d under another key", tb.name, r.ID)
+		}
+		if r.tube != tb && tb.pending == 0 {
+			t.Fatalf("invariant: tube %q indexes job %d of tube %q", tb.name, r.ID, r.tube.name)
+		}
+	}
 }

@@ -124,7 +124,7 @@ func TestRestore(t *testing.T) {
 	// A new engine from what the log holds, 3 s after the put.
 	b2 := New(Config{Clock: clk})
 	t.Cleanup(b2.Close)
-	b2.Restore(m.snapshot(), 7)
+	b2.Restore(m.snapshot(), 8)
 	w := b2.Open()
 	defer w.Close()
 	w.Watch("q")
@@ -171,7 +171,7 @@ func TestRestoreKeepsRetryScheduleAndHistory(t *testing.T) {
 	b2, _ := newTest(t, nil)
 	b2.clock = b1.clock
 	b2.setLookup(policyFor(p, "work"))
-	b2.Restore(m.snapshot(), b1.NextID())
+	b2.Restore(m.snapshot(), b1.NextID()+1)
 	got, err := b2.StatsJob(id)
 	if err != nil || got.State != job.Delayed || got.TimeLeft != 15*time.Second || got.Failure != want.Failure {
 		t.Fatalf("restored %+v %v\nwant %+v", got, err, want)

@@ -30,6 +30,7 @@ func (ps *policySet) forTube(name string) *policy.Policy {
 func (b *Broker) initPolicies(cfg Config) {
 	if cfg.Policies != nil {
 		b.setPolicySet(&policySet{lookup: cfg.Policies.Lookup}, nil)
+		b.setSchedules(cfg.Policies.Schedules(), b.now())
 	}
 }
 
@@ -45,6 +46,9 @@ func (b *Broker) SetPolicies(set *policy.Set) {
 		lookup = set.Lookup
 	}
 	b.setLookup(lookup)
+	b.mu.Lock()
+	b.setSchedules(set.Schedules(), b.now())
+	b.mu.Unlock()
 }
 
 // setLookup installs a lookup (nil: none).
@@ -71,6 +75,7 @@ func (b *Broker) setPolicySet(ps *policySet, cs *[]journal.Commit) {
 		b.applyPolicy(t, ps.forTube(t.name), now, cs)
 		t = next
 	}
+	b.rebuildUnique()
 }
 
 // applyPolicy gives t the policy p.
@@ -89,6 +94,9 @@ func (b *Broker) applyPolicy(t *tube, p *policy.Policy, now time.Time, cs *[]jou
 	if p != nil {
 		b.enforceRetention(t, now, cs)
 	}
+	if t.waitHead != nil {
+		b.dispatch(t, now) // a limit may have risen or gone
+	}
 	b.retickTube(t)
 	b.maybeDrop(t)
 }
@@ -105,6 +113,9 @@ func (b *Broker) policyTick(t *tube) (time.Time, bool) {
 		if r := t.buried.top(); r != nil {
 			at, ok = r.Deadline.Add(p.Retention.MaxAge), true
 		}
+	}
+	if x, has := b.limitTick(t); has && (!ok || x.Before(at)) {
+		at, ok = x, true
 	}
 	if p.ReadyExpiry > 0 {
 		t.skipStaleExpiries()
@@ -144,6 +155,9 @@ func (b *Broker) policyDue(t *tube, now time.Time, cs *[]journal.Commit) {
 		}
 	}
 	b.enforceRetention(t, now, cs)
+	if t.waitHead != nil && t.pol == p {
+		b.dispatch(t, now) // a token may be due
+	}
 }
 
 // skipStaleExpiries drops, from the front of the ready-expiry queue, the

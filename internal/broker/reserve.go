@@ -59,6 +59,9 @@ func (s *Session) Reserve(ctx context.Context, timeout time.Duration) (Reserved,
 	for i, t := range s.watch {
 		s.nodes[i].s = s
 		t.addWaiter(&s.nodes[i])
+		if t.pol != nil && t.pol.Rate != nil {
+			b.retickTube(t) // wake it when a token is due
+		}
 	}
 	s.hasTimeout = timeout > 0
 	if s.hasTimeout {
@@ -93,6 +96,10 @@ func (s *Session) bestReady(now time.Time) *rec {
 		if r == nil || t.paused(now) || t.waitHead != nil {
 			// (a tube whose pause just ended still owes its ready jobs
 			// to the sessions that waited first; the timer hands them out)
+			continue
+		}
+		if lim := s.b.limitHolds(t, now); lim != "" {
+			noteHeld(t, lim)
 			continue
 		}
 		if best == nil || r.Priority < best.Priority || (r.Priority == best.Priority && r.ID < best.ID) {

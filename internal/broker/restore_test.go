@@ -33,7 +33,7 @@ func TestRestoreOrders(t *testing.T) {
 	for name, jobs := range map[string][]*job.Job{"in order": inOrder, "shuffled with duplicate": shuffled} {
 		t.Run(name, func(t *testing.T) {
 			b, _ := newTest(t, nil)
-			b.Restore(jobs, 4)
+			b.Restore(jobs, 5)
 			if st := b.Stats(); st.CurrentJobsReady != 3 || st.CurrentJobsBuried != 3 || st.CurrentJobsReserved != 0 {
 				t.Fatalf("stats %+v", st)
 			}
@@ -77,7 +77,7 @@ func BenchmarkRestore(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		br := New(Config{})
-		br.Restore(jobs, job.ID(n))
+		br.Restore(jobs, job.ID(n+1))
 		br.Close()
 	}
 }

@@ -42,6 +42,9 @@ type Session struct {
 	// commits holds the journal writes of the call in progress. Only the
 	// goroutine using the session touches it (Close never journals).
 	commits []journal.Commit
+	// spare is the record allocated with the last BodyBuffer, for the next
+	// Put; only the goroutine using the session touches it.
+	spare *rec
 }
 
 func (s *Session) tickTime() int64 { return s.tick }
@@ -122,6 +125,7 @@ func (s *Session) Close() {
 	}
 	s.prev, s.next = nil, nil
 	b.sessTicks.remove(s)
+	b.serveFreed(now)
 }
 
 // Use makes tube the one Put puts into, creating it if needed.
@@ -209,6 +213,7 @@ func (s *Session) Watched() []string {
 // ErrClosed after Close.
 func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID, error) {
 	b := s.b
+	r := s.takeRec(body)
 	if ttr < time.Second {
 		ttr = time.Second
 	}
@@ -231,8 +236,14 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 	}
 	now := b.now()
 	t := s.use
+	if t.pol != nil && t.pol.Unique != nil {
+		if d := b.duplicate(t, body, now); d != nil {
+			b.mu.Unlock()
+			return d.ID, nil
+		}
+	}
 	b.nextID++
-	r := &rec{
+	*r = rec{
 		Job: job.Job{
 			ID: b.nextID, Tube: t.name, Body: body, Priority: pri,
 			Delay: delay, TTR: ttr, Created: now, State: job.Ready,
@@ -254,6 +265,9 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 		b.mu.Unlock()
 		return 0, ErrOutOfMemory
 	}
+	// A put of the same key while this one is being logged is answered
+	// with this id (it is indexed now; see unique.go).
+	b.index(r)
 	t.pending++ // keeps the tube alive until the job is in it
 	b.mu.Unlock()
 
@@ -266,6 +280,7 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 		// The record may be partly on disk: tell the log it is void.
 		var dc []journal.Commit
 		_ = b.record(&dc, opDelete, r)
+		b.unindex(t, r)
 		b.maybeDrop(t)
 		b.mu.Unlock()
 		_ = waitCommits(dc)
@@ -279,6 +294,7 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 // insert adds a new job to the table and its tube.
 func (b *Broker) insert(r *rec, now time.Time) {
 	b.jobs.set(r)
+	b.index(r)
 	r.tube.totalJobs++
 	b.totalJobs++
 	b.place(r, now)
@@ -320,9 +336,13 @@ func (s *Session) Delete(id job.ID) error {
 		b.mu.Unlock()
 		return ErrOutOfMemory
 	}
+	if r.State == job.Reserved && b.observer != nil {
+		b.observer.Finished(r.Tube, "deleted", b.now().Sub(r.reservedAt))
+	}
 	b.unplace(r)
 	r.tube.cmdDelete++
 	b.drop(r)
+	b.serveFreedNow()
 	b.mu.Unlock()
 	return s.wait(cs)
 }
@@ -354,6 +374,7 @@ func (s *Session) Release(id job.ID, pri uint32, delay time.Duration) error {
 	}
 	s.commits = s.commits[:0]
 	err := b.commitMove(&s.commits, r, old, r.tube, s, now)
+	b.serveFreed(now)
 	b.mu.Unlock()
 	if err != nil {
 		return err
@@ -409,6 +430,7 @@ func (s *Session) Bury(id job.ID, pri uint32) error {
 	r.Deadline = now
 	s.commits = s.commits[:0]
 	err := b.commitMove(&s.commits, r, old, r.tube, s, now)
+	b.serveFreed(now)
 	b.mu.Unlock()
 	if err != nil {
 		return err
@@ -478,14 +500,17 @@ func (b *Broker) kick(cs *[]journal.Commit, r *rec, now time.Time) error {
 		return err
 	}
 	if r.tube != from {
+		b.moved(r, from)
 		b.maybeDrop(from)
 	}
 	return nil
 }
 
 // ReserveJob reserves job id, which must be ready, delayed or buried, for
-// this session, whatever tube it is in and whether or not that tube is
-// paused. ErrNotFound otherwise.
+// this session, whatever tube it is in, whether or not that tube is
+// paused or past its rate limit (the reservation takes a token all the
+// same). ErrNotFound otherwise, and while the job's tube has as many jobs
+// reserved as its concurrency limit allows.
 func (s *Session) ReserveJob(id job.ID) (Reserved, error) {
 	b := s.b
 	b.mu.Lock()
@@ -498,7 +523,17 @@ func (s *Session) ReserveJob(id job.ID) (Reserved, error) {
 		b.mu.Unlock()
 		return Reserved{}, ErrNotFound
 	}
+	if p := r.tube.pol; p != nil && p.Concurrency > 0 && r.tube.nReserv >= p.Concurrency {
+		// A concurrency limit holds even for reserve-job (a pause and a
+		// rate limit do not).
+		noteHeld(r.tube, "concurrency")
+		b.mu.Unlock()
+		return Reserved{}, ErrNotFound
+	}
 	now := b.now()
+	if p := r.tube.pol; p != nil && p.Rate != nil {
+		b.refill(r.tube, now) // reserve-job is not held back, but takes a token
+	}
 	logged := r.State != job.Ready
 	old := r.Job
 	b.reserve(s, r, now)

@@ -59,6 +59,7 @@ func (b *Broker) armNext() {
 	if s, ok := b.sessTicks.top(); ok {
 		b.arm(s.tick)
 	}
+	b.armSchedules()
 }
 
 // fire is the timer's callback: it handles everything due, re-arms, and
@@ -95,6 +96,8 @@ func (b *Broker) fire(gen uint64) {
 			b.sessTicks.remove(s)
 		}
 	}
+	b.schedulesDue(now, &cs)
+	b.serveFreed(now)
 	b.armNext()
 	b.mu.Unlock()
 	_ = waitCommits(cs) // nobody to answer; the log reports its own errors

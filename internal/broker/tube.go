@@ -48,6 +48,10 @@ type tube struct {
 
 	// pol is the tube's failure policy; nil: plain beanstalkd behaviour.
 	pol *policy.Policy
+	// limits is its flow-control state (limits.go), nil until needed;
+	// freed is set while it is listed in Broker.freed.
+	limits *limits
+	freed  bool
 
 	// prev and next link all tubes in creation order.
 	prev, next *tube

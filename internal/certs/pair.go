@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/reprieve/reprieve/client"
 	"github.com/reprieve/reprieve/internal/clock"
 )
 
@@ -75,7 +74,7 @@ func Load(cfg Config) (*Pair, error) {
 	}
 	p := &Pair{cfg: cfg}
 	if cfg.CAFile != "" {
-		pool, err := client.LoadCAs(cfg.CAFile)
+		pool, err := LoadCAs(cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("CA file %w", err)
 		}
@@ -103,15 +102,17 @@ func (p *Pair) Reload() error {
 
 // ReloadLogged is Reload that logs the outcome on log, what naming the
 // port ("job port", "admin interface"): the new certificate's subject and
-// validity at info, or the reason it was refused at error.
-func (p *Pair) ReloadLogged(log *slog.Logger, what string) {
+// validity at info, or the reason it was refused at error, which it also
+// returns.
+func (p *Pair) ReloadLogged(log *slog.Logger, what string) error {
 	if err := p.Reload(); err != nil {
 		log.Error(what+": TLS certificate not reloaded; keeping the one in use", "cert", p.cfg.CertFile, "err", err)
-		return
+		return err
 	}
 	leaf := p.Leaf()
 	log.Info(what+": TLS certificate reloaded", "cert", p.cfg.CertFile, "subject", leaf.Subject.String(),
 		"serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
+	return nil
 }
 
 // Certificate returns the pair in use.
@@ -149,4 +150,19 @@ func (p *Pair) read() (*tls.Certificate, error) {
 		return nil, fmt.Errorf("%s: %w", p.cfg.CertFile, err)
 	}
 	return &cert, nil
+}
+
+// LoadCAs reads a PEM file of CA certificates: the roots a client
+// verifies servers with, or the CAs a server verifies client certificates
+// with. Its errors start with the file's name.
+func LoadCAs(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it (want one or more \"-----BEGIN CERTIFICATE-----\" blocks)", file)
+	}
+	return pool, nil
 }

@@ -45,7 +45,7 @@ func (l *Leader) Term() uint64 { return l.term.Term }
 
 // Restored returns the jobs read from the stream, in id order, and the
 // next id to hand out; hand them to the engine's Restore before serving
-// (the engine takes the last id given out: next-1). The slice belongs to
+// (the engine takes next as is). The slice belongs to
 // the caller.
 func (l *Leader) Restored() ([]*job.Job, job.ID) {
 	jobs := l.jobs

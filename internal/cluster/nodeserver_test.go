@@ -49,7 +49,7 @@ func serveNode(t testing.TB, n *Node, maxJobSize int) *nodeServer {
 		jobs, next := l.Restored()
 		b := broker.New(broker.Config{MaxJobSize: maxJobSize, Journal: n.Journal(), Logger: testLogger()})
 		defer b.Close()
-		b.Restore(jobs, next-1)
+		b.Restore(jobs, next)
 		srv, err := jobport.New(jobport.Config{Broker: b, MaxJobSize: maxJobSize, Logger: testLogger(),
 			ExtraStats: func() []beanstalk.KeyValue {
 				var kv []beanstalk.KeyValue

@@ -34,7 +34,11 @@ type Message struct {
 	// Hops counts queue transfers since the message entered the pipeline or
 	// last left a durable module; the runtime's hop budget bounds it.
 	Hops int `json:"hops"`
-	// Attempt counts passes through retry modules (0 before the first retry).
+	// Attempt counts the failed tries before this one (0 on the first
+	// try): passes through retry modules, and for a message from
+	// input.tube the server's count for its job (the failures of its
+	// series on Reprieve, earlier reserves on beanstalkd). process.exec's
+	// REPRIEVE_ATTEMPT is Attempt+1.
 	Attempt int `json:"attempt"`
 	// Errors is the error chain, oldest first, at most MaxChain long.
 	Errors []Failure `json:"errors,omitempty"`

@@ -60,5 +60,31 @@ func (p *Policy) String() string {
 	} else {
 		parts = append(parts, "kick keeps attempts")
 	}
+	if p.Concurrency > 0 {
+		parts = append(parts, fmt.Sprintf("at most %d reserved at once", p.Concurrency))
+	}
+	if r := p.Rate; r != nil {
+		parts = append(parts, fmt.Sprintf("rate %d per %s, burst %d", r.Limit, config.FormatDuration(r.Per), r.Burst))
+	}
+	if u := p.Unique; u != nil {
+		s := "unique by " + u.Key.String()
+		if u.Buried {
+			s += ", buried jobs included"
+		}
+		if u.Window > 0 {
+			s += " within " + config.FormatDuration(u.Window)
+		}
+		parts = append(parts, s)
+	}
 	return strings.Join(parts, "; ")
+}
+
+// String describes s in one line, such as `nightly: "0 3 * * *"
+// Europe/Paris into reports (priority 1024, ttr 1m), catch-up skip`.
+func (s *Schedule) String() string {
+	d := fmt.Sprintf("%s: %q %s into %s (priority %d", s.Name, s.Cron, s.Location, s.Tube, s.Priority)
+	if s.Delay > 0 {
+		d += ", delay " + config.FormatDuration(s.Delay)
+	}
+	return d + ", ttr " + config.FormatDuration(s.TTR) + "), catch-up " + s.CatchUp.String()
 }

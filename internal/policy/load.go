@@ -19,8 +19,8 @@ func Defaults() Policy {
 
 // The keys of the file, for validation and suggestions.
 var (
-	topKeys       = []string{"default", "tubes"}
-	policyKeys    = []string{"retry", "give-up", "retention", "ready-expiry", "kick-resets-attempts"}
+	topKeys       = []string{"default", "tubes", "schedules"}
+	policyKeys    = []string{"retry", "give-up", "retention", "ready-expiry", "kick-resets-attempts", "concurrency", "rate", "unique"}
 	retryKeys     = []string{"initial", "factor", "cap", "jitter", "max-age", "max-attempts"}
 	giveUpKeys    = []string{"action", "tube"}
 	retentionKeys = []string{"max-age", "max-count", "max-bytes"}
@@ -67,6 +67,7 @@ func Parse(name string, data []byte) (*Set, error) {
 	order := map[string]int{}
 	dlLines := map[string]int{} // entry name -> line of its dead-letter tube
 	var def *Policy
+	var schedules []*Schedule
 	defLine := 0
 	top, _ := r.fields(root, 1, "", "start the file with the keys default: and tubes:")
 	for _, tf := range top {
@@ -87,14 +88,20 @@ func Parse(name string, data []byte) (*Set, error) {
 					order[e.Key] = i
 				}
 			}
+		case "schedules":
+			schedules = r.schedules(tf)
 		default:
 			if strings.HasPrefix(tf.Key, ".") || strings.HasPrefix(tf.Key, "x-") {
 				continue // a place for anchors, like docker compose
+			}
+			if tf.Key == "serve" || tf.Key == "run" {
+				continue // the flags of reprieve serve and run (docs/cli.md, "Configuration")
 			}
 			r.unknownKey(tf, "", topKeys)
 		}
 	}
 	set := newSet(entries, order, def, name)
+	set.schedules = schedules
 	checkCycles(set, entries, def, defLine, dlLines, ps)
 	if err := ps.err(); err != nil {
 		return nil, err
@@ -127,6 +134,12 @@ func (r *reader) policy(e field, path string, dlLines map[string]int) (*Policy, 
 			p.ReadyExpiry, _ = r.duration(f, fp, "15m")
 		case "kick-resets-attempts":
 			p.KickResetsAttempts, _ = r.boolean(f, fp)
+		case "concurrency":
+			p.Concurrency, _ = r.count(f, fp, "5")
+		case "rate":
+			p.Rate = r.rate(f, fp)
+		case "unique":
+			p.Unique = r.unique(f, fp)
 		default:
 			r.unknownKey(f, path, policyKeys)
 		}

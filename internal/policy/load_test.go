@@ -154,9 +154,9 @@ func TestParseInvalid(t *testing.T) {
 		name, src, want string
 	}{
 		{"unknown top key", "tube:\n  a: {}\n",
-			`r.yaml:1: tube: unknown key "tube"; did you mean "tubes"? the keys here are default, tubes`},
+			`r.yaml:1: tube: unknown key "tube"; did you mean "tubes"? the keys here are default, tubes, schedules`},
 		{"unknown policy key", "tubes:\n  a:\n    retires: true\n",
-			`r.yaml:3: tubes.a.retires: unknown key "retires"; did you mean "retry"? the keys here are retry, give-up, retention, ready-expiry, kick-resets-attempts`},
+			`r.yaml:3: tubes.a.retires: unknown key "retires"; did you mean "retry"? the keys here are retry, give-up, retention, ready-expiry, kick-resets-attempts, concurrency, rate, unique`},
 		{"unknown retry key", "tubes:\n  a:\n    retry:\n      delay: 1m\n",
 			`r.yaml:4: tubes.a.retry.delay: unknown key "delay"; the keys here are initial, factor, cap, jitter, max-age, max-attempts`},
 		{"bad duration", "tubes:\n  a:\n    retry:\n      initial: 1 minute\n",

@@ -1,8 +1,10 @@
-// Package policy holds the per-tube failure policies of a Reprieve server:
-// what a tube does with a failed job (retry on a schedule, then give up by
-// burying, dead-lettering or deleting it), how long buried and dead jobs
-// are kept, and when a ready job is too old to run. Policies come from a
-// YAML file (Load) and are chosen per tube by name (Set.Lookup).
+// Package policy holds the per-tube policies of a Reprieve server: what a
+// tube does with a failed job (retry on a schedule, then give up by
+// burying, dead-lettering or deleting it; the decision is Policy.Decide),
+// how long buried and dead jobs are kept, when a ready job is too old to
+// run, and flow control (concurrency and rate limits, unique jobs); and
+// the server's periodic jobs (Schedule). Policies come from a YAML file in
+// the config dialect (Load) and are chosen per tube by name (Set.Lookup).
 package policy
 
 import (
@@ -103,4 +105,52 @@ type Policy struct {
 	// goes on where the schedule was. Either way the kick is remembered in
 	// the job's Failure.KickedAt.
 	KickResetsAttempts bool
+
+	// Concurrency is the most jobs of the tube reserved at once, across
+	// every connection; 0 means no limit.
+	Concurrency int
+	// Rate limits how fast jobs of the tube are reserved; nil: no limit.
+	Rate *Rate
+	// Unique makes a put that duplicates a live job of the tube answer
+	// that job's id instead of creating one; nil: every put is a job.
+	Unique *Unique
+}
+
+// Rate is a token bucket: Limit reserves per Per, up to Burst at once
+// after a quiet spell. A reserve takes one token; tokens come back at
+// Limit/Per.
+type Rate struct {
+	Limit int
+	Per   time.Duration
+	Burst int
+}
+
+// Interval returns how long one token takes to come back.
+func (r *Rate) Interval() time.Duration { return r.Per / time.Duration(r.Limit) }
+
+// UniqueKey says what part of a job makes it a duplicate.
+type UniqueKey struct {
+	// Field, if set, is the name of a top-level field of a JSON object
+	// body; its value (as written, for a string without quotes) is the
+	// key. A body that is not a JSON object with that field is never a
+	// duplicate. Empty: the key is the whole body.
+	Field string
+}
+
+// String returns "body" or "json:FIELD", as written in the file.
+func (k UniqueKey) String() string {
+	if k.Field == "" {
+		return "body"
+	}
+	return "json:" + k.Field
+}
+
+// Unique is a tube's dedupe rule. A put whose key matches a live job of
+// the tube (ready, delayed or reserved; buried too with Buried) created
+// less than Window ago (any age when 0) makes no job and is answered with
+// that job's id.
+type Unique struct {
+	Key    UniqueKey
+	Buried bool
+	Window time.Duration
 }

@@ -21,6 +21,17 @@ type Set struct {
 	patterns []patternEntry // sorted: most specific first, then file order
 	def      *Policy
 	source   string // file name the set was loaded from, for messages
+
+	schedules []*Schedule // in file order
+}
+
+// Schedules returns the periodic jobs of the file, in file order. The
+// caller must not change them.
+func (s *Set) Schedules() []*Schedule {
+	if s == nil {
+		return nil
+	}
+	return s.schedules
 }
 
 type patternEntry struct {

@@ -35,3 +35,24 @@ func until(t testing.TB, what string, cond func() bool, limit time.Duration) {
 		}
 	}
 }
+
+// Receive returns the next value sent on ch, or the zero value once ch is
+// closed. It fails t with what it was waiting for if neither happens
+// within Limit. It must be called from the test's goroutine.
+func Receive[T any](t testing.TB, what string, ch <-chan T) T {
+	t.Helper()
+	return receive(t, what, ch, Limit)
+}
+
+func receive[T any](t testing.TB, what string, ch <-chan T, limit time.Duration) T {
+	t.Helper()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("gave up after %v waiting for: %s", limit, what)
+		panic("unreachable") // Fatalf does not return
+	}
+}

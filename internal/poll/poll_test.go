@@ -46,3 +46,26 @@ func TestUntilFailsWithWhatItWaitedFor(t *testing.T) {
 		t.Fatalf("failed with %q", f.failed)
 	}
 }
+
+func TestReceiveReturnsTheValueSent(t *testing.T) {
+	ch := make(chan int)
+	go func() { ch <- 7 }()
+	if v := Receive(t, "the 7", ch); v != 7 {
+		t.Fatalf("Receive = %d, want 7", v)
+	}
+}
+
+func TestReceiveFailsWithWhatItWaitedFor(t *testing.T) {
+	f := &fakeT{TB: t}
+	func() {
+		defer func() {
+			if r := recover(); r != f {
+				t.Fatalf("Receive did not fail the test: %v", r)
+			}
+		}()
+		receive(f, "never", make(chan int), 50*time.Millisecond)
+	}()
+	if f.failed != "gave up after %v waiting for: %s" {
+		t.Fatalf("failed with %q", f.failed)
+	}
+}

@@ -20,7 +20,9 @@ type Exposition struct {
 	// unescaped, then quoted as strconv.Quote does; a sample without labels
 	// is its bare name.
 	Series map[string]float64
-	// Types maps each family's name to its type, "counter" or "gauge".
+	// Types maps each family's name to its type: "counter", "gauge" or
+	// "histogram" (whose series are NAME_bucket{…,le="…"}, NAME_sum and
+	// NAME_count).
 	Types map[string]string
 	// Order lists the families in the order they appear.
 	Order []string
@@ -32,8 +34,8 @@ var (
 )
 
 // Parse reads an exposition strictly, as Writer writes it and as tests
-// want it checked: every family has one HELP and one TYPE line (counter or
-// gauge) before its samples, its samples are contiguous and it has at
+// want it checked: every family has one HELP and one TYPE line (counter,
+// gauge or histogram) before its samples, its samples are contiguous and it has at
 // least one, names and label names are valid, label values use only the
 // format's escapes, no series repeats, counters and only counters end in
 // _total, there are no other comments, no blank lines and no timestamps.
@@ -83,9 +85,9 @@ func (x *Exposition) line(line string, help, done map[string]bool, current *stri
 			if !strings.HasSuffix(name, "_total") {
 				return errors.New("counter not named _total")
 			}
-		case Gauge:
+		case Gauge, Histogram:
 			if strings.HasSuffix(name, "_total") {
-				return errors.New("gauge named _total")
+				return fmt.Errorf("%s named _total", typ)
 			}
 		default:
 			return fmt.Errorf("type %q", typ)
@@ -102,19 +104,23 @@ func (x *Exposition) line(line string, help, done map[string]bool, current *stri
 		return errors.New("no value")
 	}
 	name, rest := line[:i], line[i:]
-	if x.Types[name] == "" {
+	family := histogramFamily(x.Types, name)
+	if x.Types[family] == "" {
 		return errors.New("sample before its TYPE")
 	}
-	if name != *current {
-		if done[name] {
-			return fmt.Errorf("samples of %s are not contiguous", name)
+	if family != *current {
+		if done[family] {
+			return fmt.Errorf("samples of %s are not contiguous", family)
 		}
 		done[*current] = true
-		*current = name
+		*current = family
 	}
 	labels, rest, err := parseLabels(rest)
 	if err != nil {
 		return err
+	}
+	if hasLE := strings.HasSuffix(name, "_bucket") && family != name; hasLE != slicesContainsPrefix(labels, "le=") {
+		return errors.New("a histogram's _bucket samples, and only they, carry le")
 	}
 	val, ok := strings.CutPrefix(rest, " ")
 	if !ok {
@@ -134,6 +140,26 @@ func (x *Exposition) line(line string, help, done map[string]bool, current *stri
 	}
 	x.Series[key] = f
 	return nil
+}
+
+// histogramFamily returns the histogram family a sample name belongs to
+// (NAME_bucket, NAME_sum, NAME_count), or name itself.
+func histogramFamily(types map[string]string, name string) string {
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		if base, ok := strings.CutSuffix(name, suffix); ok && types[base] == Histogram {
+			return base
+		}
+	}
+	return name
+}
+
+func slicesContainsPrefix(labels []string, prefix string) bool {
+	for _, l := range labels {
+		if strings.HasPrefix(l, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseLabels reads an optional {k="v",…} at the start of rest and

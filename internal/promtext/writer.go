@@ -18,8 +18,9 @@ const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // Metric types for Family. A counter's name should end in _total.
 const (
-	Counter = "counter"
-	Gauge   = "gauge"
+	Counter   = "counter"
+	Gauge     = "gauge"
+	Histogram = "histogram"
 )
 
 // Writer builds one exposition in memory. The zero value is ready to use;
@@ -63,6 +64,27 @@ func (w *Writer) Sample(name string, v float64, labels ...string) {
 	w.b.WriteByte(' ')
 	w.b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
 	w.b.WriteByte('\n')
+}
+
+// HistogramSample writes one histogram of the current family (of type
+// Histogram): NAME_bucket for each upper bound of bounds (ascending) with
+// the cumulative count of observations at most that bound, then
+// le="+Inf" (count), NAME_sum and NAME_count. counts holds the
+// observations per bucket, not cumulative: one per bound and a last one
+// for those above every bound. labels are as for Sample.
+func (w *Writer) HistogramSample(name string, bounds []float64, counts []uint64, sum float64, labels ...string) {
+	var cum uint64
+	le := append(append([]string(nil), labels...), "le", "")
+	for i, b := range bounds {
+		cum += counts[i]
+		le[len(le)-1] = strconv.FormatFloat(b, 'f', -1, 64)
+		w.Sample(name+"_bucket", float64(cum), le...)
+	}
+	cum += counts[len(bounds)]
+	le[len(le)-1] = "+Inf"
+	w.Sample(name+"_bucket", float64(cum), le...)
+	w.Sample(name+"_sum", sum, labels...)
+	w.Sample(name+"_count", float64(cum), labels...)
 }
 
 // One writes a family with a single unlabelled sample.

@@ -96,3 +96,30 @@ func TestParseRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestHistogram writes a histogram and parses it back: cumulative buckets,
+// +Inf equal to the count, the sum; a bucket without le is refused.
+func TestHistogram(t *testing.T) {
+	var w promtext.Writer
+	w.Family("job_wait_seconds", promtext.Histogram, "Wait.")
+	w.HistogramSample("job_wait_seconds", []float64{0.5, 1}, []uint64{2, 0, 3}, 7.25, "tube", "a")
+	want := `# HELP job_wait_seconds Wait.
+# TYPE job_wait_seconds histogram
+job_wait_seconds_bucket{tube="a",le="0.5"} 2
+job_wait_seconds_bucket{tube="a",le="1"} 2
+job_wait_seconds_bucket{tube="a",le="+Inf"} 5
+job_wait_seconds_sum{tube="a"} 7.25
+job_wait_seconds_count{tube="a"} 5
+`
+	if w.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", w.String(), want)
+	}
+	x, err := promtext.Parse(w.String())
+	if err != nil || x.Types["job_wait_seconds"] != promtext.Histogram || x.Series[`job_wait_seconds_bucket{le="+Inf",tube="a"}`] != 5 || x.Series[`job_wait_seconds_sum{tube="a"}`] != 7.25 {
+		t.Fatalf("parsed back: %+v, %v", x, err)
+	}
+	bad := "# HELP h H.\n# TYPE h histogram\nh_bucket{tube=\"a\"} 1\n"
+	if _, err := promtext.Parse(bad); err == nil {
+		t.Fatal("a _bucket sample without le was accepted")
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/beanstalk"
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/memory"
 )
 
 // Conn is one client connection, as extension handlers see it: its
@@ -64,6 +65,8 @@ func newConn(s *Server, nc net.Conn) *Conn {
 	c.br = bufio.NewReaderSize(flushReader{c}, connBufferSize)
 	c.r = beanstalk.NewReader(c.br, s.cfg.MaxJobSize)
 	c.r.OnLine(c.busy)
+	c.r.OnDropped(memory.Dropped)
+	c.r.PutBuffers(c.sess.BodyBuffer)
 	return c
 }
 

@@ -197,7 +197,8 @@ func TestExtensions(t *testing.T) {
 	if js := body(); !strings.Contains(js, "\nkicks: 0\nsize: 3\nfailures: 0\n") || !strings.HasSuffix(js, "\norigin: default\ngave-up: \"\"\nrevivals: 0\nlast-revival: \"\"\n\r\n") {
 		t.Fatalf("stats-job: %q", js)
 	}
-	if ts := body(); !strings.HasSuffix(ts, "\npause-time-left: 0\ntotal-failures: 0\ntotal-gave-up: 0\ntotal-expired: 0\ncurrent-buried-bytes: 0\n\r\n") {
+	if ts := body(); !strings.HasSuffix(ts, "\npause-time-left: 0\ntotal-failures: 0\ntotal-gave-up: 0\ntotal-expired: 0\ncurrent-buried-bytes: 0\n"+
+		"limit-concurrency: 0\nlimit-rate: \"\"\nlimit-burst: 0\nunique: \"\"\ntotal-held-by-concurrency: 0\ntotal-held-by-rate: 0\ntotal-duplicates: 0\n\r\n") {
 		t.Fatalf("stats-tube: %q", ts)
 	}
 	st := body()

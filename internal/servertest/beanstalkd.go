@@ -114,6 +114,12 @@ func (b *Beanstalkd) start() error {
 		c, err := net.DialTimeout("tcp", b.Addr, time.Second)
 		if err == nil {
 			c.Close()
+			// Another process may have taken the port between freePort
+			// and the bind: then two tests would share its server.
+			if p, _ := strconv.Atoi(port); !listenedBy(cmd.Process.Pid, p) {
+				b.Kill()
+				return fmt.Errorf("servertest: another process listens on %s", b.Addr)
+			}
 			return nil
 		}
 		select {
@@ -127,6 +133,31 @@ func (b *Beanstalkd) start() error {
 			return fmt.Errorf("servertest: %s not accepting after 5s: %w", b, err)
 		}
 	}
+}
+
+// listenedBy reports whether process pid holds the socket listening on
+// 127.0.0.1:port, as /proc tells; true where there is no /proc to ask.
+func listenedBy(pid, port int) bool {
+	tcp, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return true
+	}
+	local, inode := fmt.Sprintf("0100007F:%04X", port), ""
+	for _, line := range strings.Split(string(tcp), "\n") {
+		if f := strings.Fields(line); len(f) > 9 && f[1] == local && f[3] == "0A" { // 0A: LISTEN
+			inode = f[9]
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil || inode == "" {
+		return false
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && l == "socket:["+inode+"]" {
+			return true
+		}
+	}
+	return false
 }
 
 // Kill stops the process with SIGKILL and waits for it; killing a stopped

@@ -2,12 +2,14 @@ package servertest_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/reprieve/reprieve/client"
 	"github.com/reprieve/reprieve/internal/broker"
 	"github.com/reprieve/reprieve/internal/servertest"
 )
@@ -48,5 +50,33 @@ func TestStartBeanstalkd(t *testing.T) {
 	}
 	if err := b.Signal(syscall.Signal(0)); err != nil {
 		t.Fatalf("the process is not running: %v", err)
+	}
+}
+
+// TestStartDurable starts a durable server, puts a job, shuts it down and
+// starts another on the same directory: the job is there.
+func TestStartDurable(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	srv := servertest.StartDurable(t, dir, nil)
+	c, err := client.Dial(ctx, srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.PutIn(ctx, "kept", []byte("hello"), 0, 0, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv2 := servertest.StartDurable(t, dir, nil)
+	c2, err := client.Dial(ctx, srv2.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if j, err := c2.Peek(ctx, 1); err != nil || string(j.Body) != "hello" {
+		t.Fatalf("after restart: job 1 %q, %v", j.Body, err)
 	}
 }

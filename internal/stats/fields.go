@@ -63,6 +63,16 @@ var Tube = []Field[broker.TubeStats]{
 	{"total-gave-up", func(t *broker.TubeStats) Value { return Uint(t.GaveUp) }},
 	{"total-expired", func(t *broker.TubeStats) Value { return Uint(t.Expired) }},
 	{"current-buried-bytes", func(t *broker.TubeStats) Value { return Uint(t.BuriedBytes) }},
+	// Extensions: flow control (docs/policies.md): the tube's limits and
+	// what they held back. The jobs out against limit-concurrency are
+	// current-jobs-reserved.
+	{"limit-concurrency", func(t *broker.TubeStats) Value { return Uint(t.LimitConcurrency) }},
+	{"limit-rate", func(t *broker.TubeStats) Value { return Quoted(t.LimitRate) }},
+	{"limit-burst", func(t *broker.TubeStats) Value { return Uint(t.LimitBurst) }},
+	{"unique", func(t *broker.TubeStats) Value { return Quoted(t.Unique) }},
+	{"total-held-by-concurrency", func(t *broker.TubeStats) Value { return Uint(t.HeldByConcurrency) }},
+	{"total-held-by-rate", func(t *broker.TubeStats) Value { return Uint(t.HeldByRate) }},
+	{"total-duplicates", func(t *broker.TubeStats) Value { return Uint(t.Duplicates) }},
 }
 
 // Job is the stats-job reply (and each entry of list-jobs).

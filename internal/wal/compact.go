@@ -59,6 +59,7 @@ func (l *Log) compact(st *store, v *segment, size int64) error {
 		typ    byte
 		id     uint64
 		putSeg uint64
+		name   string // tick
 		off, n int
 	}
 	var items []item
@@ -70,7 +71,7 @@ func (l *Log) compact(st *store, v *segment, size int64) error {
 		if n == 0 {
 			break
 		}
-		items = append(items, item{typ: r.typ, id: uint64(r.id), putSeg: r.putSeg, off: off, n: n})
+		items = append(items, item{typ: r.typ, id: uint64(r.id), putSeg: r.putSeg, name: r.name, off: off, n: n})
 		off += n
 	}
 	for i := 0; i < len(items); i += compactGroup {
@@ -81,7 +82,7 @@ func (l *Log) compact(st *store, v *segment, size int64) error {
 			switch it.typ {
 			case recPut, recUpdate:
 				id := jobID(it.id)
-				e, ok := l.index[id]
+				e, ok := l.index.get(id)
 				if !ok || e.st != st.kind || (e.put != old && e.last != old) {
 					continue
 				}
@@ -99,7 +100,19 @@ func (l *Log) compact(st *store, v *segment, size int64) error {
 				if e.last == old {
 					e.last = nl
 				}
-				l.index[id] = e
+				l.index.set(id, e)
+			case recTick:
+				tr, ok := l.ticks[it.name]
+				if !ok || tr.lc != old {
+					continue // an older tick of the schedule
+				}
+				nl, err := l.place(st, rec, forCopy)
+				if err != nil {
+					l.mu.Unlock()
+					return err
+				}
+				tr.lc = nl
+				l.ticks[it.name] = tr
 			case recDelete, recGone:
 				if it.putSeg == v.num || st.byNum[it.putSeg] == nil {
 					continue

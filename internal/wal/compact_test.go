@@ -191,7 +191,7 @@ func TestMovesBetweenStores(t *testing.T) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for id, e := range l.index {
+	for id, e := range l.index.all() {
 		if want := jobs[id-1].State == job.Buried; (e.st == buried) != want {
 			t.Fatalf("job %d lives in the %v store, state %v", id, e.st, jobs[id-1].State)
 		}

@@ -85,6 +85,9 @@
 //	          carries nothing more.
 //	6 drop    id 0, then the number of a segment of this store that
 //	          compaction is about to remove
+//	7 tick    schedule name (string), tick (time): the periodic job named
+//	          fired that tick; id is the job it puts, whose put record
+//	          follows. Written to the hot log only.
 //
 // # Replay
 //
@@ -101,7 +104,9 @@
 // between the two halves of a move) gets a gone (or delete) record at
 // start. The next job id is the highest of every mark's id and every
 // put's and update's id + 1, so ids are never reused even when every job
-// has been deleted.
+// has been deleted (a tick's id counts too). For each schedule name the
+// tick record with the highest seq is the schedule's last tick
+// (Recovery.Ticks).
 //
 // # Job ids
 //
@@ -176,10 +181,11 @@
 //     store's live bytes, the sealed segment with the lowest share of live
 //     bytes.
 //
-// Compacting copies the segment's live records, and the delete/gone
-// records whose put segment still exists, verbatim into the head, places
-// the segment's drop record, fsyncs the head, then removes the segment
-// and fsyncs the directory. The server
+// Compacting copies the segment's live records, the delete/gone records
+// whose put segment still exists, and the last tick record of each
+// schedule (not counted as live bytes: a few per schedule) verbatim into
+// the head, places the segment's drop record, fsyncs the head, then
+// removes the segment and fsyncs the directory. The server
 // keeps serving meanwhile: copying takes the log's lock a few hundred
 // records at a time. Disk use is thus bounded by about three times the
 // live bytes plus one segment (the head). Once a store's head is half

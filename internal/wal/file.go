@@ -68,7 +68,7 @@ func (osFS) Allocate(f file, size int64) error {
 	if !ok {
 		return fmt.Errorf("wal: allocate: unexpected file type %T", f)
 	}
-	err := syscall.Fallocate(int(of.Fd()), 0, 0, size)
+	err := fallocate(int(of.Fd()), size)
 	if err == nil {
 		return nil
 	}

@@ -29,7 +29,7 @@ type Log struct {
 	// stores are the hot log and the buried store, indexed by storeKind.
 	stores [2]*store
 	// index locates the records of every live job.
-	index map[job.ID]entry
+	index jobIndex
 	// seq is the last record sequence number handed out.
 	seq uint64
 	// nextID is the next job id to be handed out, as far as the log knows.
@@ -52,6 +52,8 @@ type Log struct {
 	scratch []byte
 	// tubes interns tube names during replay.
 	tubes map[string]string
+	// ticks holds the latest tick record of each schedule (tick.go).
+	ticks map[string]tickRec
 
 	// wtok is held (a value sent into it) by whoever writes (see
 	// writer.go); it protects the fields below up to the blank line, and
@@ -114,6 +116,7 @@ type loc struct {
 // entry locates a live job's put record and latest record in its store.
 type entry struct {
 	st        storeKind
+	held      bool // the entry is in use (jobIndex)
 	put, last loc
 }
 
@@ -200,7 +203,7 @@ func (l *Log) Update(j *job.Job) (journal.Commit, error) {
 	if err := l.usable(); err != nil {
 		return nil, err
 	}
-	e, ok := l.index[j.ID]
+	e, ok := l.index.get(j.ID)
 	want := hot
 	if j.State == job.Buried {
 		want = buried
@@ -239,7 +242,7 @@ func (l *Log) Delete(id job.ID) (journal.Commit, error) {
 	if err := l.usable(); err != nil {
 		return nil, err
 	}
-	e, ok := l.index[id]
+	e, ok := l.index.get(id)
 	if !ok {
 		return l.commit(), nil
 	}
@@ -249,7 +252,7 @@ func (l *Log) Delete(id job.ID) (journal.Commit, error) {
 		return nil, err
 	}
 	l.unlive(e)
-	delete(l.index, id)
+	l.index.remove(id)
 	return l.commit(), nil
 }
 
@@ -276,7 +279,8 @@ const idStep = 1 << 14
 func (l *Log) File(id job.ID) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return int(l.index[id].put.seg)
+	e, _ := l.index.get(id)
+	return int(e.put.seg)
 }
 
 // markID is the id a mark carries: no job id below it may be handed out
@@ -309,7 +313,7 @@ func (l *Log) putLocked(k storeKind, j *job.Job, kind placeKind) error {
 	if j.ID >= l.durableHW && l.opts.Fsync != FsyncNever {
 		l.cur.syncHW = true
 	}
-	old, ok := l.index[j.ID]
+	old, ok := l.index.get(j.ID)
 	if ok {
 		l.unlive(old)
 	}
@@ -319,7 +323,7 @@ func (l *Log) putLocked(k storeKind, j *job.Job, kind placeKind) error {
 		st.jobs++
 	}
 	st.maxRec = max(st.maxRec, int64(lc.n))
-	l.index[j.ID] = entry{st: k, put: lc, last: lc}
+	l.index.set(j.ID, entry{st: k, put: lc, last: lc})
 	l.addLive(k, lc)
 	if j.ID >= l.nextID {
 		l.nextID = j.ID + 1
@@ -341,7 +345,7 @@ func (l *Log) updateLocked(e entry, j *job.Job) error {
 		l.subLive(e.st, e.last)
 	}
 	e.last = lc
-	l.index[j.ID] = e
+	l.index.set(j.ID, e)
 	l.addLive(e.st, lc)
 	return nil
 }

@@ -18,6 +18,7 @@ const (
 	recGone   byte = 4
 	recMark   byte = 5
 	recDrop   byte = 6
+	recTick   byte = 7
 )
 
 // tombSize is the largest framed delete or gone record: every live job
@@ -43,6 +44,8 @@ type record struct {
 	// tells a head mark (whose list may be empty) from a plain one.
 	segs    []uint64
 	hasList bool
+	name    string // tick: the schedule
+	at      time.Time
 }
 
 // padded returns n rounded up to a multiple of 8.
@@ -144,6 +147,19 @@ func appendTomb(b []byte, typ byte, seq uint64, id job.ID, putSeg uint64) []byte
 		b = binary.AppendUvarint(b, seq)
 		b = binary.AppendUvarint(b, uint64(id))
 		return binary.AppendUvarint(b, putSeg)
+	})
+}
+
+// appendTick appends a framed tick record: schedule fired tick at, for
+// job id.
+func appendTick(b []byte, seq uint64, id job.ID, schedule string, at time.Time) []byte {
+	return appendFrame(b, func(b []byte) []byte {
+		b = append(b, recTick)
+		b = binary.AppendUvarint(b, seq)
+		b = binary.AppendUvarint(b, uint64(id))
+		b = binary.AppendUvarint(b, uint64(len(schedule)))
+		b = append(b, schedule...)
+		return appendTime(b, at)
 	})
 }
 
@@ -357,6 +373,9 @@ func decodeInto(p []byte, into *job.Job) (record, error) {
 		if d.err == nil && (r.id != 0 || r.putSeg == 0) {
 			d.fail("drop")
 		}
+	case recTick:
+		r.name = d.str("schedule")
+		r.at = d.time("tick")
 	default:
 		d.fail("type")
 	}

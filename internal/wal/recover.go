@@ -18,6 +18,9 @@ type Recovery struct {
 	Jobs []*job.Job
 	// NextID is the id the next put must get: ids are never reused.
 	NextID job.ID
+	// Ticks is the last tick of each periodic job (schedule) as logged,
+	// for broker.RestoreTicks.
+	Ticks map[string]time.Time
 	// TornTails describes each torn tail that was truncated: file,
 	// offset, bytes, and the records it cost.
 	TornTails []string
@@ -48,7 +51,7 @@ func Open(opts Options) (*Log, *Recovery, error) {
 		fs:      opts.fs,
 		logger:  opts.Logger,
 		clock:   opts.Clock,
-		index:   make(map[job.ID]entry),
+		index:   newJobIndex(0),
 		nextID:  1,
 		kick:    make(chan struct{}, 1),
 		wtok:    make(chan struct{}, 1),
@@ -278,6 +281,7 @@ func (l *Log) recover() (*Recovery, error) {
 	start := time.Now()
 	rec := &Recovery{}
 	l.tubes = make(map[string]string)
+	l.ticks = make(map[string]tickRec)
 	defer func() { l.tubes = nil }()
 	var rp replayState
 	for _, st := range l.stores {
@@ -294,6 +298,7 @@ func (l *Log) recover() (*Recovery, error) {
 	}
 	var fixes []fix
 	rec.Jobs = make([]*job.Job, 0, rp.count())
+	rec.Ticks = l.recoveredTicks()
 	var segCache [2]*segment
 	live := func(k storeKind, lc loc) {
 		st := l.stores[k]
@@ -376,7 +381,7 @@ func (l *Log) recover() (*Recovery, error) {
 	}
 	rec.NextID = l.nextID
 	rec.Took = time.Since(start)
-	// Filling the index (a million map inserts for a million jobs) is
+	// Filling the index (a million inserts for a million jobs) is
 	// left to a goroutine that holds l.mu until it is done: every use of
 	// the index takes l.mu, so the first append, compaction or Close
 	// waits for it, while the caller restores the jobs into the engine
@@ -386,13 +391,13 @@ func (l *Log) recover() (*Recovery, error) {
 	n := len(rec.Jobs)
 	go func() {
 		defer l.mu.Unlock()
-		l.index = make(map[job.ID]entry, n)
+		l.index = newJobIndex(n)
 		for _, slab := range rp.slabs {
 			for i := range slab {
 				p := &slab[i]
 				for k, h := range p.hists() {
 					if h.chosen {
-						l.index[p.id] = h.entry(storeKind(k))
+						l.index.set(p.id, h.entry(storeKind(k)))
 					}
 				}
 			}
@@ -500,6 +505,9 @@ func (l *Log) replaySegment(st *store, s *segment, buf []byte, rp *replayState, 
 		switch r.typ {
 		case recMark:
 			l.nextID = max(l.nextID, r.id)
+		case recTick:
+			l.nextID = max(l.nextID, r.id+1)
+			l.replayTick(r, lc)
 		case recPut, recUpdate:
 			l.nextID = max(l.nextID, r.id+1)
 			st.maxRec = max(st.maxRec, int64(n))

@@ -73,7 +73,7 @@ func TestReplaySparseIDs(t *testing.T) {
 	}
 	l.mu.Lock()
 	var indexed []job.ID
-	for id := range l.index {
+	for id := range l.index.all() {
 		indexed = append(indexed, id)
 	}
 	l.mu.Unlock()

@@ -68,9 +68,10 @@ function duration(s) {
 const enc = encodeURIComponent;
 
 async function refresh() {
-  let stats, tubes;
+  let stats, tubes, scheds;
   try {
-    [stats, tubes] = await Promise.all([api("GET", "/api/v1/stats"), api("GET", "/api/v1/tubes")]);
+    [stats, tubes, scheds] = await Promise.all([api("GET", "/api/v1/stats"), api("GET", "/api/v1/tubes"),
+      api("GET", "/api/v1/schedules")]);
   } catch (e) {
     status("refresh failed: " + e.message, true);
     refreshFailed = true;
@@ -125,6 +126,11 @@ async function refresh() {
     return tr;
   });
   $("tubes").tBodies[0].replaceChildren(...rows);
+  $("schedules-section").hidden = scheds.schedules.length === 0;
+  $("schedules").tBodies[0].replaceChildren(...scheds.schedules.map((s) => el("tr", null,
+    el("td", null, s.name), el("td", null, `${s.cron} (${s.timezone})`), el("td", null, s.tube),
+    el("td", null, s.next || "waiting for drain mode to end"), el("td", null, s.last || "never"),
+    el("td", null, s.fired))));
   lastPoll = {at: now, total: stats["total-jobs"], tubes: seen};
   if (selected !== null) {
     if (!(selected in seen)) {

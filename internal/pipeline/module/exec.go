@@ -53,7 +53,8 @@ func (e *execMod) Handle(ctx context.Context, _ string, m *pipeline.Message) err
 	cmd := exec.CommandContext(ctx, e.command, e.args...)
 	cmd.Dir = e.dir
 	cmd.Stdin = bytes.NewReader(m.Body)
-	cmd.Env = append(cmd.Environ(), "REPRIEVE_MESSAGE_ID="+m.ID, fmt.Sprintf("REPRIEVE_ATTEMPT=%d", m.Attempt),
+	// REPRIEVE_ATTEMPT counts this try: 1 the first time.
+	cmd.Env = append(cmd.Environ(), "REPRIEVE_MESSAGE_ID="+m.ID, fmt.Sprintf("REPRIEVE_ATTEMPT=%d", m.Attempt+1),
 		"REPRIEVE_LAST_ERROR="+m.Meta[pipeline.FallbackErrorMeta])
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &tail{max: 512, buf: &stderr}

@@ -86,7 +86,7 @@ routingtable:
 		t.Fatal(err)
 	}
 	handled := readLines(t, done)
-	if len(handled) != 2 || !strings.Contains(handled[0], `"id":"call-1"`) || handled[1] != "attempt=1" {
+	if len(handled) != 2 || !strings.Contains(handled[0], `"id":"call-1"`) || handled[1] != "attempt=2" {
 		t.Fatalf("the fixed script saw %q", handled)
 	}
 	if s := moduleStats(p, "handler"); s.Failed != 1 || s.Handled != 1 {

@@ -54,6 +54,9 @@ routingtable:
 	if got := strings.Join(dst.received(), ","); got != "one,two,three" {
 		t.Fatalf("received %s", got)
 	}
+	// The line server can read the last line before output.tcp's Handle
+	// has returned and been counted.
+	poll.Until(t, "output.tcp to count three messages", func() bool { return moduleStats(p, "out").Handled+moduleStats(p, "out").Failed == 3 })
 	if s := moduleStats(p, "out"); s.Handled != 3 || s.Failed != 0 {
 		t.Fatalf("out stats %+v", s)
 	}

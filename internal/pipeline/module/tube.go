@@ -242,6 +242,12 @@ func (t *tubeIn) Run(ctx context.Context) error {
 		}
 		m := pipeline.NewMessage(t.addr+"/"+strconv.FormatUint(job.ID, 10), job.Body)
 		m.Meta = map[string]string{"tube.job": strconv.FormatUint(job.ID, 10), "tube.server": t.addr}
+		if m.Attempt, err = priorAttempts(ctx, conn, job.ID); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("input.tube: %w", err)
+		}
 		id := job.ID
 		m.OnDone(func(err error) { acks <- ack{id: id, err: err} })
 		inFlight++
@@ -250,6 +256,26 @@ func (t *tubeIn) Run(ctx context.Context) error {
 			return nil // shutting down: closing the connection releases the job
 		}
 	}
+}
+
+// priorAttempts returns how many times job id was tried and failed before,
+// as the server counts: the failures of its series on Reprieve (its
+// stats-job failures key), its reserves before this one on beanstalkd. A
+// job gone meanwhile (its TTR ran out) counts 0.
+func priorAttempts(ctx context.Context, conn *client.Conn, id uint64) (int, error) {
+	st, err := conn.StatsJob(ctx, id)
+	if errors.Is(err, client.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, ok := st["failures"]; ok {
+		n, err := st.Int("failures")
+		return int(n), err
+	}
+	n, err := st.Int("reserves")
+	return max(int(n)-1, 0), err
 }
 
 // settle deletes a finished job or reports its failure.

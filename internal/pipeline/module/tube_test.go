@@ -29,13 +29,16 @@ func TestTubeOutAndIn(t *testing.T) {
 }
 
 // testTubeOutAndIn runs the pipeline against addr; failedState is the
-// stats-tube key that must count the ten failed jobs.
+// stats-tube key that must count the ten failed jobs. The puts may take a
+// minute (output.tube's default is 5s): on a loaded machine a put slower
+// than its timeout is a message dropped, and the test would wait for its
+// job in vain.
 func testTubeOutAndIn(t *testing.T, addr, failedState string) {
 	ctx := context.Background()
 	_, stop := run(t, fmt.Sprintf(`
 modules:
   gen: {module: input.generator, arguments: {interval: 0, count: 20, id_prefix: job}}
-  put: {module: output.tube, arguments: {address: "%s", tube: work}}
+  put: {module: output.tube, arguments: {address: "%s", tube: work, timeout: 1m}}
 routingtable:
   - gen.outbox -> put.inbox
 `, addr), clock.Real(), nil)

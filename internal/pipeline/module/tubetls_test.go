@@ -52,7 +52,7 @@ func TestTubeOverTLS(t *testing.T) {
 	_, stop := run(t, fmt.Sprintf(`
 modules:
   gen: {module: input.generator, arguments: {interval: 0, count: 5, id_prefix: job}}
-  put: {module: output.tube, arguments: {address: "%s", tube: secure, tls_ca: "%s"}}
+  put: {module: output.tube, arguments: {address: "%s", tube: secure, tls_ca: "%s", timeout: 1m}}
 routingtable:
   - gen.outbox -> put.inbox
 `, srv.Addr, ca.CertFile), clock.Real(), nil)

@@ -1,0 +1,76 @@
+package broker
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/job"
+)
+
+// A put whose body came from BodyBuffer costs one allocation: the record
+// and the body together. This is a contract of the server's put path
+// (BenchmarkPutPipelined in internal/server: 1 allocs/op).
+func TestPutWithBodyBufferAllocatesOnce(t *testing.T) {
+	b, _ := newTest(t, nil)
+	s := open(t, b)
+	for range 100 { // the job table's first pages and the heap's first growth
+		mustPut(t, s, 1, 0, time.Minute, "warm")
+	}
+	joint := testing.AllocsPerRun(1000, func() {
+		body := s.BodyBuffer(64)
+		if _, err := s.Put(1, 0, time.Minute, body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	apart := testing.AllocsPerRun(1000, func() {
+		if _, err := s.Put(1, 0, time.Minute, make([]byte, 64)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if joint != 1 || apart != 2 {
+		t.Fatalf("allocations per put: %v with BodyBuffer, %v with a body of its own; want 1 and 2", joint, apart)
+	}
+}
+
+// Bodies of every size come back intact and of exactly their size, whether
+// they share the record's allocation or not, and a buffer not given to the
+// next Put is never reused.
+func TestBodyBufferSizes(t *testing.T) {
+	b, _ := newTest(t, nil)
+	s := open(t, b)
+	for _, size := range []int{0, 1, 24, 25, 40, 64, 72, 73, 136, 264, 300, maxJointBody, maxJointBody + 1, 4096} {
+		body := s.BodyBuffer(size)
+		if len(body) != size || cap(body) != size {
+			t.Fatalf("BodyBuffer(%d): len %d cap %d", size, len(body), cap(body))
+		}
+		for i := range body {
+			body[i] = byte('a' + (i+size)%26)
+		}
+		want := bytes.Clone(body)
+		id, err := s.Put(1, 0, time.Minute, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := b.Peek(id)
+		if err != nil || !bytes.Equal(p.Body, want) {
+			t.Fatalf("size %d: peek %v, body differs: %v", size, err, !bytes.Equal(p.Body, want))
+		}
+	}
+
+	// A buffer asked for and then not used: the next Put takes its own
+	// record, and a later Put of the stale buffer does too.
+	stale := s.BodyBuffer(10)
+	copy(stale, "0123456789")
+	other := mustPut(t, s, 1, 0, time.Minute, "other")
+	again, err := s.Put(1, 0, time.Minute, stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[job.ID]string{other: "other", again: "0123456789"} {
+		p, err := b.Peek(id)
+		if err != nil || string(p.Body) != want {
+			t.Fatalf("job %d: %v body %q, want %q", id, err, p.Body, want)
+		}
+	}
+}
