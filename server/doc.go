@@ -13,7 +13,11 @@
 // certificate, the admin listener (so that a mistake or a busy port stops
 // the start before a long replay), the durable log (replayed into the
 // engine, ids going on where the log ended), the job port's listener, and
-// the admin interface. Shutdown stops them in the reverse order. Reload
+// the admin interface. In cluster mode (Config.Cluster) the cluster node
+// takes the durable log's place: New connects it to NATS, and Serve
+// proxies the job port to the cluster's leader until this node leads,
+// then restores the engine from the replicated stream and serves until
+// the node stops leading (ErrDeposed). Shutdown stops them in the reverse order. Reload
 // reads the policy file and every certificate again, keeping what is in
 // force where a new file is refused; `reprieve serve` calls it on SIGHUP.
 package server
