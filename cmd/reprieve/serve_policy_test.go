@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/client"
+	"github.com/reprieve/reprieve/internal/servertest"
 )
 
 // reprieveProc is a `reprieve serve` child process.
@@ -33,14 +34,14 @@ func buildReprieve(t *testing.T) string {
 	return bin
 }
 
+// freePort returns a loopback address free a moment ago (servertest.FreeAddr).
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := servertest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr.String()
 }
 
 // startReprieve starts `reprieve serve` with args and waits until it

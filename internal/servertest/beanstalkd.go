@@ -3,6 +3,7 @@ package servertest
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -233,10 +234,40 @@ func (b *Beanstalkd) draining() bool {
 
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := FreeAddr()
 	if err != nil {
 		return 0, err
 	}
+	return addr.Port, nil
+}
+
+// Ports below the kernel's ephemeral range (32768–60999 by default) are
+// never handed to outgoing connections, so a port FreeAddr found free
+// cannot be taken by a client socket of another test between FreeAddr
+// and the listen that follows; only another FreeAddr could pick it, one
+// chance in 12,000.
+const (
+	freeLow, freeHigh = 20000, 32000
+)
+
+// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago,
+// for a server process that must be told its port before it starts. The
+// port is chosen at random below the kernel's ephemeral range (see
+// freeLow); after 100 ports in use it falls back to one the kernel picks.
+func FreeAddr() (*net.TCPAddr, error) {
+	for range 100 {
+		port := freeLow + rand.IntN(freeHigh-freeLow)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			addr := ln.Addr().(*net.TCPAddr)
+			ln.Close()
+			return addr, nil
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ln.Addr().(*net.TCPAddr), nil
 }

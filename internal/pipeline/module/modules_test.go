@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/reprieve/reprieve/internal/servertest"
 	"io"
 	"net"
 	"net/http"
@@ -22,13 +23,14 @@ import (
 	"github.com/reprieve/reprieve/internal/poll"
 )
 
+// freeAddr returns a loopback address free a moment ago (servertest.FreeAddr).
 func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Helper()
+	addr, err := servertest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr.String()
 }
 
 // Lines written to input.tcp come out of output.tcp at a real listener.

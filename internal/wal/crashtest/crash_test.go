@@ -11,6 +11,7 @@ package crashtest
 import (
 	"errors"
 	"fmt"
+	"github.com/reprieve/reprieve/internal/servertest"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -76,14 +77,14 @@ func buildServer(t *testing.T) string {
 	return bin
 }
 
+// freeAddr returns a loopback address free a moment ago (servertest.FreeAddr).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := servertest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr.String()
 }
 
 // server is one running reprieve process.
