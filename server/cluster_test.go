@@ -3,23 +3,22 @@ package server_test
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/reprieve/reprieve/client"
+	"github.com/reprieve/reprieve/internal/servertest"
 	"github.com/reprieve/reprieve/server"
 )
 
-// freeAddr returns a free 127.0.0.1 port's address.
+// freeAddr returns a free 127.0.0.1 address for a NATS route port.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := servertest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return a.String()
 }
 
 // dialLeader connects to addr once the node serves as leader: a
