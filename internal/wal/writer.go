@@ -22,12 +22,12 @@ func (l *Log) run() {
 	for {
 		select {
 		case <-l.kick:
-			// A leader usually writes the records at once; if one is
-			// writing, it takes whatever is pending too.
-			if l.tryLockW() {
-				l.flush()
-				l.unlockW()
-			}
+			// Records nobody waits for, or maintenance. A leader writing
+			// now may have taken its batch before these records came:
+			// wait for it rather than leave them to the next committer.
+			l.lockW()
+			l.flush()
+			l.unlockW()
 		case <-l.syncDue:
 			// The interval fsync: the dirty segments are chosen under the
 			// write token, and fsync'd after it is released, so that
@@ -103,15 +103,6 @@ func (l *Log) lead(b *batch) {
 
 func (l *Log) lockW()   { l.wtok <- struct{}{} }
 func (l *Log) unlockW() { <-l.wtok }
-
-func (l *Log) tryLockW() bool {
-	select {
-	case l.wtok <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
 
 // maintenanceDue tells whether a store needs a spare segment or has a
 // segment to compact. The write token and l.mu are held.
