@@ -59,15 +59,44 @@ type Config struct {
 	Observer Observer
 }
 
-// Observer is told of the times that metrics graph. Its methods are called
-// with the engine's lock held: they must be quick and must not call the
-// Broker.
+// Observer is told of what the admin interface graphs and keeps per tube:
+// how long jobs wait and run, their failures, and when a tube is created
+// and dropped (so that what it keeps of a tube can outlive the tube). Its
+// methods are called with the engine's lock held: they must be quick and
+// must not call the Broker.
 type Observer interface {
 	// Reserved: a job of tube was reserved, waited after it was put.
 	Reserved(tube string, waited time.Duration)
 	// Finished: a job of tube that its worker had reserved for ran was
 	// deleted (outcome "deleted") or failed ("failed") by that worker.
 	Finished(tube, outcome string, ran time.Duration)
+	// Failed: a job failed (a fail, a TTR expiry on a tube with a retry
+	// policy) or expired unreserved (ready-expiry), and its tube's policy
+	// acted; the tube may be dropped already when this is called.
+	Failed(f FailEvent)
+	// TubeCreated: the tube called name now exists ("default" is created
+	// in New).
+	TubeCreated(name string)
+	// TubeDropped: the tube called name was dropped at at (it had no job
+	// and no session used or watched it).
+	TubeDropped(name string, at time.Time)
+}
+
+// FailEvent is a failure as Observer.Failed is told of it.
+type FailEvent struct {
+	// Tube is the tube the job failed in.
+	Tube string
+	// Action is what the tube's policy did: FailRetry, or how it gave up.
+	Action FailAction
+	// DeadLetter is the tube the job went to (FailDeadLettered only).
+	DeadLetter string
+	// Expired: the job was not reserved within its tube's ready-expiry
+	// window; not a failed attempt, Action is how the policy gave up.
+	Expired bool
+	// Error is the error text recorded in the job's failure history.
+	Error string
+	// At is when it happened.
+	At time.Time
 }
 
 // ServerStats holds the engine's part of the `stats` reply. Per-command

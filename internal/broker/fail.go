@@ -131,15 +131,24 @@ func (b *Broker) fail(cs *[]journal.Commit, r *rec, old job.Job, owner *Session,
 			return FailResult{}, err
 		}
 		b.countFailure(r.tube, false)
+		b.observeFailure(r.tube.name, FailRetry, "", false, errText, now)
 		return FailResult{Action: FailRetry, At: now.Add(d.Delay), Attempts: r.Failure.Attempts}, nil
 	}
 	from := r.tube
 	res, err := b.giveUp(cs, r, old, owner, d.Action, d.Tube, now)
 	if err == nil {
 		b.countFailure(from, true)
+		b.observeFailure(from.name, res.Action, res.Tube, false, r.Failure.LastError, now)
 		res.Attempts = r.Failure.Attempts
 	}
 	return res, err
+}
+
+// observeFailure tells the observer, if any, of a failure in tube.
+func (b *Broker) observeFailure(tube string, a FailAction, deadLetter string, expired bool, errText string, now time.Time) {
+	if b.observer != nil {
+		b.observer.Failed(FailEvent{Tube: tube, Action: a, DeadLetter: deadLetter, Expired: expired, Error: errText, At: now})
+	}
 }
 
 // countFailure counts a failure (and a give-up) in the tube and server
@@ -247,9 +256,11 @@ func (b *Broker) expireReady(cs *[]journal.Commit, r *rec, p *policy.Policy, now
 	old := r.Job
 	r.Failure = withExpiry(r.Failure, r.Tube, p.ReadyExpiry, now)
 	action, dlTube := p.GiveUpPath(r.Tube)
-	if _, err := b.giveUp(cs, r, old, nil, action, dlTube, now); err != nil {
+	res, err := b.giveUp(cs, r, old, nil, action, dlTube, now)
+	if err != nil {
 		return
 	}
+	b.observeFailure(t.name, res.Action, res.Tube, true, r.Failure.LastError, now)
 	t.expired++
 	b.expired++
 	b.gaveUp++

@@ -148,6 +148,9 @@ func (b *Broker) tube(name string, create bool) *tube {
 		b.firstTube = t
 	}
 	b.lastTube = t
+	if b.observer != nil {
+		b.observer.TubeCreated(name)
+	}
 	return t
 }
 
@@ -171,6 +174,9 @@ func (b *Broker) maybeDrop(t *tube) {
 	}
 	t.prev, t.next = nil, nil
 	b.tubeTicks.remove(t)
+	if b.observer != nil {
+		b.observer.TubeDropped(t.name, b.now())
+	}
 }
 
 // retickTube recomputes when the timer must next look at t (the earliest
