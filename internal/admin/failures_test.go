@@ -11,8 +11,8 @@ import (
 	"github.com/reprieve/reprieve/client"
 	"github.com/reprieve/reprieve/internal/admin"
 	"github.com/reprieve/reprieve/internal/broker"
-	"github.com/reprieve/reprieve/internal/poll"
 	"github.com/reprieve/reprieve/internal/policy"
+	"github.com/reprieve/reprieve/internal/poll"
 )
 
 // deadLetterPolicy retries "mail" once, 10 s after its first failure, then

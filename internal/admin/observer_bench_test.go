@@ -1,0 +1,65 @@
+package admin_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/admin"
+	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/clock"
+)
+
+// BenchmarkObserverReserveDelete is the engine's reserve+delete (one
+// session, jobs put beforehand) without an observer ("off", the server
+// without --admin-listen) and with the admin interface's ("on"): the
+// difference is what the observer costs inside the engine's lock.
+// docs/performance.md gives the figures and the command.
+func BenchmarkObserverReserveDelete(b *testing.B) {
+	for _, mode := range []string{"off", "on"} {
+		b.Run("observer="+mode, func(b *testing.B) {
+			cfg := broker.Config{Clock: clock.Real()}
+			if mode == "on" {
+				cfg.Observer = admin.NewObserver(0)
+			}
+			br := broker.New(cfg)
+			b.Cleanup(br.Close)
+			s := br.Open()
+			defer s.Close()
+			body := make([]byte, 64)
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Put(100, 0, time.Minute, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				r, err := s.Reserve(ctx, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Delete(r.ID); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkObserverCalls is the observer's own work per reserve+delete:
+// a Reserved and a Finished of one tube among 100 live ones.
+func BenchmarkObserverCalls(b *testing.B) {
+	o := admin.NewObserver(0)
+	for i := 0; i < 100; i++ {
+		o.TubeCreated("tube-" + strconv.Itoa(i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		o.Reserved("tube-42", time.Millisecond)
+		o.Finished("tube-42", "deleted", 20*time.Millisecond)
+	}
+}
