@@ -203,13 +203,13 @@ func TestObserverForgetsOldestGoneTube(t *testing.T) {
 	o := admin.NewObserver(2)
 	at := epoch
 	for _, name := range []string{"a", "b", "quiet", "c"} {
-		o.TubeCreated(name)
-		o.Reserved(name, time.Second)
+		tube := o.Tube(name)
+		tube.Reserved(time.Second)
 		if name != "quiet" {
-			o.Failed(broker.FailEvent{Tube: name, Action: broker.FailBuried, Error: "x", At: at})
+			tube.Failed(broker.FailEvent{Action: broker.FailBuried, Error: "x", At: at})
 		}
 		at = at.Add(time.Second)
-		o.TubeDropped(name, at)
+		tube.Dropped(at)
 	}
 	tubes, forgotten := o.Failures()
 	var names []string
@@ -221,11 +221,10 @@ func TestObserverForgetsOldestGoneTube(t *testing.T) {
 	}
 	// b created and dropped again: it is now the newest, so one more drop
 	// forgets c.
-	o.TubeCreated("b")
-	o.TubeDropped("b", at.Add(time.Second))
-	o.TubeCreated("d")
-	o.Failed(broker.FailEvent{Tube: "d", Action: broker.FailDeleted, At: at})
-	o.TubeDropped("d", at.Add(2*time.Second))
+	o.Tube("b").Dropped(at.Add(time.Second))
+	d := o.Tube("d")
+	d.Failed(broker.FailEvent{Action: broker.FailDeleted, At: at})
+	d.Dropped(at.Add(2 * time.Second))
 	tubes, forgotten = o.Failures()
 	names = names[:0]
 	for _, f := range tubes {

@@ -40,14 +40,20 @@ type Observer struct {
 	forgot  uint64 // gone tubes forgotten to keep to maxGone
 }
 
-// tubeTally is what an Observer keeps of one tube.
+// tubeTally is what an Observer keeps of one tube, and the engine's
+// broker.TubeObserver of it. The engine calls its methods with its lock
+// held, so they never run at once; the histograms are counted with
+// atomics so that /metrics can read them under o.mu alone. live and the
+// histogram pointers change only under both locks.
 type tubeTally struct {
+	o        *Observer
+	name     string
 	live     bool
 	goneAt   time.Time
 	goneSeq  uint64 // which drop goneAt is, to tell stale marks
 	wait     *histogram
 	run      [2]*histogram // by outcome: deleted, failed
-	failures failureCounts
+	failures failureCounts // under o.mu
 }
 
 // goneMark says that the tube name was dropped as drop number seq.
@@ -81,54 +87,55 @@ func NewObserver(maxGone int) *Observer {
 	return &Observer{tubes: map[string]*tubeTally{}, maxGone: maxGone}
 }
 
-// tally returns the tube's tally, a live one made if there is none.
-func (o *Observer) tally(tube string) *tubeTally {
-	t := o.tubes[tube]
+// Tube returns the tally of the tube called name, which the engine just
+// created: a remembered one goes on counting failures, with new
+// histograms.
+func (o *Observer) Tube(name string) broker.TubeObserver {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t := o.tubes[name]
 	if t == nil {
-		t = &tubeTally{live: true}
-		o.tubes[tube] = t
+		t = &tubeTally{o: o, name: name}
+		o.tubes[name] = t
+	} else if !t.live {
+		o.nGone--
+		t.goneAt = time.Time{}
+	}
+	if !t.live {
+		t.live = true
+		t.wait, t.run = newHistogram(), [2]*histogram{newHistogram(), newHistogram()}
 	}
 	return t
 }
 
-// Reserved records that a job of tube waited before it was reserved.
-func (o *Observer) Reserved(tube string, waited time.Duration) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	t := o.tally(tube)
-	if t.wait == nil {
-		t.wait = newHistogram()
+// Reserved records that a job of the tube waited before it was reserved.
+func (t *tubeTally) Reserved(waited time.Duration) {
+	if t.live {
+		t.wait.observe(waited)
 	}
-	t.wait.observe(waited)
 }
 
-// Finished records that a reserved job of tube ran before its worker
+// Finished records that a reserved job of the tube ran before its worker
 // deleted ("deleted") or failed ("failed") it. A job whose failure
 // emptied its tube (a dead letter) is reported after the tube is gone:
 // its run is not kept, as the tube's histograms are not.
-func (o *Observer) Finished(tube, outcome string, ran time.Duration) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	t := o.tally(tube)
+func (t *tubeTally) Finished(outcome string, ran time.Duration) {
 	if !t.live {
 		return
 	}
-	i := 0
 	if outcome == "failed" {
-		i = 1
+		t.run[1].observe(ran)
+	} else {
+		t.run[0].observe(ran)
 	}
-	if t.run[i] == nil {
-		t.run[i] = newHistogram()
-	}
-	t.run[i].observe(ran)
 }
 
-// Failed counts a failure of a job of f.Tube, whether or not the tube
+// Failed counts a failure of a job of the tube, whether or not the tube
 // still exists.
-func (o *Observer) Failed(f broker.FailEvent) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	c := &o.tally(f.Tube).failures
+func (t *tubeTally) Failed(f broker.FailEvent) {
+	t.o.mu.Lock()
+	defer t.o.mu.Unlock()
+	c := &t.failures
 	if f.Expired {
 		c.expired++
 	} else {
@@ -152,37 +159,25 @@ func (o *Observer) Failed(f broker.FailEvent) {
 	c.lastAt = f.At
 }
 
-// TubeCreated marks the tube live again if it was remembered.
-func (o *Observer) TubeCreated(name string) {
+// Dropped drops the tube's histograms and remembers its failure counts,
+// if it has any, forgetting the tube dropped longest ago when more than
+// maxGone are remembered.
+func (t *tubeTally) Dropped(at time.Time) {
+	o := t.o
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	t := o.tally(name)
-	if !t.live {
-		t.live = true
-		t.goneAt = time.Time{}
-		o.nGone--
-	}
-}
-
-// TubeDropped drops the tube's histograms and remembers its failure
-// counts, if it has any, forgetting the tube dropped longest ago when
-// more than maxGone are remembered.
-func (o *Observer) TubeDropped(name string, at time.Time) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	t := o.tubes[name]
-	if t == nil || !t.live {
-		return
-	}
-	if !t.failures.any() {
-		delete(o.tubes, name)
+	if !t.live || o.tubes[t.name] != t {
 		return
 	}
 	t.live = false
-	t.goneAt = at
 	t.wait, t.run = nil, [2]*histogram{}
+	if !t.failures.any() {
+		delete(o.tubes, t.name)
+		return
+	}
+	t.goneAt = at
 	t.goneSeq++
-	o.gone = append(o.gone, goneMark{name, t.goneSeq})
+	o.gone = append(o.gone, goneMark{t.name, t.goneSeq})
 	o.nGone++
 	for o.nGone > o.maxGone {
 		m := o.gone[0]

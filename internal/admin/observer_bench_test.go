@@ -50,16 +50,20 @@ func BenchmarkObserverReserveDelete(b *testing.B) {
 }
 
 // BenchmarkObserverCalls is the observer's own work per reserve+delete:
-// a Reserved and a Finished of one tube among 100 live ones.
+// a Reserved and a Finished of one tube among 100 live ones
+// (the engine holds each tube's TubeObserver: no lookup by name).
 func BenchmarkObserverCalls(b *testing.B) {
 	o := admin.NewObserver(0)
+	var tube broker.TubeObserver
 	for i := 0; i < 100; i++ {
-		o.TubeCreated("tube-" + strconv.Itoa(i))
+		if t := o.Tube("tube-" + strconv.Itoa(i)); i == 42 {
+			tube = t
+		}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		o.Reserved("tube-42", time.Millisecond)
-		o.Finished("tube-42", "deleted", 20*time.Millisecond)
+		tube.Reserved(time.Millisecond)
+		tube.Finished("deleted", 20*time.Millisecond)
 	}
 }

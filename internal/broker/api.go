@@ -61,31 +61,37 @@ type Config struct {
 
 // Observer is told of what the admin interface graphs and keeps per tube:
 // how long jobs wait and run, their failures, and when a tube is created
-// and dropped (so that what it keeps of a tube can outlive the tube). Its
-// methods are called with the engine's lock held: they must be quick and
-// must not call the Broker.
+// and dropped (so that what it keeps of a tube can outlive the tube).
+// The engine asks it for a TubeObserver when it creates a tube and keeps
+// that in the tube, so an event costs no lookup by name. Its methods, and
+// those of its TubeObservers, are called with the engine's lock held:
+// they must be quick and must not call the Broker.
 type Observer interface {
-	// Reserved: a job of tube was reserved, waited after it was put.
-	Reserved(tube string, waited time.Duration)
-	// Finished: a job of tube that its worker had reserved for ran was
-	// deleted (outcome "deleted") or failed ("failed") by that worker.
-	Finished(tube, outcome string, ran time.Duration)
+	// Tube: the tube called name now exists ("default" is created in
+	// New); its events go to the TubeObserver returned (not nil).
+	Tube(name string) TubeObserver
+}
+
+// TubeObserver is told of the events of one tube, from its creation until
+// it is dropped (and of a failure or a finished run that dropped it,
+// right after Dropped).
+type TubeObserver interface {
+	// Reserved: a job of the tube was reserved, waited after it was put.
+	Reserved(waited time.Duration)
+	// Finished: a job of the tube that its worker had reserved for ran
+	// was deleted (outcome "deleted") or failed ("failed") by that worker.
+	Finished(outcome string, ran time.Duration)
 	// Failed: a job failed (a fail, a TTR expiry on a tube with a retry
 	// policy) or expired unreserved (ready-expiry), and its tube's policy
-	// acted; the tube may be dropped already when this is called.
+	// acted.
 	Failed(f FailEvent)
-	// TubeCreated: the tube called name now exists ("default" is created
-	// in New).
-	TubeCreated(name string)
-	// TubeDropped: the tube called name was dropped at at (it had no job
-	// and no session used or watched it).
-	TubeDropped(name string, at time.Time)
+	// Dropped: the engine dropped the tube at at (it had no job and no
+	// session used or watched it).
+	Dropped(at time.Time)
 }
 
 // FailEvent is a failure as Observer.Failed is told of it.
 type FailEvent struct {
-	// Tube is the tube the job failed in.
-	Tube string
 	// Action is what the tube's policy did: FailRetry, or how it gave up.
 	Action FailAction
 	// DeadLetter is the tube the job went to (FailDeadLettered only).

@@ -336,8 +336,8 @@ func (s *Session) Delete(id job.ID) error {
 		b.mu.Unlock()
 		return ErrOutOfMemory
 	}
-	if r.State == job.Reserved && b.observer != nil {
-		b.observer.Finished(r.Tube, "deleted", b.now().Sub(r.reservedAt))
+	if r.State == job.Reserved && r.tube.obs != nil {
+		r.tube.obs.Finished("deleted", b.now().Sub(r.reservedAt))
 	}
 	b.unplace(r)
 	r.tube.cmdDelete++

@@ -15,6 +15,7 @@ const urgentPriority = 1024
 // Broker.mu.
 type tube struct {
 	name string
+	obs  TubeObserver // the observer's handle of this tube; nil: none
 
 	ready   jobHeap // byPriority
 	delay   jobHeap // byDeadline
@@ -149,7 +150,7 @@ func (b *Broker) tube(name string, create bool) *tube {
 	}
 	b.lastTube = t
 	if b.observer != nil {
-		b.observer.TubeCreated(name)
+		t.obs = b.observer.Tube(name)
 	}
 	return t
 }
@@ -174,8 +175,8 @@ func (b *Broker) maybeDrop(t *tube) {
 	}
 	t.prev, t.next = nil, nil
 	b.tubeTicks.remove(t)
-	if b.observer != nil {
-		b.observer.TubeDropped(t.name, b.now())
+	if t.obs != nil {
+		t.obs.Dropped(b.now())
 	}
 }
 
