@@ -234,3 +234,49 @@ func TestObserverForgetsOldestGoneTube(t *testing.T) {
 		t.Errorf("after b was dropped again and d dropped: remembered %s, forgot %d; want b,d, forgot 2", got, forgotten)
 	}
 }
+
+// TestKeptFailuresOfTubeEmptiedByExpiry checks a tube that its own
+// give-up empties and drops, nobody watching it: its one job expires
+// unreserved into the dead-letter tube, and the counts of gps are kept
+// although the engine dropped gps before it reported the give-up.
+func TestKeptFailuresOfTubeEmptiedByExpiry(t *testing.T) {
+	e := start(t, options{})
+	p, err := policy.Parse("reprieve.yaml", []byte("tubes:\n  gps:\n    ready-expiry: 10s\n    give-up: {action: dead-letter, tube: stale}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Broker.SetPolicies(p)
+	s := e.srv.Broker.Open()
+	s.Use("gps")
+	if _, err := s.Put(0, 0, time.Minute, []byte("fix")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	e.clk.Advance(10 * time.Second)
+	poll.Until(t, "gps expired into stale and dropped", func() bool {
+		_, err := e.srv.Broker.StatsTube("gps")
+		return err == broker.ErrNotFound
+	})
+	e.do(t, "GET", "/api/v1/failures").want(t, "failures", 200, `{
+  "max-gone-tubes": 1000,
+  "forgotten-tubes": 0,
+  "tubes": [
+    {
+      "name": "gps",
+      "exists": false,
+      "dropped-at": "2026-03-01T12:00:10Z",
+      "failures": 0,
+      "retried": 0,
+      "gave-up": 1,
+      "buried": 0,
+      "dead-lettered": 1,
+      "deleted": 0,
+      "expired": 1,
+      "dead-letter-tube": "stale",
+      "last-error": "ready-expiry: not reserved within 10s",
+      "last-failure": "2026-03-01T12:00:10Z"
+    }
+  ]
+}
+`)
+}

@@ -28,9 +28,11 @@ const DefaultMaxGoneTubes = 1000
 // created again goes on counting from what was remembered. So memory is
 // bounded by the live tubes plus maxGone.
 //
-// The engine calls it with its lock held; the methods take the
-// Observer's own lock, which /metrics and the API take briefly. It is
-// safe for concurrent use.
+// The engine calls it with its lock held. A tube's creation, drop and
+// failures take the Observer's own lock, which /metrics and the API take
+// briefly; a reserve or a finished run only adds to the tube's histogram
+// with atomics (docs/locking.md). The engine serializes its calls; the
+// readers may run at any time.
 type Observer struct {
 	mu      sync.Mutex            // protects the fields below
 	tubes   map[string]*tubeTally // live tubes and remembered gone ones
@@ -133,8 +135,20 @@ func (t *tubeTally) Finished(outcome string, ran time.Duration) {
 // Failed counts a failure of a job of the tube, whether or not the tube
 // still exists.
 func (t *tubeTally) Failed(f broker.FailEvent) {
-	t.o.mu.Lock()
-	defer t.o.mu.Unlock()
+	o := t.o
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !t.live && o.tubes[t.name] != t {
+		// The failure emptied the tube (its last job dead-lettered or
+		// deleted, unwatched): Dropped came first and, the tube having no
+		// failure then, forgot it. Remember it now.
+		if cur := o.tubes[t.name]; cur != nil {
+			t = cur
+		} else {
+			o.tubes[t.name] = t
+			o.remember(t)
+		}
+	}
 	c := &t.failures
 	if f.Expired {
 		c.expired++
@@ -171,11 +185,17 @@ func (t *tubeTally) Dropped(at time.Time) {
 	}
 	t.live = false
 	t.wait, t.run = nil, [2]*histogram{}
+	t.goneAt = at
 	if !t.failures.any() {
 		delete(o.tubes, t.name)
 		return
 	}
-	t.goneAt = at
+	o.remember(t)
+}
+
+// remember queues the dropped tube t, in o.tubes, for forgetting, and
+// forgets the tubes dropped longest ago beyond maxGone.
+func (o *Observer) remember(t *tubeTally) {
 	t.goneSeq++
 	o.gone = append(o.gone, goneMark{t.name, t.goneSeq})
 	o.nGone++
