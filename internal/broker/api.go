@@ -90,7 +90,7 @@ type TubeObserver interface {
 	Dropped(at time.Time)
 }
 
-// FailEvent is a failure as Observer.Failed is told of it.
+// FailEvent is a failure as TubeObserver.Failed is told of it.
 type FailEvent struct {
 	// Action is what the tube's policy did: FailRetry, or how it gave up.
 	Action FailAction

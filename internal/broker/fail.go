@@ -131,7 +131,7 @@ func (b *Broker) fail(cs *[]journal.Commit, r *rec, old job.Job, owner *Session,
 			return FailResult{}, err
 		}
 		b.countFailure(r.tube, false)
-		b.observeFailure(r.tube, FailRetry, "", false, errText, now)
+		b.observeFailure(r.tube, FailRetry, "", false, r.Failure.LastError, now)
 		return FailResult{Action: FailRetry, At: now.Add(d.Delay), Attempts: r.Failure.Attempts}, nil
 	}
 	from := r.tube
