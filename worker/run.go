@@ -47,9 +47,7 @@ func (r *run) settle() bool {
 // it returned. hard ends when the shutdown timeout has passed.
 func (w *Worker) process(hard context.Context, t tube, h *client.Handle) {
 	reserved := time.Now()
-	fctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
-	st, err := h.Stats(fctx)
-	cancel()
+	j, plain, err := w.describe(t, h)
 	if err != nil {
 		// The job is gone (its TTR ran out already) or the connection
 		// broke, which gives it back: either way it is not ours.
@@ -57,7 +55,6 @@ func (w *Worker) process(hard context.Context, t tube, h *client.Handle) {
 		w.finishWith(t, h, func(ctx context.Context) error { return h.Release(ctx, 0, 0) })
 		return
 	}
-	j, plain := newJob(t.name, h, st)
 	w.mu.Lock()
 	w.plain[h.Addr] = plain
 	w.mu.Unlock()
@@ -109,6 +106,30 @@ func (w *Worker) release(r *run) {
 	j := r.job
 	w.finishWith(r.t, r.h, func(ctx context.Context) error { return r.h.Release(ctx, j.Priority, 0) })
 	w.cfg.Logger.Info("worker: shutdown timeout passed; job released", "tube", j.Tube, "id", j.ID, "server", j.Server)
+}
+
+// describe builds the Job of h: from what the server said with the job
+// (claim), asking stats-job for the failure history only if the job has
+// one; else, from a server without claim, from its stats-job dictionary.
+// plain reports a server without failure policies (beanstalkd).
+func (w *Worker) describe(t tube, h *client.Handle) (j *Job, plain bool, err error) {
+	info, claimed := h.Info()
+	if claimed && !info.History {
+		j = &Job{ID: h.ID, Tube: t.name, Body: h.Body, Server: h.Addr, Priority: info.Priority, TTR: info.TTR, Attempt: info.Failures + 1}
+		j.History.Origin = info.Tube
+		if j.TTR <= 0 {
+			j.TTR = time.Second
+		}
+		return j, false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+	defer cancel()
+	st, err := h.Stats(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	j, plain = newJob(t.name, h, st)
+	return j, plain, nil
 }
 
 // newJob builds the Job of h from its stats-job dictionary; plain reports
