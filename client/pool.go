@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/testhook"
 )
 
 // PoolConfig configures a Pool. The zero value of each field but Addrs
@@ -352,4 +353,8 @@ func (p *Pool) dial(ctx context.Context, addr string) (*Conn, error) {
 	dctx, done := p.withTimeout(ctx, p.cfg.DialTimeout, errDialTimeout)
 	defer done()
 	return p.cfg.Dial(dctx, addr)
+}
+
+func init() {
+	testhook.SetPoolClock = func(cfg any, c clock.Clock) { cfg.(*PoolConfig).clock = c }
 }

@@ -43,10 +43,12 @@ func (r *run) settle() bool {
 	return true
 }
 
-// process runs t's handler on the job of h and finishes the job by what
-// it returned. hard ends when the shutdown timeout has passed.
-func (w *Worker) process(hard context.Context, t tube, h *client.Handle) {
-	reserved := time.Now()
+// process runs the handler of s's tube on the job of h and finishes the
+// job by what it returned. sctx is the slot's context, which ends when the
+// shutdown timeout has passed.
+func (w *Worker) process(sctx context.Context, s *slot, h *client.Handle) {
+	t := s.t
+	reserved := w.clk.Now()
 	j, plain, err := w.describe(t, h)
 	if err != nil {
 		// The job is gone (its TTR ran out already) or the connection
@@ -55,44 +57,26 @@ func (w *Worker) process(hard context.Context, t tube, h *client.Handle) {
 		w.finishWith(t, h, func(ctx context.Context) error { return h.Release(ctx, 0, 0) })
 		return
 	}
-	w.mu.Lock()
-	w.plain[h.Addr] = plain
-	w.mu.Unlock()
+	w.setPlain(h.Addr, plain)
 
 	r := &run{t: t, h: h, job: j, done: make(chan struct{})}
-	w.mu.Lock()
-	w.running[h] = r
-	w.mu.Unlock()
-	defer func() {
-		w.mu.Lock()
-		delete(w.running, h)
-		w.mu.Unlock()
-	}()
+	s.setCurrent(r)
+	defer s.setCurrent(nil)
 
-	hctx, cancelRun := context.WithCancelCause(hard)
+	hctx, cancelRun := context.WithCancelCause(sctx)
 	var side sync.WaitGroup // the heartbeat
 	if t.opt.Heartbeat {
 		side.Go(func() { w.heartbeat(hctx, r, cancelRun) })
 	} else {
-		tm := time.AfterFunc(budget(j.TTR)-time.Since(reserved), func() { cancelRun(ErrTTR) })
+		tm := w.clk.AfterFunc(budget(j.TTR)-w.clk.Now().Sub(reserved), func() { cancelRun(ErrTTR) })
 		defer tm.Stop()
 	}
-	released := make(chan struct{}) // closed when the shutdown's release is done
-	stopShutdown := context.AfterFunc(hard, func() {
-		defer close(released)
-		if r.settle() {
-			w.release(r)
-		}
-	})
 	err = call(hctx, t.h, j)
 	cancelRun(nil)
 	close(r.done)
-	if !stopShutdown() {
-		<-released
-	}
 	side.Wait()
 	if r.settle() {
-		if err != nil && hard.Err() != nil {
+		if err != nil && sctx.Err() != nil {
 			// The shutdown cancelled the handler: not the job's failure.
 			w.release(r)
 			return
@@ -159,14 +143,7 @@ func newJob(tubeName string, h *client.Handle, st client.Stats) (j *Job, plain b
 // bounded by the budget, not by ctx: a request cut short closes the
 // connection, and with it the reservation.
 func (w *Worker) heartbeat(ctx context.Context, r *run, cancel context.CancelCauseFunc) {
-	tk := time.NewTicker(budget(r.job.TTR) / 2)
-	defer tk.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tk.C:
-		}
+	for w.sleep(ctx, budget(r.job.TTR)/2) {
 		if err := w.touch(r); err != nil {
 			w.cfg.Logger.Warn("worker: touch failed; cancelling the handler", "tube", r.t.name, "id", r.job.ID, "server", r.job.Server, "err", err)
 			cancel(fmt.Errorf("worker: touch: %w", err))
