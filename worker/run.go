@@ -25,7 +25,7 @@ type run struct {
 	t    tube
 	h    *client.Handle
 	job  *Job
-	done chan struct{} // closed when the handler has returned
+	done chan struct{} // closed when the job is finished (or left to the shutdown's release)
 
 	mu      sync.Mutex // protects settled
 	settled bool       // the job's fate is decided (by the handler's result or the shutdown)
@@ -61,7 +61,10 @@ func (w *Worker) process(sctx context.Context, s *slot, h *client.Handle) {
 
 	r := &run{t: t, h: h, job: j, done: make(chan struct{})}
 	s.setCurrent(r)
-	defer s.setCurrent(nil)
+	defer func() {
+		s.setCurrent(nil)
+		close(r.done)
+	}()
 
 	hctx, cancelRun := context.WithCancelCause(sctx)
 	var side sync.WaitGroup // the heartbeat
@@ -73,7 +76,6 @@ func (w *Worker) process(sctx context.Context, s *slot, h *client.Handle) {
 	}
 	err = call(hctx, t.h, j)
 	cancelRun(nil)
-	close(r.done)
 	side.Wait()
 	if r.settle() {
 		if err != nil && sctx.Err() != nil {

@@ -222,20 +222,23 @@ func (w *Worker) running(h *client.Handle) *run {
 	return nil
 }
 
-// deadlineSoon answers DEADLINE_SOON for h: a heartbeat job is touched,
-// any other waited for (its context is already cancelled) for at most
-// DeadlineMargin, after which the server has taken it back.
+// deadlineSoon answers DEADLINE_SOON for h: a heartbeat job is touched
+// (its heartbeat is late); then, for any job, the slot waits until the
+// job is finished or DeadlineMargin has passed (by then the server has
+// taken back a job nobody touched), rather than reserving again at once:
+// a Reserve would say DEADLINE_SOON again while the job is due, and a job
+// whose TTR is no longer than the margin is due from the start.
 func (w *Worker) deadlineSoon(ctx context.Context, h *client.Handle) {
 	r := w.running(h)
-	if r != nil && r.t.opt.Heartbeat {
-		if err := w.touch(r); err != nil {
-			w.cfg.Logger.Warn("worker: touch failed", "tube", r.t.name, "id", h.ID, "err", err)
-		}
-		return
-	}
+	w.cfg.Logger.Debug("worker: deadline soon", "id", h.ID, "server", h.Addr, "running", r != nil)
 	var done <-chan struct{}
 	if r != nil {
 		done = r.done
+		if r.t.opt.Heartbeat {
+			if err := w.touch(r); err != nil {
+				w.cfg.Logger.Warn("worker: touch failed", "tube", r.t.name, "id", h.ID, "err", err)
+			}
+		}
 	}
 	w.wait(ctx, done, DeadlineMargin)
 }
