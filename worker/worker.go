@@ -169,12 +169,16 @@ var errShutdown = errors.New("worker: shutting down")
 
 // serve reserves and handles the jobs of s's tube one at a time until ctx
 // ends. Its handlers run under a context of its own, derived from hard
-// once, so that a job's context does not register with the context that
-// every slot shares; when hard ends, the job whose handler still runs is
+// once, so that a job's context does not register with (and lock) the
+// context that every slot shares; when hard ends, the job whose handler still runs is
 // released, and serve returns once that is done.
 func (w *Worker) serve(ctx, hard context.Context, s *slot) {
 	sctx, cancel := context.WithCancel(hard)
 	defer cancel()
+	// Likewise each reserve's request registers with a context of the
+	// slot's, not with ctx.
+	ctx, cancelReserve := context.WithCancel(ctx)
+	defer cancelReserve()
 	released := make(chan struct{})
 	stop := context.AfterFunc(hard, func() {
 		defer close(released)
