@@ -117,7 +117,8 @@ func (h *Handle) Stats(ctx context.Context) (Stats, error) {
 //
 // It takes, in this order: a spare job of an earlier wait on the same
 // tubes; a ready job, asking each live server in turn (the first server
-// rotates) with reserve-with-timeout 0; if a Handle of this pool is within
+// rotates) with claim 0 (reserve-with-timeout 0 on a connection whose
+// server answered claim UNKNOWN_COMMAND); if a Handle of this pool is within
 // DeadlineMargin of the end of its TTR, a *DeadlineSoonError naming it
 // (beanstalkd's DEADLINE_SOON, which likewise loses to a ready job); else
 // it waits on every live server at once, in slices of ReserveSlice on
