@@ -34,7 +34,16 @@ type JobInfo struct {
 // nothing; the Conn stays usable, so the caller can fall back to
 // ReserveWithTimeout and StatsJob. A Pool does so by itself.
 func (c *Conn) Claim(ctx context.Context, timeout time.Duration) (Job, JobInfo, error) {
-	r, err := c.Do(ctx, Request{Line: "claim " + strconv.FormatUint(min(seconds(timeout), 1<<31-1), 10)})
+	var line string
+	switch secs := min(seconds(timeout), 1<<31-1); secs {
+	case 0: // a Pool's sweep
+		line = "claim 0"
+	case 1: // a Pool's wait, in slices of the default ReserveSlice
+		line = "claim 1"
+	default:
+		line = "claim " + strconv.FormatUint(secs, 10)
+	}
+	r, err := c.Do(ctx, Request{Line: line})
 	if err != nil {
 		return Job{}, JobInfo{}, c.opError("claim", err)
 	}

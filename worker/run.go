@@ -24,7 +24,8 @@ const finishTimeout = 10 * time.Second
 type run struct {
 	t    tube
 	h    *client.Handle
-	job  *Job
+	job  *Job // &j, the handler's
+	j    Job
 	done chan struct{} // closed when the job is finished (or left to the shutdown's release)
 
 	mu      sync.Mutex // protects settled
@@ -49,7 +50,9 @@ func (r *run) settle() bool {
 func (w *Worker) process(sctx context.Context, s *slot, h *client.Handle) {
 	t := s.t
 	reserved := w.clk.Now()
-	j, plain, err := w.describe(t, h)
+	r := &run{t: t, h: h, done: make(chan struct{})}
+	r.job = &r.j
+	plain, err := w.describe(r.job, t, h)
 	if err != nil {
 		// The job is gone (its TTR ran out already) or the connection
 		// broke, which gives it back: either way it is not ours.
@@ -59,7 +62,7 @@ func (w *Worker) process(sctx context.Context, s *slot, h *client.Handle) {
 	}
 	w.setPlain(h.Addr, plain)
 
-	r := &run{t: t, h: h, job: j, done: make(chan struct{})}
+	j := r.job
 	s.setCurrent(r)
 	defer func() {
 		s.setCurrent(nil)
@@ -67,16 +70,22 @@ func (w *Worker) process(sctx context.Context, s *slot, h *client.Handle) {
 	}()
 
 	hctx, cancelRun := context.WithCancelCause(sctx)
-	var side sync.WaitGroup // the heartbeat
+	var beating chan struct{} // closed when the heartbeat has stopped
 	if t.opt.Heartbeat {
-		side.Go(func() { w.heartbeat(hctx, r, cancelRun) })
+		beating = make(chan struct{})
+		go func() {
+			defer close(beating)
+			w.heartbeat(hctx, r, cancelRun)
+		}()
 	} else {
 		tm := w.clk.AfterFunc(budget(j.TTR)-w.clk.Now().Sub(reserved), func() { cancelRun(ErrTTR) })
 		defer tm.Stop()
 	}
 	err = call(hctx, t.h, j)
 	cancelRun(nil)
-	side.Wait()
+	if beating != nil {
+		<-beating
+	}
 	if r.settle() {
 		if err != nil && sctx.Err() != nil {
 			// The shutdown cancelled the handler: not the job's failure.
@@ -94,34 +103,34 @@ func (w *Worker) release(r *run) {
 	w.cfg.Logger.Info("worker: shutdown timeout passed; job released", "tube", j.Tube, "id", j.ID, "server", j.Server)
 }
 
-// describe builds the Job of h: from what the server said with the job
-// (claim), asking stats-job for the failure history only if the job has
-// one; else, from a server without claim, from its stats-job dictionary.
-// plain reports a server without failure policies (beanstalkd).
-func (w *Worker) describe(t tube, h *client.Handle) (j *Job, plain bool, err error) {
+// describe fills j with the Job of h: from what the server said with the
+// job (claim), asking stats-job for the failure history only if the job
+// has one; else, from a server without claim, from its stats-job
+// dictionary. plain reports a server without failure policies
+// (beanstalkd).
+func (w *Worker) describe(j *Job, t tube, h *client.Handle) (plain bool, err error) {
 	info, claimed := h.Info()
 	if claimed && !info.History {
-		j = &Job{ID: h.ID, Tube: t.name, Body: h.Body, Server: h.Addr, Priority: info.Priority, TTR: info.TTR, Attempt: info.Failures + 1}
+		*j = Job{ID: h.ID, Tube: t.name, Body: h.Body, Server: h.Addr, Priority: info.Priority, TTR: info.TTR, Attempt: info.Failures + 1}
 		j.History.Origin = info.Tube
 		if j.TTR <= 0 {
 			j.TTR = time.Second
 		}
-		return j, false, nil
+		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
 	defer cancel()
 	st, err := h.Stats(ctx)
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
-	j, plain = newJob(t.name, h, st)
-	return j, plain, nil
+	return fromStats(j, t.name, h, st), nil
 }
 
-// newJob builds the Job of h from its stats-job dictionary; plain reports
-// a server without failure policies (no failures key: beanstalkd).
-func newJob(tubeName string, h *client.Handle, st client.Stats) (j *Job, plain bool) {
-	j = &Job{ID: h.ID, Tube: tubeName, Body: h.Body, Server: h.Addr}
+// fromStats fills j with the Job of h from its stats-job dictionary; it
+// reports a server without failure policies (no failures key: beanstalkd).
+func fromStats(j *Job, tubeName string, h *client.Handle, st client.Stats) (plain bool) {
+	*j = Job{ID: h.ID, Tube: tubeName, Body: h.Body, Server: h.Addr}
 	if pri, err := st.Uint("pri"); err == nil {
 		j.Priority = uint32(pri)
 	}
@@ -137,7 +146,7 @@ func newJob(tubeName string, h *client.Handle, st client.Stats) (j *Job, plain b
 		n, _ := st.Uint("reserves")
 		j.Attempt = max(int(n), 1)
 	}
-	return j, !reprieve
+	return !reprieve
 }
 
 // heartbeat touches r's job every half of its budget until ctx ends; a
