@@ -46,16 +46,19 @@ func BenchmarkWorker(b *testing.B) {
 // b.N rounds per concurrency, and reports the medians of their jobs/s
 // and of each round's worker/client ratio: a batch of each way runs
 // within a second of the others, so a load that comes and goes on a
-// shared machine moves them together.
+// shared machine moves them together. It also reports the median CPU
+// time (user and system, of the whole process: server, client and
+// worker) per job of the client loop and of the worker, which other
+// processes on the machine do not change, and their ratio.
 func BenchmarkWorkerPaired(b *testing.B) {
 	const batch = 2000
 	srv := servertest.Start(b, nil)
 	for _, conc := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
-			rates := make([][]float64, len(benchWays))
-			var ratio []float64
+			rates, cpu := make([][]float64, len(benchWays)), make([][]float64, len(benchWays))
+			var ratio, cpuRatio []float64
 			for i := 0; i < b.N; i++ {
-				var round [3]float64
+				var round, roundCPU [3]float64
 				for k := range benchWays {
 					way := benchWays[(i+k)%len(benchWays)]
 					w := (i + k) % len(benchWays)
@@ -63,15 +66,22 @@ func BenchmarkWorkerPaired(b *testing.B) {
 					if way.fill {
 						fill(b, srv.Addr, tube, batch)
 					}
+					used := cpuTime()
 					round[w] = batch / way.run(b, srv.Addr, tube, conc, batch).Seconds()
+					roundCPU[w] = float64(cpuTime()-used) / float64(time.Microsecond) / batch
 					rates[w] = append(rates[w], round[w])
+					cpu[w] = append(cpu[w], roundCPU[w])
 				}
 				ratio = append(ratio, round[2]/round[1])
+				cpuRatio = append(cpuRatio, roundCPU[1]/roundCPU[2])
 			}
 			for w, way := range benchWays {
 				b.ReportMetric(median(rates[w]), "jobs/s-"+way.name)
 			}
 			b.ReportMetric(median(ratio), "worker/client")
+			b.ReportMetric(median(cpu[1]), "cpu-µs/job-client")
+			b.ReportMetric(median(cpu[2]), "cpu-µs/job-worker")
+			b.ReportMetric(median(cpuRatio), "cpu-client/worker")
 		})
 	}
 }
