@@ -20,6 +20,10 @@ var ErrTTR = errors.New("worker: the job's TTR is running out")
 // release, bury), whatever the contexts say.
 const finishTimeout = 10 * time.Second
 
+// errFinishTimeout is the cause of a command that finishes a job cut
+// short by finishTimeout.
+var errFinishTimeout = errors.New("worker: finishing the job took too long")
+
 // run is one job whose handler runs.
 type run struct {
 	t    tube
@@ -57,7 +61,7 @@ func (w *Worker) process(sctx context.Context, s *slot, h *client.Handle) {
 		// The job is gone (its TTR ran out already) or the connection
 		// broke, which gives it back: either way it is not ours.
 		w.cfg.Logger.Warn("worker: job not handled: stats-job failed", "tube", t.name, "id", h.ID, "server", h.Addr, "err", err)
-		w.finishWith(t, h, func(ctx context.Context) error { return h.Release(ctx, 0, 0) })
+		w.finishWith(s, t, h, func(ctx context.Context) error { return h.Release(ctx, 0, 0) })
 		return
 	}
 	w.setPlain(h.Addr, plain)
@@ -78,8 +82,8 @@ func (w *Worker) process(sctx context.Context, s *slot, h *client.Handle) {
 			w.heartbeat(hctx, r, cancelRun)
 		}()
 	} else {
-		tm := w.clk.AfterFunc(budget(j.TTR)-w.clk.Now().Sub(reserved), func() { cancelRun(ErrTTR) })
-		defer tm.Stop()
+		s.ttr.set(reserved.Add(budget(j.TTR)), cancelRun, ErrTTR)
+		defer s.ttr.clear()
 	}
 	err = call(hctx, t.h, j)
 	cancelRun(nil)
@@ -92,14 +96,14 @@ func (w *Worker) process(sctx context.Context, s *slot, h *client.Handle) {
 			w.release(r)
 			return
 		}
-		w.outcome(r, err)
+		w.outcome(s, r, err)
 	}
 }
 
 // release gives r's job back, ready with its priority, at shutdown.
 func (w *Worker) release(r *run) {
 	j := r.job
-	w.finishWith(r.t, r.h, func(ctx context.Context) error { return r.h.Release(ctx, j.Priority, 0) })
+	w.finishWith(nil, r.t, r.h, func(ctx context.Context) error { return r.h.Release(ctx, j.Priority, 0) })
 	w.cfg.Logger.Info("worker: shutdown timeout passed; job released", "tube", j.Tube, "id", j.ID, "server", j.Server)
 }
 

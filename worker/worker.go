@@ -41,6 +41,24 @@ type slot struct {
 
 	mu  sync.Mutex // protects cur
 	cur *run       // the job whose handler runs, nil between jobs
+
+	// Used only by the slot's goroutine (serve):
+	ttr     alarm                   // cancels the running handler's context when its TTR budget is spent
+	finish  alarm                   // cancels fctx when a command that finishes a job has run for finishTimeout
+	fctx    context.Context         // the context of the commands that finish jobs; replaced once cancelled
+	fcancel context.CancelCauseFunc // fctx's
+}
+
+// finishContext returns the context for a command that finishes a job,
+// cancelled with errFinishTimeout if the command takes longer than
+// finishTimeout (then it closes the connection, and the next command
+// gets a new context). One per slot, not one with a timer per command.
+func (s *slot) finishContext() context.Context {
+	if s.fctx == nil || s.fctx.Err() != nil {
+		s.fctx, s.fcancel = context.WithCancelCause(context.Background())
+	}
+	s.finish.set(time.Now().Add(finishTimeout), s.fcancel, errFinishTimeout)
+	return s.fctx
 }
 
 // current returns the job whose handler runs, or nil.
@@ -152,7 +170,9 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	for _, t := range tubes {
 		for range t.opt.Concurrency {
-			w.slots = append(w.slots, &slot{t: t})
+			s := &slot{t: t}
+			s.ttr.clk, s.finish.clk = w.clk, clock.Real()
+			w.slots = append(w.slots, s)
 		}
 	}
 	var wg sync.WaitGroup
@@ -189,6 +209,11 @@ func (w *Worker) serve(ctx, hard context.Context, s *slot) {
 	defer func() {
 		if !stop() {
 			<-released
+		}
+		s.ttr.stop()
+		s.finish.stop()
+		if s.fcancel != nil {
+			s.fcancel(nil)
 		}
 	}()
 	idle := time.Duration(0)
