@@ -69,26 +69,23 @@ func (a *alarm) arm(at time.Time) {
 }
 
 // fire runs when the timer armed as gen fires: it cancels what is due, or
-// re-arms for a due time that has moved on.
+// re-arms for a due time that has moved on. It cancels holding a.mu, so
+// that once set or clear has returned, a cancel for what was set before
+// is either done or never happens (a slot reuses its finish context
+// while it is not cancelled). Cancelling takes no lock of the alarm's.
 func (a *alarm) fire(gen uint64) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if gen != a.gen {
-		a.mu.Unlock()
 		return
 	}
 	a.at, a.t = time.Time{}, nil
-	var cancel context.CancelCauseFunc
-	var cause error
 	switch {
 	case a.due.IsZero():
 	case a.clk.Now().Before(a.due):
 		a.arm(a.due)
 	default:
-		cancel, cause = a.cancel, a.cause
+		a.cancel(a.cause)
 		a.due, a.cancel, a.cause = time.Time{}, nil, nil
-	}
-	a.mu.Unlock()
-	if cancel != nil {
-		cancel(cause)
 	}
 }
