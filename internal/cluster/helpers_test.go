@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // freePorts returns n loopback ports that were free a moment ago.
@@ -96,8 +100,37 @@ func openAll(t testing.TB, cfgs []Config) []*Node {
 		for _, n := range nodes {
 			n.Close()
 		}
+		if url := cfgs[0].NATSURL; url != "" {
+			removeCluster(t, url, cfgs[0].Name)
+		}
 	})
 	return nodes
+}
+
+// removeCluster deletes a cluster's stream and lease bucket from a
+// shared NATS, so that the Raft groups of finished tests do not load
+// the ones still running.
+func removeCluster(t testing.TB, url, name string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Errorf("remove cluster %s: %v", name, err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Errorf("remove cluster %s: %v", name, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nm := namesFor(name)
+	if err := js.DeleteStream(ctx, nm.stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Logf("remove cluster %s: stream: %v", name, err)
+	}
+	if err := js.DeleteKeyValue(ctx, nm.bucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Logf("remove cluster %s: bucket: %v", name, err)
+	}
 }
 
 // won is a node that became leader.
@@ -136,6 +169,7 @@ func next(t testing.TB, ch <-chan won) won {
 // the embedded server stops without a goodbye.
 func crash(n *Node) {
 	n.mu.Lock()
+	n.closing = true
 	l := n.leader
 	n.mu.Unlock()
 	if l != nil {

@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/reprieve/reprieve/internal/clock"
 )
 
 // Errors of a node's life.
@@ -41,6 +43,7 @@ type Node struct {
 	cfg   Config
 	names names
 	log   *slog.Logger
+	clk   clock.Clock    // times the lease (cfg.Clock)
 	ns    *server.Server // embedded server; nil with an external NATS
 	nc    *nats.Conn
 	js    jetstream.JetStream
@@ -53,12 +56,27 @@ type Node struct {
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 	// wg counts the goroutines the node owns: presence, the replica's
-	// reader, the leader's lease keeper and id marker; Close waits.
+	// reader, the leader's lease keeper and id marker, a guard's closer;
+	// Close waits. Once Open has returned, wg.Add is called only through
+	// add, so that no goroutine starts while Close waits.
 	wg sync.WaitGroup
 
-	// mu protects leader.
-	mu     sync.Mutex
-	leader *Leader
+	// mu protects leader and closing.
+	mu      sync.Mutex
+	leader  *Leader
+	closing bool // Close has begun: add refuses
+}
+
+// add counts a goroutine about to start in wg and reports true, or
+// reports false once Close has begun (the goroutine must not start).
+func (n *Node) add() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closing {
+		return false
+	}
+	n.wg.Add(1)
+	return true
 }
 
 // Open starts a node: the embedded NATS server (unless cfg.NATSURL is
@@ -78,7 +96,11 @@ func Open(cfg Config) (*Node, error) {
 	log = log.With("cluster", cfg.Name, "node", cfg.Node)
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	n := &Node{cfg: cfg, names: namesFor(cfg.Name), log: log, instance: hex.EncodeToString(id[:])}
+	clk := cfg.Clock
+	if clk == nil {
+		clk = clock.Real()
+	}
+	n := &Node{cfg: cfg, names: namesFor(cfg.Name), log: log, clk: clk, instance: hex.EncodeToString(id[:])}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -315,6 +337,7 @@ func (n *Node) keepPresence() {
 // returns once all of them have stopped.
 func (n *Node) Close() error {
 	n.mu.Lock()
+	n.closing = true
 	l := n.leader
 	n.mu.Unlock()
 	if l != nil {
