@@ -74,6 +74,9 @@ func New(cfg Config) (_ *Server, err error) {
 	}
 	defer func() {
 		if err != nil {
+			if s.ln != nil {
+				s.ln.Close()
+			}
 			s.close()
 		}
 	}()
@@ -108,6 +111,11 @@ func New(cfg Config) (_ *Server, err error) {
 	// 4. The log, replayed into the engine.
 	var rec *wal.Recovery
 	if cfg.Cluster.Name != "" {
+		// The job port first: its address (port 0 resolved) is what the
+		// other nodes proxy to unless Cluster.Advertise says otherwise.
+		if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, &SettingError{Setting: "Listen", Err: err}
+		}
 		if err := s.openNode(&bc, &sc); err != nil {
 			return nil, err
 		}
@@ -137,9 +145,11 @@ func New(cfg Config) (_ *Server, err error) {
 	if s.srv, err = jobport.New(sc); err != nil {
 		return nil, err
 	}
-	// 5. The job port.
-	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, &SettingError{Setting: "Listen", Err: err}
+	// 5. The job port (opened before the node in cluster mode).
+	if s.ln == nil {
+		if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, &SettingError{Setting: "Listen", Err: err}
+		}
 	}
 	// 6. The admin interface.
 	if s.adm != nil {
