@@ -13,24 +13,31 @@ import (
 // returns the leader and the second node, a follower.
 func startCluster(t *testing.T, maxJobSize int) (leader, follower *nodeServer) {
 	t.Helper()
+	all := startThree(t, maxJobSize)
+	return all[0], all[1]
+}
+
+// startThree starts a cluster of three nodes on the shared NATS cluster
+// with the default lease and returns them once the first leads and the
+// others follow it.
+func startThree(t *testing.T, maxJobSize int) []*nodeServer {
+	t.Helper()
 	cfgs := externalConfigs(t, 3)
 	for i := range cfgs {
-		// The default lease: the suite tests the protocol, not failover,
-		// and a one-second lease is shorter than a renewal takes under
-		// -race on a loaded 2-core machine (docs/cluster.md, The lease).
+		// The default lease: a one-second lease is shorter than a
+		// renewal can take under -race on a loaded 2-core machine.
 		cfgs[i].Lease = DefaultConfig().Lease
 	}
 	nodes := openAll(t, cfgs)
-	leader = serveNode(t, nodes[0], maxJobSize)
+	leader := serveNode(t, nodes[0], maxJobSize)
 	poll.Until(t, "the first node leads", func() bool { return leader.srv.Load() != nil })
-	follower = serveNode(t, nodes[1], maxJobSize)
-	serveNode(t, nodes[2], maxJobSize)
+	all := []*nodeServer{leader, serveNode(t, nodes[1], maxJobSize), serveNode(t, nodes[2], maxJobSize)}
 	poll.Until(t, "the followers read the leader's term", func() bool {
 		t1, _ := nodes[1].replica.leader()
 		t2, _ := nodes[2].replica.leader()
 		return t1.Node == nodes[0].cfg.Node && t2.Node == nodes[0].cfg.Node
 	})
-	return leader, follower
+	return all
 }
 
 // clusterStarter runs each protocol case against a fresh three-node
