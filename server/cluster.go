@@ -188,6 +188,7 @@ func (s *Server) follow(ctx context.Context) (net.Listener, <-chan struct{}, err
 	jobs, next := l.Restored()
 	s.b.Restore(jobs, next)
 	s.leader.Store(l)
+	close(s.leading)
 	s.log.Info("cluster: leading", "term", l.Term(), "jobs", len(jobs), "next_id", next)
 	return l.Guard(s.ln), l.Done(), nil
 }
