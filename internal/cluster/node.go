@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"time"
@@ -155,6 +156,7 @@ func (n *Node) connect(deadline time.Time) error {
 		nats.Timeout(2 * time.Second),
 	}
 	url := n.cfg.NATSURL
+	shown := redactURLs(url) // for messages: no password
 	if n.ns != nil {
 		opts = append(opts, nats.InProcessServer(n.ns))
 	} else {
@@ -178,10 +180,10 @@ func (n *Node) connect(deadline time.Time) error {
 			break
 		}
 		if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) || strings.Contains(err.Error(), "Authorization") {
-			return fmt.Errorf("%w: connect to NATS at %s: %w (check --nats-creds, --nats-token or the URL's user and password)", ErrUnavailable, url, err)
+			return fmt.Errorf("%w: connect to NATS at %s: %w (check --nats-creds, --nats-token or the URL's user and password)", ErrUnavailable, shown, err)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: connect to NATS at %s: %w (is NATS running there? check --nats-url)", ErrUnavailable, url, err)
+			return fmt.Errorf("%w: connect to NATS at %s: %w (is NATS running there? check --nats-url)", ErrUnavailable, shown, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -195,6 +197,18 @@ func (n *Node) connect(deadline time.Time) error {
 	}
 	n.js = js
 	return nil
+}
+
+// redactURLs returns a comma-separated list of NATS URLs with their
+// passwords replaced by xxxxx, for messages.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		if u, err := neturl.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // streamConfig is the stream every node of the cluster must agree on.
