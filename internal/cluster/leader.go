@@ -191,7 +191,10 @@ func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 	if !n.add() {
 		return ErrClosed
 	}
-	go n.keepLease(l)
+	// The first renewal is armed here, not in the goroutine: it is due a
+	// quarter lease from now whenever the goroutine runs.
+	next, stop := n.after(renewEvery(n.cfg.Lease))
+	go n.keepLease(l, next, stop)
 
 	// 1. Fence: the term message, expecting the stream's last sequence
 	// and the last term message read.
@@ -242,15 +245,14 @@ func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 }
 
 // keepLease rewrites the lease every renewEvery(lease) on the node's
-// clock, compare-and-set on the revision last written, until the leader
+// clock, the first time when next is closed (stop stops its timer), compare-and-set on the revision last written, until the leader
 // steps down. It steps down when the lease was taken by another node or
 // expired. A lease that runs out while JetStream cannot take writes (an
 // election after a node died takes seconds) only suspends the leader:
 // Valid is false, so its connections write nothing, until a renewal at the
 // same revision shows that no other node took the lease meanwhile.
-func (n *Node) keepLease(l *Leader) {
+func (n *Node) keepLease(l *Leader, next <-chan struct{}, stop func()) {
 	defer n.wg.Done()
-	next, stop := n.after(renewEvery(n.cfg.Lease))
 	for {
 		select {
 		case <-l.done:
