@@ -76,7 +76,7 @@ func TestOpenRefuses(t *testing.T) {
 		defer first.Close()
 		cfgs[1].Lease = 2 * time.Second
 		_, err = Open(cfgs[1])
-		wantErr(t, err, ErrMismatch, "keeps leases for 1s but --cluster-lease is 2s")
+		wantExact(t, err, ErrMismatch, "cluster: settings differ from the cluster's: bucket REPRIEVE_"+cfgs[0].Name+"_LEASE keeps leases for 4s but --cluster-lease is 2s: every node must use the same --cluster-lease")
 	})
 	t.Run("BadConfig", func(t *testing.T) {
 		c := externalConfigs(t, 1)[0]

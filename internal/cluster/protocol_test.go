@@ -18,17 +18,11 @@ func startCluster(t *testing.T, maxJobSize int) (leader, follower *nodeServer) {
 }
 
 // startThree starts a cluster of three nodes on the shared NATS cluster
-// with the default lease and returns them once the first leads and the
+// and returns them once the first leads and the
 // others follow it.
 func startThree(t *testing.T, maxJobSize int) []*nodeServer {
 	t.Helper()
-	cfgs := externalConfigs(t, 3)
-	for i := range cfgs {
-		// The default lease: a one-second lease is shorter than a
-		// renewal can take under -race on a loaded 2-core machine.
-		cfgs[i].Lease = DefaultConfig().Lease
-	}
-	nodes := openAll(t, cfgs)
+	nodes := openAll(t, externalConfigs(t, 3))
 	leader := serveNode(t, nodes[0], maxJobSize)
 	poll.Until(t, "the first node leads", func() bool { return leader.srv.Load() != nil })
 	all := []*nodeServer{leader, serveNode(t, nodes[1], maxJobSize), serveNode(t, nodes[2], maxJobSize)}
