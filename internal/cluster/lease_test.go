@@ -38,7 +38,7 @@ func leadAlone(t *testing.T, cfg Config) (*Node, *Leader) {
 	return n, l
 }
 
-// lease returns the lease bucket through a connection of the test's own,
+// leaseBucket returns the lease bucket through a connection of the test's own,
 // as another node would see it.
 func leaseBucket(t *testing.T, cfg Config) jetstream.KeyValue {
 	t.Helper()
