@@ -89,25 +89,37 @@
 //
 // # The lease
 //
-// The bucket REPRIEVE_C_LEASE keeps each value for the lease duration
+// The bucket REPRIEVE_C_LEASE keeps each value for the lease duration L
 // (MaxAge; default 4 s) unless it is rewritten. Its keys:
 //
-//	leader        term, node, addr (as in a term message, without next)
+//	leader        version, term (0), node, addr (as in a term message,
+//	              without next), then holder: a string naming the
+//	              node's process and its attempt to lead
 //	node.<name>   the node's start time; one per running node
 //
 // A node on start creates node.<name> (Create fails if the key exists:
 // another node has the same name; a key its own previous process left
 // expires within a lease) and rewrites it every quarter lease. A
-// follower tries Create on leader every quarter lease; it succeeds only
-// once the key has expired or was deleted. The leader rewrites leader
-// every quarter lease with Update at the revision it last wrote
-// (compare-and-set); a refused Update means another node took the lease:
-// it steps down. The leader counts its lease as valid until the time it
-// sent its last successful Update plus the lease duration minus an
-// eighth. Past that (JetStream cannot take writes, or the process was
-// frozen) its connections write nothing to their clients (a write closes
-// the connection) until an Update at the same revision succeeds again,
+// follower tries Create on leader every L/4; it succeeds only once the
+// key has expired or was deleted. The leader rewrites leader every L/4
+// (the next renewal is due L/4 after the previous was sent) with Update
+// at the revision it last wrote (compare-and-set), waiting at most L/2
+// for each. The leader counts its lease as valid until the time it sent
+// its last acknowledged Update plus 7/8 L; the key lives until L after
+// the write was stored, later, so the leader stops answering at least
+// L/8 before another node can take the lease. Past its validity
+// (JetStream cannot take writes, or the process was frozen) its
+// connections write nothing to their clients (a write closes the
+// connection) until an Update at the same revision succeeds again,
 // which proves no other node took the lease meanwhile.
+//
+// A refused Update deposes the leader unless the key still holds its own
+// value: a renewal that timed out at the leader may have been stored all
+// the same, later, changing the revision; only the leader writes its
+// holder value, each write compare-and-set on the one before, so the
+// leader takes the stored revision and goes on (without extending its
+// validity). A key with another value, or none, makes it step down. The
+// lease's timing runs on the node's clock (Config.Clock).
 //
 // # Becoming leader
 //
