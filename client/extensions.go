@@ -58,11 +58,12 @@ func (r FailResult) gaveUp() string {
 	return fmt.Sprintf("gave up after %d attempts", r.Attempts)
 }
 
-// Fail reports that a job reserved by this Conn failed with errText (any
-// bytes, newlines included). The server records the failure in the job's
-// history and applies its tube's failure policy: a retry later, or a
-// give-up (bury, dead-letter tube, delete). On a tube without a policy the
-// job is buried. ErrNotFound if this Conn has not reserved the job;
+// Fail reports that a job reserved by this Conn, or held by nobody (ready,
+// delayed or buried), failed with errText (any bytes, newlines included).
+// The server records the failure in the job's history and applies its
+// tube's failure policy: a retry later, or a give-up (bury, dead-letter
+// tube, delete). On a tube without a policy the job is buried.
+// ErrNotFound if there is no such job or another connection reserved it;
 // ErrJobTooBig if errText is longer than the server's job size limit.
 // A server without fail (a plain beanstalkd) answers ErrUnknownCommand and
 // closes nothing, but reads the error text as commands: the Conn is

@@ -309,7 +309,7 @@ func describe(err error) error {
 	var e *client.Error
 	var op *net.OpError
 	switch {
-	case errors.As(err, &e) && errors.Is(err, client.ErrNotFound) && e.Op == "reserve-job":
+	case errors.As(err, &e) && errors.Is(err, client.ErrNotFound) && (e.Op == "reserve-job" || e.Op == "fail"):
 		return fmt.Errorf("job %d not found on %s, or reserved by another client", e.ID, e.Addr)
 	case errors.As(err, &e) && errors.Is(err, client.ErrNotFound) && e.ID != 0:
 		return fmt.Errorf("job %d not found on %s", e.ID, e.Addr)

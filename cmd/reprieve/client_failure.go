@@ -23,22 +23,16 @@ const failUsage = `fail [flags] ID [ERROR TEXT]
 
 Reports that job ID failed, with the error text (the words after ID, or
 standard input if there are none; it may hold anything, newlines
-included). A failure belongs to the worker holding the job, so this
-command first reserves the job by id (reserve-job: it must be ready,
-delayed or buried, not held by another worker), then sends fail. The
-server records the failure in the job's history and applies the tube's
+included). The job must be ready, delayed or buried (a job a worker
+holds is that worker's to fail: NOT_FOUND). It is not reserved first, so
+its reserves count (stats-job) does not change. The server records the failure in the job's history and applies the tube's
 policy (docs/policies.md), and the command prints what happened:
 
   job 7 on HOST:PORT: attempt 3 failed; retry at 2026-11-25T10:04:45Z (in 2m15s)
   job 7 on HOST:PORT: gave up after 80 attempts; moved to dead-letter tube dead
 
 On a tube without a policy the job is buried with the error. --json prints
-{"id", "addr", "action", "attempts", "delay_seconds", "at", "tube"}.
-
-The reservation counts in the job's reserves (stats-job) as any other:
-the protocol lets only the connection holding a job fail it, so a fail
-from outside the worker is a reserve-job and a fail, as release and bury
-from the command line are.`
+{"id", "addr", "action", "attempts", "delay_seconds", "at", "tube"}.`
 
 const buriedUsage = `buried [flags] TUBE
 
@@ -98,9 +92,6 @@ func (c *cli) fail(args []string) error {
 	defer conn.Close()
 	ctx, cancel := c.opContext()
 	defer cancel()
-	if _, err := conn.ReserveJob(ctx, id); err != nil {
-		return describe(err)
-	}
 	res, err := conn.Fail(ctx, id, text)
 	if err != nil {
 		return describe(err)

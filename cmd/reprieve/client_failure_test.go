@@ -56,6 +56,22 @@ func TestFailBuriedJobsFlushCommands(t *testing.T) {
 	}
 	tc.ok("job 2 on "+a+": attempt 1 failed; retry at 2026-11-20T18:02:00Z (in 1m0s)\n", (*cli).fail, "2", "bad address")
 	tc.fails("job 99 not found on "+a+", or reserved by another client", (*cli).fail, "99", "x")
+	// fail does not reserve the job: its reserves count does not move.
+	js, err := conn.StatsJob(ctx, 2)
+	if err != nil || js["reserves"] != "0" || js["failures"] != "1" {
+		t.Fatalf("stats-job 2 after fail from the command line: %v %v, want reserves 0, failures 1", js, err)
+	}
+	// A job a worker holds is that worker's to fail.
+	if _, err := conn.Watch(ctx, "mail"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ReserveJob(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	tc.fails("job 3 not found on "+a+", or reserved by another client", (*cli).fail, "3", "x")
+	if err := conn.Release(ctx, 3, 0, 0); err != nil {
+		t.Fatal(err)
+	}
 
 	tc.ok("ID  PRI  SIZE  FAILURES  GAVE UP           FROM  LAST ERROR\n"+
 		"1   0    3     2         dead-letter dead  mail  SMTP 554 …\n", (*cli).buried, "dead")

@@ -65,8 +65,11 @@ type FailResult struct {
 // attempt; otherwise the policy gives up (bury by default, dead-letter tube
 // or delete). On a tube with no policy the job is buried with its error.
 // The failure history travels with the job and is journaled.
-// ErrNotFound if this session has not reserved the job; ErrOutOfMemory if
-// the change cannot be logged (the job then stays reserved).
+// A job that no session holds (ready, delayed or buried) may be failed by
+// any session, as it may be deleted: an operator's way to send it down its
+// failure path. ErrNotFound if there is no such job or another session
+// has it reserved; ErrOutOfMemory if the change cannot be logged (the job
+// then stays as it was).
 func (s *Session) Fail(id job.ID, errText string) (FailResult, error) {
 	return s.failJob(id, errText, false)
 }
@@ -82,18 +85,23 @@ func (s *Session) GiveUp(id job.ID, errText string) (FailResult, error) {
 func (s *Session) failJob(id job.ID, errText string, final bool) (FailResult, error) {
 	b := s.b
 	b.mu.Lock()
-	r := s.owned(id)
-	if r == nil {
+	r := b.jobs.get(id)
+	if r == nil || (r.State == job.Reserved && r.owner != s) {
 		b.mu.Unlock()
 		return FailResult{}, ErrNotFound
 	}
 	now := b.now()
 	old, from := r.Job, r.tube
+	held := r.State == job.Reserved
+	var owner *Session
+	if held {
+		owner = s
+	}
 	ran := now.Sub(r.reservedAt)
 	b.unplace(r)
 	s.commits = s.commits[:0]
-	res, err := b.fail(&s.commits, r, old, s, errText, now, final)
-	if err == nil && from.obs != nil {
+	res, err := b.fail(&s.commits, r, old, owner, errText, now, final)
+	if err == nil && held && from.obs != nil {
 		from.obs.Finished("failed", ran)
 	}
 	b.serveFreed(now)

@@ -90,9 +90,29 @@ func TestFailWithoutPolicyBuries(t *testing.T) {
 		f.Origin != "work" || f.GaveUp != "buried" || !f.FirstAt.Equal(epoch) {
 		t.Fatalf("stats-job %+v", js)
 	}
-	if _, err := s.Fail(id, "again"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("fail of a buried job: %v", err)
+	// A buried job is held by nobody: it may be failed (as deleted) by
+	// any session; the failure is counted and the job buried again.
+	other := open(t, b)
+	res, err = other.Fail(id, "again")
+	if err != nil || res.Action != FailBuried || res.Attempts != 2 {
+		t.Fatalf("fail of a buried job = %+v %v, want buried after 2 attempts", res, err)
 	}
+	if js, _ := b.StatsJob(id); js.State != job.Buried || js.Failure.LastError != "again" || js.Failure.FirstError != "boom" {
+		t.Fatalf("stats-job after failing a buried job %+v", js)
+	}
+	// A job another session holds is not found.
+	id2 := mustPut(t, s, 0, 0, time.Minute, "y")
+	mustReserve(t, s, id2)
+	if _, err := other.Fail(id2, "not mine"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("fail of a job another session reserved: %v", err)
+	}
+	if js, _ := b.StatsJob(id2); js.State != job.Reserved || js.Failure.Attempts != 0 {
+		t.Fatalf("a foreign fail changed the job: %+v", js)
+	}
+	if _, err := other.Fail(99, "x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("fail of no job: %v", err)
+	}
+	checkInvariants(t, b)
 }
 
 func TestFailRetriesThenGivesUp(t *testing.T) {

@@ -72,7 +72,7 @@ func TestFailWithoutRetryAndWithoutPolicy(t *testing.T) {
 	r.expect("reserve-job 2\r\n", "RESERVED 2 1\r\nb\r\n")
 	r.expect("fail 1 1\r\nx\r\n", "DELETED 1\r\n")
 	r.expect("fail 2 1\r\ny\r\n", "BURIED 1\r\n")
-	r.expect("fail 2 1\r\ny\r\n", "NOT_FOUND\r\n") // no longer reserved
+	r.expect("fail 2 1\r\ny\r\n", "BURIED 2\r\n") // buried: anyone may fail it, as delete it
 	r.expect("fail 99 1\r\ny\r\n", "NOT_FOUND\r\n")
 	r.expect("peek-buried\r\n", "FOUND 2 1\r\nb\r\n")
 }
@@ -241,20 +241,26 @@ func TestRetentionBytesAndFloodSummary(t *testing.T) {
 }
 
 // TestGiveUpCommand gives up a job at its first failure on a tube whose
-// schedule would retry it, and answers NOT_FOUND for a job not reserved.
+// schedule would retry it: a job its connection reserved, and a ready job
+// nobody holds (as delete may delete it); a job another connection
+// reserved is NOT_FOUND.
 func TestGiveUpCommand(t *testing.T) {
 	e := startEnv(t, "tubes:\n  work:\n    retry: {initial: 10s, max-attempts: 5}\n    give-up: {action: dead-letter, tube: dead}\n")
-	r := e.raw()
+	r, other := e.raw(), e.raw()
 	r.expect("use work\r\n", "USING work\r\n")
 	r.expect("put 0 0 60 3\r\njob\r\n", "INSERTED 1\r\n")
-	r.expect("give-up 1 3\r\nbad\r\n", "NOT_FOUND\r\n")
+	r.expect("put 0 0 60 4\r\njob2\r\n", "INSERTED 2\r\n")
+	r.expect("give-up 1 3\r\nbad\r\n", "DEAD_LETTERED 1 dead\r\n") // ready, held by nobody
 	r.expect("watch work\r\n", "WATCHING 2\r\n")
-	r.expect("reserve-with-timeout 0\r\n", "RESERVED 1 3\r\njob\r\n")
-	r.expect("give-up 1 3\r\nbad\r\n", "DEAD_LETTERED 1 dead\r\n")
-	s := e.statsJob(e.dial(), 1)
-	for k, v := range map[string]string{"state": "buried", "tube": "dead", "failures": "1", "last-error": "bad", "gave-up": "dead-letter dead"} {
-		if got := stat(t, s, k); got != v {
-			t.Errorf("stats-job %s = %q, want %q", k, got, v)
+	r.expect("reserve-with-timeout 0\r\n", "RESERVED 2 4\r\njob2\r\n")
+	other.expect("give-up 2 3\r\nbad\r\n", "NOT_FOUND\r\n") // reserved by r
+	r.expect("give-up 2 3\r\nbad\r\n", "DEAD_LETTERED 1 dead\r\n")
+	for _, id := range []uint64{1, 2} {
+		s := e.statsJob(e.dial(), id)
+		for k, v := range map[string]string{"state": "buried", "tube": "dead", "failures": "1", "last-error": "bad", "gave-up": "dead-letter dead"} {
+			if got := stat(t, s, k); got != v {
+				t.Errorf("job %d: stats-job %s = %q, want %q", id, k, got, v)
+			}
 		}
 	}
 }
