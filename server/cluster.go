@@ -182,6 +182,7 @@ func (s *Server) follow(ctx context.Context) (net.Listener, <-chan struct{}, err
 	}
 	jobs, next := l.Restored()
 	s.b.Restore(jobs, next)
+	s.b.RestoreTicks(l.Ticks())
 	s.leader.Store(l)
 	s.log.Info("cluster: leading", "term", l.Term(), "jobs", len(jobs), "next_id", next)
 	return l.Guard(s.ln), l.Done(), nil

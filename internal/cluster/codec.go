@@ -65,6 +65,19 @@ func encodeTerm(t term) []byte {
 
 func encodeIDs(next job.ID) []byte { return enc{codecVersion}.u(uint64(next)) }
 
+// tick is a tick message: a periodic job's schedule fired at At and put
+// job ID.
+type tick struct {
+	Schedule string
+	At       time.Time
+	ID       job.ID
+}
+
+func encodeTick(t tick) []byte {
+	e := enc{codecVersion}
+	return e.s(t.Schedule).t(t.At).u(uint64(t.ID))
+}
+
 // dec reads fields; the first error sticks and names the field.
 type dec struct {
 	b   []byte
@@ -201,4 +214,11 @@ func decodeIDs(p []byte) (job.ID, error) {
 	d.version()
 	next := job.ID(d.u("next"))
 	return next, d.end()
+}
+
+func decodeTick(p []byte) (tick, error) {
+	d := dec{b: p}
+	d.version()
+	t := tick{Schedule: d.s("schedule"), At: d.t("tick time"), ID: job.ID(d.u("job id"))}
+	return t, d.end()
 }

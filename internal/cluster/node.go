@@ -186,6 +186,8 @@ func (n *Node) streamConfig() jetstream.StreamConfig {
 		MaxMsgsPerSubject: 1,
 		Discard:           jetstream.DiscardOld,
 		AllowMsgTTL:       true,
+		// The leader writes its changes in atomic batches (doc.go).
+		AllowAtomicPublish: true,
 	}
 }
 
@@ -226,6 +228,12 @@ func (n *Node) ensureOnce(ctx context.Context) error {
 	}
 	if r := st.CachedInfo().Config.Replicas; r != n.cfg.Replicas {
 		return fmt.Errorf("%w: stream %s has %d replicas but --replicas is %d: every node must use the same --replicas", ErrMismatch, n.names.stream, r, n.cfg.Replicas)
+	}
+	if !st.CachedInfo().Config.AllowAtomicPublish {
+		// A stream created before the leader wrote atomic batches.
+		if _, err := n.js.UpdateStream(ctx, n.streamConfig()); err != nil {
+			return err
+		}
 	}
 	kv, err := n.js.KeyValue(ctx, n.names.bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
