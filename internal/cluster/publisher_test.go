@@ -3,11 +3,16 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/reprieve/reprieve/internal/job"
 	"github.com/reprieve/reprieve/internal/poll"
@@ -219,4 +224,80 @@ func TestStreamLeaderChangeMidPublish(t *testing.T) {
 	if len(got) != 0 {
 		t.Fatalf("%d jobs restored that were never acknowledged", len(got))
 	}
+}
+
+// TestOldLeaderBatchFencedByNewTerm writes another node's term message
+// while a leader leads, then has the old leader send a batch expecting
+// exactly the stream's new last sequence (the one expectation a bare
+// last-sequence fence would let through): JetStream must refuse it on
+// the term expectation, the resolution must find another writer, and
+// the old leader must step down having stored nothing.
+func TestOldLeaderBatchFencedByNewTerm(t *testing.T) {
+	nodes := openAll(t, testConfigs(t, 3))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := next(t, campaign(ctx, nodes))
+	n := nodes[first.i]
+	j := n.Journal()
+	write(t, j, func(put func(*job.Job), _ func(*job.Job), _ func(job.ID)) {
+		for id := job.ID(1); id <= 10; id++ {
+			put(testJob(id, job.Ready))
+		}
+	})
+	// Another node's term message, as a takeover writes it (the id
+	// marker may write meanwhile: read the last sequence again).
+	other := nodes[(first.i+1)%3]
+	var ack *jetstream.PubAck
+	poll.Until(t, "the other node's term message stored", func() bool {
+		last, termSeq := lastSeqs(t, other)
+		if termSeq != first.l.seq {
+			t.Fatalf("the term subject is at %d, want the leader's term message at %d", termSeq, first.l.seq)
+		}
+		msg := &nats.Msg{Subject: other.names.termSubject(), Data: encodeTerm(term{Term: 2, Node: other.cfg.Node}), Header: nats.Header{}}
+		var err error
+		ack, err = other.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequence(last))
+		return err == nil
+	})
+
+	p := &publisher{j: j, l: first.l, last: ack.Sequence, inbox: n.nc.NewInbox(), replies: make(chan *nats.Msg, 8)}
+	sub, err := n.nc.ChanSubscribe(p.inbox+".*", p.replies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	batch := []*change{
+		{subject: n.names.jobSubject(11), data: encodeJob(testJob(11, job.Ready)), done: make(chan struct{})},
+		{subject: n.names.jobSubject(12), data: encodeJob(testJob(12, job.Ready)), done: make(chan struct{})},
+	}
+	if _, err := p.send(batch); err == nil {
+		t.Fatal("the old leader's batch after a new term message was stored")
+	}
+	stored, err := p.resolve(uint64(len(batch)))
+	if stored || !errors.Is(err, ErrDeposed) || !strings.Contains(err.Error(), "another node leads") {
+		t.Fatalf("resolve = %v, %v; want not stored and ErrDeposed: another node leads", stored, err)
+	}
+	if l, _ := lastSeqs(t, other); l != ack.Sequence {
+		t.Fatalf("the stream's last sequence is %d after the refused batch, want %d", l, ack.Sequence)
+	}
+
+	// Through the journal: the next change (or the id marker's) finds
+	// the fence and the leader steps down without acknowledging it.
+	if err := wait(j.Put(testJob(13, job.Ready))); !errors.Is(err, ErrDeposed) {
+		t.Fatalf("a change after another node's term = %v; want ErrDeposed", err)
+	}
+	poll.Until(t, "the old leader steps down", func() bool { return first.l.Err() != nil })
+	if _, err := j.Put(testJob(14, job.Ready)); !errors.Is(err, ErrDeposed) {
+		t.Fatalf("a change after stepping down = %v; want ErrDeposed", err)
+	}
+}
+
+// lastSeqs returns the stream's last sequence and its term subject's.
+func lastSeqs(t *testing.T, n *Node) (last, term uint64) {
+	t.Helper()
+	p := &publisher{j: n.journal}
+	last, term, err := p.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last, term
 }
