@@ -241,8 +241,11 @@ func (n *Node) ensureOnce(ctx context.Context) error {
 			Bucket:      n.names.bucket,
 			Description: "Reprieve cluster " + n.cfg.Name + ": leader lease and node presence",
 			TTL:         n.cfg.Lease,
-			Storage:     jetstream.MemoryStorage,
-			Replicas:    n.cfg.Replicas,
+			// File storage: a memory replica restarts empty, and a
+			// bucket whose other replica dies meanwhile can be left
+			// without a leader.
+			Storage:  jetstream.FileStorage,
+			Replicas: n.cfg.Replicas,
 		})
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			kv, err = n.js.KeyValue(ctx, n.names.bucket)
