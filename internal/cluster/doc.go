@@ -116,21 +116,24 @@
 //   - anything else cannot happen with one writer and one batch in
 //     flight: the leader steps down.
 //
-// Because S is read after L and no term message can be removed, S = T
-// proves that every message stored up to L was written by this leader
-// after its term message, hence is one of its batches in order. A stale
+// Because S is read after L and a term message is only ever replaced by
+// a later one, S = T proves that every message stored after T up to L
+// was written by this leader, hence is one of its batches, in order. A stale
 // L (a new stream leader that has not applied everything yet) can only
 // make the publisher resend a batch that is stored; that resend is
 // refused (its last-sequence expectation fails) and resolved again. The
 // leader thus rides out JetStream elections while it holds its lease;
 // it steps down only when the fence shows another writer or its lease is
-// lost (The lease). A refused change answers its client nothing (the
-// connection is dropped) only then.
+// lost (The lease); only then is a change refused, and its client gets
+// no answer (the connection is dropped).
 //
 // # The lease
 //
-// The bucket REPRIEVE_C_LEASE keeps each value for the lease duration
-// (MaxAge; default 4 s) unless it is rewritten. Its keys:
+// The bucket REPRIEVE_C_LEASE (file storage, R replicas: a replica kept
+// in memory would come back empty after a restart, and the bucket could
+// then lose its majority when another node dies) keeps each value for
+// the lease duration (MaxAge; default 4 s) unless it is rewritten. Its
+// keys:
 //
 //	leader        term, node, addr (as in a term message, without next)
 //	node.<name>   the node's start time; one per running node

@@ -57,14 +57,16 @@ func (c *change) finish(err error) {
 	close(c.done)
 }
 
-// activate starts publishing for l, after its term message.
+// activate starts publishing for l, after its term message, and keeps
+// the Raft leaders of the stream and the lease bucket off this node.
 func (j *Journal) activate(l *Leader) {
 	j.mu.Lock()
 	j.leader = l
 	j.maxID = l.next - 1
 	j.mu.Unlock()
-	j.n.wg.Add(1)
+	j.n.wg.Add(2)
 	go j.publish(l)
+	go j.n.keepRaftLeadersAway(l)
 }
 
 // Put publishes the whole job on its subject.
