@@ -57,16 +57,14 @@ func (c *change) finish(err error) {
 	close(c.done)
 }
 
-// activate starts publishing for l, after its term message, and keeps
-// the Raft leaders of the stream and the lease bucket off this node.
+// activate starts publishing for l, after its term message.
 func (j *Journal) activate(l *Leader) {
 	j.mu.Lock()
 	j.leader = l
 	j.maxID = l.next - 1
 	j.mu.Unlock()
-	j.n.wg.Add(2)
+	j.n.wg.Add(1)
 	go j.publish(l)
-	go j.n.keepRaftLeadersAway(l)
 }
 
 // Put publishes the whole job on its subject.
