@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,7 +25,13 @@ func TestRateMeasuresLatencyFromTheSchedule(t *testing.T) {
 	cfg.Conns, cfg.Pipeline, cfg.Rate = 1, 1, 1000
 	stalled := make(chan error, 1)
 	go func() {
-		time.Sleep(200 * time.Millisecond)
+		// The stall starts once the run is under way (100 puts in), not
+		// at a fixed time after the test starts: on a loaded machine the
+		// run may start late, and a stall before it would be shorter.
+		if err := waitForPuts(addr, 100); err != nil {
+			stalled <- err
+			return
+		}
 		if err := proc.Signal(syscall.SIGSTOP); err != nil {
 			stalled <- err
 			return
@@ -54,6 +61,25 @@ func TestRateMeasuresLatencyFromTheSchedule(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "scheduled send time") || !strings.Contains(out.String(), "no coordinated omission") {
 		t.Fatalf("text output does not say where latency starts:\n%s", out.String())
+	}
+}
+
+// waitForPuts polls the server's stats until it has taken n puts.
+func waitForPuts(addr string, n int) error {
+	c, err := dial(context.Background(), addr, nil)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	for {
+		m, err := c.statsReply("stats")
+		if err != nil {
+			return err
+		}
+		if got, _ := strconv.Atoi(m["total-jobs"]); got >= n {
+			return nil
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 

@@ -112,7 +112,14 @@ type memJournal struct {
 	failPut error
 	failAll error
 	commitE error
+	// holdPut, when set, is what the next puts' commits wait for: each
+	// Wait returns the error received from it.
+	holdPut chan error
 }
+
+type heldCommit struct{ ch chan error }
+
+func (c heldCommit) Wait() error { return <-c.ch }
 
 func newMemJournal() *memJournal { return &memJournal{jobs: map[job.ID]job.Job{}} }
 
@@ -136,6 +143,9 @@ func (m *memJournal) Put(j *job.Job) (journal.Commit, error) {
 		c.Failure = &f
 	}
 	m.jobs[j.ID] = c
+	if m.holdPut != nil {
+		return heldCommit{m.holdPut}, nil
+	}
 	return doneCommit{m.commitE}, nil
 }
 

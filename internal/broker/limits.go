@@ -39,6 +39,10 @@ type limits struct {
 	// are checked when read, so a job that changed state or moved keeps
 	// its entry until it is dropped or the key is put again.
 	uniq map[uniqueKey]*rec
+
+	// settling holds, for a put still being logged, the puts of its key
+	// that wait for its outcome (unique.go, awaitPut).
+	settling map[*rec]*settling
 }
 
 // lim returns t's flow-control state, creating it.

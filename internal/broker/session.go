@@ -238,8 +238,22 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 	t := s.use
 	if t.pol != nil && t.pol.Unique != nil {
 		if d := b.duplicate(t, body, now); d != nil {
+			w := b.awaitPut(t, d)
 			b.mu.Unlock()
-			return d.ID, nil
+			if w == nil {
+				return d.ID, nil
+			}
+			// The job this put duplicates is still being logged: its id
+			// is the answer only once it is durable. If the log refused
+			// it, this put is a put like any other.
+			<-w.done
+			if w.ok {
+				return d.ID, nil
+			}
+			b.mu.Lock()
+			t.limits.duplicates--
+			b.mu.Unlock()
+			return s.Put(pri, delay, ttr, body)
 		}
 	}
 	b.nextID++
@@ -281,12 +295,14 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 		var dc []journal.Commit
 		_ = b.record(&dc, opDelete, r)
 		b.unindex(t, r)
+		b.settled(t, r, false)
 		b.maybeDrop(t)
 		b.mu.Unlock()
 		_ = waitCommits(dc)
 		return 0, ErrOutOfMemory
 	}
 	b.insert(r, b.now())
+	b.settled(t, r, true)
 	b.mu.Unlock()
 	return r.ID, nil
 }

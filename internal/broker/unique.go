@@ -86,6 +86,49 @@ func (b *Broker) duplicate(t *tube, body []byte, now time.Time) *rec {
 	return r
 }
 
+// settling is the outcome of a put still being logged, awaited by the
+// puts that duplicate it: done is closed once the log took the job (ok)
+// or refused it.
+type settling struct {
+	done chan struct{}
+	ok   bool
+}
+
+// awaitPut returns what a put that duplicates r must wait for when r's
+// own put is still being logged (r is indexed but not yet in the job
+// table), or nil when r is in the engine. A duplicate is answered with
+// r's id only once r is durable: were it answered at once, a crash or a
+// refusal by the log would leave its client holding the id of a job that
+// never was.
+func (b *Broker) awaitPut(t *tube, r *rec) *settling {
+	if b.jobs.get(r.ID) == r {
+		return nil
+	}
+	l := t.lim()
+	if l.settling == nil {
+		l.settling = map[*rec]*settling{}
+	}
+	w := l.settling[r]
+	if w == nil {
+		w = &settling{done: make(chan struct{})}
+		l.settling[r] = w
+	}
+	return w
+}
+
+// settled tells the puts waiting on r's put (awaitPut) how it ended.
+func (b *Broker) settled(t *tube, r *rec, ok bool) {
+	l := t.limits
+	if l == nil || l.settling == nil {
+		return
+	}
+	if w := l.settling[r]; w != nil {
+		w.ok = ok
+		close(w.done)
+		delete(l.settling, r)
+	}
+}
+
 // index records r under its key in its tube's unique index, if the tube
 // has one; a later job with the same key takes the entry over.
 func (b *Broker) index(r *rec) {
