@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -220,6 +221,18 @@ func (n *Node) keepLease(l *Leader) {
 		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Lease/2)
 		rev, err := n.kv.Update(ctx, leaderKey, val, l.rev.Load())
 		cancel()
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			// A renewal that timed out may have landed after all: the
+			// key then holds this node's own value at a later revision
+			// (no other node writes it), which the next renewal uses.
+			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Lease/2)
+			e, gerr := n.kv.Get(ctx, leaderKey)
+			cancel()
+			if gerr == nil && bytes.Equal(e.Value(), val) && e.Revision() > l.rev.Load() {
+				l.rev.Store(e.Revision())
+				continue
+			}
+		}
 		switch {
 		case err == nil:
 			l.renewed(sent, rev)
