@@ -108,7 +108,7 @@ func allCurrent(n *Node, stream string) bool {
 // leader resends what was refused or unanswered, never steps down, and
 // the next leader restores exactly the acknowledged changes.
 func TestStreamLeaderChangeMidPublish(t *testing.T) {
-	nodes := openAll(t, testConfigs(t, 3))
+	nodes := openAll(t, withLease(testConfigs(t, 3), loadedLease))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	leaders := campaign(ctx, nodes)
@@ -233,7 +233,7 @@ func TestStreamLeaderChangeMidPublish(t *testing.T) {
 // the term expectation, the resolution must find another writer, and
 // the old leader must step down having stored nothing.
 func TestOldLeaderBatchFencedByNewTerm(t *testing.T) {
-	nodes := openAll(t, testConfigs(t, 3))
+	nodes := openAll(t, withLease(testConfigs(t, 3), loadedLease))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	first := next(t, campaign(ctx, nodes))

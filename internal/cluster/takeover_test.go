@@ -11,6 +11,20 @@ import (
 	"github.com/reprieve/reprieve/internal/journal"
 )
 
+// loadedLease is the lease of the tests that need a leader to keep its
+// lease throughout: the default, which a leader under -race on a loaded
+// 2-core machine renews in time (a 1 s lease is sometimes renewed too
+// late there, and the test's leader steps down).
+const loadedLease = 4 * time.Second
+
+// withLease sets the lease of every configuration.
+func withLease(cfgs []Config, d time.Duration) []Config {
+	for i := range cfgs {
+		cfgs[i].Lease = d
+	}
+	return cfgs
+}
+
 // testJob returns a job with every field set, distinct per id.
 func testJob(id job.ID, st job.State) *job.Job {
 	base := time.Unix(1_700_000_000, int64(id))
@@ -51,7 +65,7 @@ func write(t *testing.T, j *Journal, changes func(put func(*job.Job), upd func(*
 }
 
 func TestTakeoverRestoresEveryAcknowledgedChange(t *testing.T) {
-	nodes := openAll(t, testConfigs(t, 3))
+	nodes := openAll(t, withLease(testConfigs(t, 3), loadedLease))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	leaders := campaign(ctx, nodes)
@@ -113,7 +127,7 @@ func TestTakeoverRestoresEveryAcknowledgedChange(t *testing.T) {
 // through the journal as the engine does before a tick's put, is handed
 // to the next leader, and a tick's job id is never handed out again.
 func TestTakeoverKeepsScheduleTicks(t *testing.T) {
-	nodes := openAll(t, testConfigs(t, 3))
+	nodes := openAll(t, withLease(testConfigs(t, 3), loadedLease))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	leaders := campaign(ctx, nodes)
