@@ -36,9 +36,9 @@ type Server struct {
 	b    *broker.Broker
 	srv  *jobport.Server
 	ln   net.Listener
-	// timings are the wait and run time histograms of /metrics; nil
-	// without the admin interface.
-	timings *admin.Timings
+	// observer keeps the admin interface's histograms and per-tube
+	// failure counts; nil without the admin interface.
+	observer *admin.Observer
 
 	mu       sync.Mutex  // protects policies, serving, keeperStop, stopFollow
 	policies *policy.Set // in force; nil without PolicyFile
@@ -97,8 +97,8 @@ func New(cfg Config) (_ *Server, err error) {
 	}
 	// 3. The admin listener, before a long replay.
 	if cfg.Admin.Listen != "" {
-		s.timings = admin.NewTimings()
-		bc.Observer = s.timings
+		s.observer = admin.NewObserver(0)
+		bc.Observer = s.observer
 		a := cfg.Admin
 		s.adm, err = admin.Listen(admin.ListenConfig{Addr: a.Listen, Hosts: a.Hosts, CertFile: a.CertFile, KeyFile: a.KeyFile, CAFile: a.CAFile, Logger: s.log})
 		if err != nil {
@@ -239,7 +239,7 @@ func (s *Server) startAdmin(sc jobport.Config) error {
 		ExtraStats:    sc.ExtraStats,
 		MaxJobSize:    sc.MaxJobSize,
 		Version:       sc.Version,
-		Timings:       s.timings,
+		Observer:      s.observer,
 		Settings:      a.Settings,
 		Token:         a.Token,
 		MetricsPublic: a.MetricsPublic,

@@ -23,17 +23,6 @@ type reprieveProc struct {
 	exited chan error
 }
 
-// buildReprieve builds the reprieve binary once per test.
-func buildReprieve(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "reprieve")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // freePort returns a loopback address free a moment ago (servertest.FreeAddr).
 func freePort(t *testing.T) string {
 	t.Helper()

@@ -53,9 +53,12 @@ type Config struct {
 	// Settings, if set, gives the effective configuration that GET
 	// /api/v1/config shows (as JSON; secrets must be hidden already).
 	Settings func() any
-	// Timings, if set, adds its per-tube wait and run time histograms to
-	// /metrics; give the same Timings to broker.Config.Observer.
-	Timings *Timings
+	// Observer, if set, adds its per-tube wait and run time histograms to
+	// /metrics and its failure counts, kept after a tube is dropped, to
+	// GET /api/v1/failures and the dashboard; give the same Observer to
+	// broker.Config.Observer. Nil: no histograms, and the failures reply
+	// lists no tube.
+	Observer *Observer
 	// Logger receives one info line per action that changes jobs or
 	// tubes; default slog.Default().
 	Logger *slog.Logger
@@ -107,6 +110,7 @@ func (h *Handler) routes() {
 	})})
 	h.handle("/api/v1/tubes", route{methods: get(h.tubes)})
 	h.handle("/api/v1/schedules", route{methods: get(h.schedules)})
+	h.handle("/api/v1/failures", route{methods: get(h.failures)})
 	h.handle("/api/v1/tubes/{tube}", route{methods: get(h.tube)})
 	h.handle("/api/v1/tubes/{tube}/jobs", route{methods: get(h.tubeJobs)})
 	h.handle("/api/v1/tubes/{tube}/kick", route{methods: post(h.kickTube)})

@@ -249,10 +249,11 @@ func (p *page) state() string {
 		const vis = (id) => id + (document.getElementById(id).hidden ? " hidden" : " shown");
 		const rows = (sel) => Array.from(document.querySelectorAll(sel + " tbody tr"),
 			(r) => "  " + Array.from(r.cells, (c) => c.textContent).join(" | ")).join("\n");
-		return [vis("login"), vis("main"), vis("logout"), vis("buried"),
+		return [vis("login"), vis("main"), vis("logout"), vis("buried"), vis("failures-section"), vis("cluster-section"),
 			"status: " + document.getElementById("status").textContent,
 			"summary: " + document.getElementById("summary").textContent,
-			"totals:", rows("#totals"), "tubes:", rows("#tubes"), "jobs:", rows("#jobs")].join("\n");
+			"totals:", rows("#totals"), "tubes:", rows("#tubes"), "jobs:", rows("#jobs"),
+			"failures:", rows("#failures"), "cluster:", rows("#cluster"), "body: " + document.getElementById("body").textContent].join("\n");
 	})()`))
 	if err != nil {
 		return "page state unknown: " + err.Error()

@@ -81,11 +81,11 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 
 	// 2. The buried jobs of mail, their errors as text.
-	// id failures last-error last-failure gave-up age size actions
+	// id failures last-error last-failure gave-up from-tube age size actions
 	p.press("#tubes", "mail", "Buried jobs")
 	p.waitFor("the buried list of mail", `!document.getElementById("buried").hidden && document.getElementById("buried-tube").textContent === "mail"`)
 	job := func(id uint64, failures, lastError, at, age, size string) []string {
-		return []string{strconv.FormatUint(id, 10), failures, lastError, at, "buried", age, size, "Kick|Delete|Body"}
+		return []string{strconv.FormatUint(id, 10), failures, lastError, at, "buried", "", age, size, "Kick|Delete|Body"}
 	}
 	p.waitRows("buried jobs of mail", "#jobs", [][]string{
 		job(boom, "2", html, "2026-03-01T12:00:30Z", "90 s", "1"),
@@ -164,7 +164,7 @@ func TestBrowserDashboard(t *testing.T) {
 	p.checkRates()
 
 	// 6. Everything came from this server, and nothing went wrong.
-	p.checkNetwork("/", "/assets/app.js", "/assets/style.css", "/api/v1/stats", "/api/v1/tubes",
+	p.checkNetwork("/", "/assets/app.js", "/assets/style.css", "/api/v1/stats", "/api/v1/tubes", "/api/v1/failures",
 		"/api/v1/tubes/mail/jobs", "/api/v1/tubes/img/kick", "/api/v1/tubes/mail/kick")
 }
 

@@ -1,8 +1,14 @@
 // Package admin serves Reprieve's operator interface over HTTP: a JSON API
 // under /api/v1 (server, tube and job stats, buried jobs with their failure
-// history, kick, delete, pause and flush), Prometheus metrics at /metrics,
+// history, failure counts per tube kept after a tube is dropped, kick,
+// delete, pause and flush), Prometheus metrics at /metrics,
 // health checks at /healthz and /readyz, and a dashboard at / whose HTML,
 // script and style sheet are embedded in the binary.
+//
+// Observer (observer.go) is the engine's broker.Observer: it keeps the
+// per-tube wait and run time histograms, dropped with their tube, and the
+// failure counts, which outlive it (bounded, oldest dropped forgotten
+// first).
 //
 // New builds the http.Handler from a Config; Server runs it on a listener,
 // with TLS when a certificate is given (checked by internal/certs), and

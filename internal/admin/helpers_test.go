@@ -39,6 +39,8 @@ type options struct {
 	config        func(*admin.Config)
 	// hosts are the names answered besides loopback (ListenConfig.Hosts).
 	hosts []string
+	// maxGone is NewObserver's bound on remembered dropped tubes.
+	maxGone int
 }
 
 // lockedBuffer collects log output written from the server's goroutines.
@@ -63,15 +65,15 @@ func (b *lockedBuffer) String() string {
 func start(t *testing.T, o options) *env {
 	t.Helper()
 	clk := clock.NewFake(epoch)
-	timings := admin.NewTimings()
-	srv := servertest.Start(t, &servertest.Options{Broker: broker.Config{Clock: clk, Observer: timings}})
+	observer := admin.NewObserver(o.maxGone)
+	srv := servertest.Start(t, &servertest.Options{Broker: broker.Config{Clock: clk, Observer: observer}})
 	logs := &lockedBuffer{}
 	cfg := admin.Config{
 		Broker:        srv.Broker,
 		Stats:         srv.Server.Stats,
 		Stopping:      srv.Server.Stopping,
 		Commands:      srv.Server.Count,
-		Timings:       timings,
+		Observer:      observer,
 		Token:         o.token,
 		MetricsPublic: o.metricsPublic,
 		Logger:        slog.New(slog.NewTextHandler(logs, nil)),

@@ -25,8 +25,8 @@ func (h *Handler) metrics(w http.ResponseWriter, _ *http.Request) {
 	h.writeTubeMetrics(&e)
 	h.writeLogMetrics(&e)
 	h.writeClusterMetrics(&e)
-	if h.cfg.Timings != nil {
-		h.cfg.Timings.write(&e)
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.writeTimings(&e)
 	}
 	writeRuntimeMetrics(&e)
 	w.Header().Set("Content-Type", promtext.ContentType)

@@ -1,8 +1,9 @@
 package admin
 
 import (
+	"math"
 	"sort"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reprieve/reprieve/internal/promtext"
@@ -12,99 +13,94 @@ import (
 // run-time histograms: 5 ms to a day.
 var TimeBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400}
 
-// Timings keeps per-tube histograms of how long jobs wait (put to reserve)
-// and run (reserve to delete or fail). It implements broker.Observer: give
-// it to broker.Config.Observer and to Config.Timings, and /metrics serves
-// it. A tube's histograms stay after the tube empties (as Prometheus
-// wants of a counter), until the process restarts. It is safe for
-// concurrent use.
-type Timings struct {
-	mu   sync.Mutex            // protects wait and run
-	wait map[string]*histogram // by tube
-	run  map[runKey]*histogram
-}
-
-type runKey struct{ tube, outcome string }
+// bucketBounds are TimeBuckets in nanoseconds, for observe.
+var bucketBounds = func() []int64 {
+	b := make([]int64, len(TimeBuckets))
+	for i, s := range TimeBuckets {
+		b[i] = int64(math.Round(s * 1e9))
+	}
+	return b
+}()
 
 // histogram counts observations per bucket of TimeBuckets, the last
-// counting those above every bound.
+// counting those above every bound, and their sum in nanoseconds. One
+// writer at a time (the engine, under its lock) and any readers: the
+// fields are atomic.
 type histogram struct {
-	counts []uint64
-	sum    float64
+	counts []atomic.Uint64
+	sumNs  atomic.Uint64
 }
 
+func newHistogram() *histogram { return &histogram{counts: make([]atomic.Uint64, len(TimeBuckets)+1)} }
+
+// observe counts d (a negative d, a clock stepped back, as 0). Most
+// durations fall in the first buckets: a linear search is quickest.
 func (h *histogram) observe(d time.Duration) {
-	v := d.Seconds()
-	i := sort.SearchFloat64s(TimeBuckets, v) // the first bound >= v
-	h.counts[i]++
-	h.sum += v
-}
-
-// NewTimings returns empty histograms.
-func NewTimings() *Timings {
-	return &Timings{wait: map[string]*histogram{}, run: map[runKey]*histogram{}}
-}
-
-func newHistogram() *histogram { return &histogram{counts: make([]uint64, len(TimeBuckets)+1)} }
-
-// Reserved records that a job of tube waited before it was reserved.
-func (t *Timings) Reserved(tube string, waited time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	h := t.wait[tube]
-	if h == nil {
-		h = newHistogram()
-		t.wait[tube] = h
+	ns := max(int64(d), 0)
+	i := 0
+	for i < len(bucketBounds) && ns > bucketBounds[i] {
+		i++
 	}
-	h.observe(waited)
+	h.counts[i].Add(1)
+	h.sumNs.Add(uint64(ns))
 }
 
-// Finished records that a reserved job of tube ran before its worker
-// deleted ("deleted") or failed ("failed") it.
-func (t *Timings) Finished(tube, outcome string, ran time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	k := runKey{tube, outcome}
-	h := t.run[k]
+// snapshot returns the counts and the sum in seconds, or ok false if
+// nothing was observed.
+func (h *histogram) snapshot() (counts []uint64, sum float64, ok bool) {
 	if h == nil {
-		h = newHistogram()
-		t.run[k] = h
+		return nil, 0, false
 	}
-	h.observe(ran)
+	counts = make([]uint64, len(h.counts))
+	var n uint64
+	for i := range h.counts {
+		counts[i] = h.counts[i].Load()
+		n += counts[i]
+	}
+	return counts, float64(h.sumNs.Load()) / 1e9, n > 0
 }
 
-// write writes the two histogram families, tubes in name order (a family
-// with no tube yet is left out).
-func (t *Timings) write(e *promtext.Writer) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.wait) > 0 {
+// writeTimings writes the two histogram families of the live tubes, in
+// name order (a family with no observation yet is left out).
+func (o *Observer) writeTimings(e *promtext.Writer) {
+	type sample struct {
+		tube, outcome string
+		counts        []uint64
+		sum           float64
+	}
+	var waits, runs []sample
+	o.mu.Lock()
+	for name, t := range o.tubes {
+		if c, sum, ok := t.wait.snapshot(); ok {
+			waits = append(waits, sample{name, "", c, sum})
+		}
+		for i, outcome := range []string{"deleted", "failed"} {
+			if c, sum, ok := t.run[i].snapshot(); ok {
+				runs = append(runs, sample{name, outcome, c, sum})
+			}
+		}
+	}
+	o.mu.Unlock()
+	order := func(s []sample) {
+		sort.Slice(s, func(i, j int) bool {
+			if s[i].tube != s[j].tube {
+				return s[i].tube < s[j].tube
+			}
+			return s[i].outcome < s[j].outcome
+		})
+	}
+	order(waits)
+	order(runs)
+	if len(waits) > 0 {
 		e.Family("reprieve_tube_wait_seconds", promtext.Histogram, "Time from put to reserve of a tube's jobs.")
 	}
-	tubes := make([]string, 0, len(t.wait))
-	for name := range t.wait {
-		tubes = append(tubes, name)
+	for _, s := range waits {
+		e.HistogramSample("reprieve_tube_wait_seconds", TimeBuckets, s.counts, s.sum, "tube", s.tube)
 	}
-	sort.Strings(tubes)
-	for _, name := range tubes {
-		h := t.wait[name]
-		e.HistogramSample("reprieve_tube_wait_seconds", TimeBuckets, h.counts, h.sum, "tube", name)
-	}
-	if len(t.run) > 0 {
+	if len(runs) > 0 {
 		e.Family("reprieve_tube_run_seconds", promtext.Histogram, "Time from reserve to delete or fail of a tube's jobs, by outcome.")
 	}
-	keys := make([]runKey, 0, len(t.run))
-	for k := range t.run {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].tube != keys[j].tube {
-			return keys[i].tube < keys[j].tube
-		}
-		return keys[i].outcome < keys[j].outcome
-	})
-	for _, k := range keys {
-		h := t.run[k]
-		e.HistogramSample("reprieve_tube_run_seconds", TimeBuckets, h.counts, h.sum, "tube", k.tube, "outcome", k.outcome)
+	for _, s := range runs {
+		e.HistogramSample("reprieve_tube_run_seconds", TimeBuckets, s.counts, s.sum, "tube", s.tube, "outcome", s.outcome)
 	}
 }

@@ -59,15 +59,50 @@ type Config struct {
 	Observer Observer
 }
 
-// Observer is told of the times that metrics graph. Its methods are called
-// with the engine's lock held: they must be quick and must not call the
-// Broker.
+// Observer is told of what the admin interface graphs and keeps per tube:
+// how long jobs wait and run, their failures, and when a tube is created
+// and dropped (so that what it keeps of a tube can outlive the tube).
+// The engine asks it for a TubeObserver when it creates a tube and keeps
+// that in the tube, so an event costs no lookup by name. Its methods, and
+// those of its TubeObservers, are called with the engine's lock held:
+// they must be quick and must not call the Broker.
 type Observer interface {
-	// Reserved: a job of tube was reserved, waited after it was put.
-	Reserved(tube string, waited time.Duration)
-	// Finished: a job of tube that its worker had reserved for ran was
-	// deleted (outcome "deleted") or failed ("failed") by that worker.
-	Finished(tube, outcome string, ran time.Duration)
+	// Tube: the tube called name now exists ("default" is created in
+	// New); its events go to the TubeObserver returned (not nil).
+	Tube(name string) TubeObserver
+}
+
+// TubeObserver is told of the events of one tube, from its creation until
+// it is dropped (and of a failure or a finished run that dropped it,
+// right after Dropped).
+type TubeObserver interface {
+	// Reserved: a job of the tube was reserved, waited after it was put.
+	Reserved(waited time.Duration)
+	// Finished: a job of the tube that its worker had reserved for ran
+	// was deleted (outcome "deleted") or failed ("failed") by that worker.
+	Finished(outcome string, ran time.Duration)
+	// Failed: a job failed (a fail, a TTR expiry on a tube with a retry
+	// policy) or expired unreserved (ready-expiry), and its tube's policy
+	// acted.
+	Failed(f FailEvent)
+	// Dropped: the engine dropped the tube at at (it had no job and no
+	// session used or watched it).
+	Dropped(at time.Time)
+}
+
+// FailEvent is a failure as TubeObserver.Failed is told of it.
+type FailEvent struct {
+	// Action is what the tube's policy did: FailRetry, or how it gave up.
+	Action FailAction
+	// DeadLetter is the tube the job went to (FailDeadLettered only).
+	DeadLetter string
+	// Expired: the job was not reserved within its tube's ready-expiry
+	// window; not a failed attempt, Action is how the policy gave up.
+	Expired bool
+	// Error is the error text recorded in the job's failure history.
+	Error string
+	// At is when it happened.
+	At time.Time
 }
 
 // ServerStats holds the engine's part of the `stats` reply. Per-command

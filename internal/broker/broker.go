@@ -321,8 +321,8 @@ func (b *Broker) reserve(s *Session, r *rec, now time.Time) {
 	r.owner = s
 	r.reservedAt = now
 	b.place(r, now)
-	if b.observer != nil {
-		b.observer.Reserved(r.Tube, now.Sub(r.Created))
+	if r.tube.obs != nil {
+		r.tube.obs.Reserved(now.Sub(r.Created))
 	}
 }
 

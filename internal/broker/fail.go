@@ -88,13 +88,13 @@ func (s *Session) failJob(id job.ID, errText string, final bool) (FailResult, er
 		return FailResult{}, ErrNotFound
 	}
 	now := b.now()
-	old := r.Job
+	old, from := r.Job, r.tube
 	ran := now.Sub(r.reservedAt)
 	b.unplace(r)
 	s.commits = s.commits[:0]
 	res, err := b.fail(&s.commits, r, old, s, errText, now, final)
-	if err == nil && b.observer != nil {
-		b.observer.Finished(old.Tube, "failed", ran)
+	if err == nil && from.obs != nil {
+		from.obs.Finished("failed", ran)
 	}
 	b.serveFreed(now)
 	b.mu.Unlock()
@@ -131,15 +131,24 @@ func (b *Broker) fail(cs *[]journal.Commit, r *rec, old job.Job, owner *Session,
 			return FailResult{}, err
 		}
 		b.countFailure(r.tube, false)
+		b.observeFailure(r.tube, FailRetry, "", false, r.Failure.LastError, now)
 		return FailResult{Action: FailRetry, At: now.Add(d.Delay), Attempts: r.Failure.Attempts}, nil
 	}
 	from := r.tube
 	res, err := b.giveUp(cs, r, old, owner, d.Action, d.Tube, now)
 	if err == nil {
 		b.countFailure(from, true)
+		b.observeFailure(from, res.Action, res.Tube, false, r.Failure.LastError, now)
 		res.Attempts = r.Failure.Attempts
 	}
 	return res, err
+}
+
+// observeFailure tells t's observer, if any, of a failure in t.
+func (b *Broker) observeFailure(t *tube, a FailAction, deadLetter string, expired bool, errText string, now time.Time) {
+	if t.obs != nil {
+		t.obs.Failed(FailEvent{Action: a, DeadLetter: deadLetter, Expired: expired, Error: errText, At: now})
+	}
 }
 
 // countFailure counts a failure (and a give-up) in the tube and server
@@ -247,9 +256,11 @@ func (b *Broker) expireReady(cs *[]journal.Commit, r *rec, p *policy.Policy, now
 	old := r.Job
 	r.Failure = withExpiry(r.Failure, r.Tube, p.ReadyExpiry, now)
 	action, dlTube := p.GiveUpPath(r.Tube)
-	if _, err := b.giveUp(cs, r, old, nil, action, dlTube, now); err != nil {
+	res, err := b.giveUp(cs, r, old, nil, action, dlTube, now)
+	if err != nil {
 		return
 	}
+	b.observeFailure(t, res.Action, res.Tube, true, r.Failure.LastError, now)
 	t.expired++
 	b.expired++
 	b.gaveUp++

@@ -15,6 +15,7 @@ const urgentPriority = 1024
 // Broker.mu.
 type tube struct {
 	name string
+	obs  TubeObserver // the observer's handle of this tube; nil: none
 
 	ready   jobHeap // byPriority
 	delay   jobHeap // byDeadline
@@ -148,6 +149,9 @@ func (b *Broker) tube(name string, create bool) *tube {
 		b.firstTube = t
 	}
 	b.lastTube = t
+	if b.observer != nil {
+		t.obs = b.observer.Tube(name)
+	}
 	return t
 }
 
@@ -171,6 +175,9 @@ func (b *Broker) maybeDrop(t *tube) {
 	}
 	t.prev, t.next = nil, nil
 	b.tubeTicks.remove(t)
+	if t.obs != nil {
+		t.obs.Dropped(b.now())
+	}
 }
 
 // retickTube recomputes when the timer must next look at t (the earliest

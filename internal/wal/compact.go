@@ -145,7 +145,7 @@ func (l *Log) compact(st *store, v *segment, size int64) error {
 	// commits go on meanwhile, and only then is v removed.
 	l.lockW()
 	l.flush()
-	dirty := l.dirtySegments()
+	dirty := l.dirtySegments(nil)
 	l.unlockW()
 	l.syncSegments(dirty)
 	l.lockW()

@@ -12,20 +12,28 @@ import (
 	"github.com/reprieve/reprieve/internal/journal"
 )
 
-// TestGroupCommitSharesOneFsync holds the fsync of a first put, queues 50
-// puts from 50 goroutines meanwhile, and checks that they all become
-// durable with exactly one more fsync, and that none is acknowledged
-// before its fsync.
-func TestGroupCommitSharesOneFsync(t *testing.T) {
+// openAlways opens a log under the always policy on a testFS whose fsyncs
+// the test can hold, with job 1 put and durable.
+func openAlways(t *testing.T) (*Log, *testFS) {
+	t.Helper()
 	fs := newTestFS()
 	o := testOptions(t.TempDir())
 	o.Fsync = FsyncAlways
 	o.SegmentSize = 1 << 20
 	o.fs = fs
 	l, _ := openLog(t, o)
-	defer mustClose(t, l)
 	cm, err := l.Put(newJob(1, "settle"))
 	wait(t, cm, err)
+	return l, fs
+}
+
+// TestGroupCommitSharesOneFsync holds the fsync of a first put, queues 50
+// puts from 50 goroutines meanwhile, and checks that they all become
+// durable with exactly one more fsync, and that none is acknowledged
+// before its fsync.
+func TestGroupCommitSharesOneFsync(t *testing.T) {
+	l, fs := openAlways(t)
+	defer mustClose(t, l)
 
 	fs.hold()
 	first, err := l.Put(newJob(2, "first"))

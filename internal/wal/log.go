@@ -40,7 +40,10 @@ type Log struct {
 	// cur collects the appends that the next write will carry.
 	cur *batch
 	// pend holds the records placed since the last write, in order.
-	pend []chunk
+	// spare is its other buffer: the chunks last written, whose record
+	// buffers queue reuses, so that a batch allocates no buffer once the
+	// log is warm (see flush).
+	pend, spare []chunk
 	// deferred holds gone records to place once the batch that moved their
 	// job is durable (see doc.go, "Moves between stores").
 	deferred []tomb
@@ -50,6 +53,8 @@ type Log struct {
 	closed bool
 	// scratch is reused to encode records.
 	scratch []byte
+	// idleArmed tells whether the idle timer is pending (see queue).
+	idleArmed bool
 	// tubes interns tube names during replay.
 	tubes map[string]string
 	// ticks holds the latest tick record of each schedule (tick.go).
@@ -63,6 +68,8 @@ type Log struct {
 	wtok chan struct{}
 	// lastWritten is the segment last written in each store.
 	lastWritten [2]*segment
+	// dirty is syncDirty's list of segments to fsync.
+	dirty []syncTarget
 	// writtenHW is the id high-water mark of the records written so far.
 	writtenHW job.ID
 	// lastSync is when the interval policy last fsync'd; timerArmed tells
@@ -399,21 +406,45 @@ func (l *Log) place(st *store, rec []byte, k placeKind) (loc, error) {
 
 // queue appends rec to the pending writes and wakes the writer.
 func (l *Log) queue(k storeKind, s *segment, off int64, rec []byte) {
-	if len(l.pend) == 0 {
+	if len(l.pend) == 0 && !l.idleArmed {
 		// Usually a committer writes the batch at once (see writer.go);
 		// records nobody waits for are written by the writer goroutine
-		// when this timer fires.
+		// when this timer fires. It is armed once, not pushed back by
+		// every batch: resetting a timer wakes an idle thread of the
+		// runtime to look at the new deadline, one wake-up per put.
+		l.idleArmed = true
 		l.idle.Reset(idleFlush)
 	}
 	if i := len(l.pend) - 1; i >= 0 && l.pend[i].seg == s && l.pend[i].off+int64(len(l.pend[i].buf)) == off {
 		l.pend[i].buf = append(l.pend[i].buf, rec...)
 	} else {
-		l.pend = append(l.pend, chunk{st: k, seg: s, off: off, buf: append([]byte(nil), rec...)})
+		var buf []byte
+		if n := len(l.pend); n < cap(l.pend) {
+			buf = l.pend[:n+1][n].buf[:0] // a buffer written before
+		}
+		l.pend = append(l.pend, chunk{st: k, seg: s, off: off, buf: append(buf, rec...)})
 	}
 }
 
+// maxKeptBuffer is the largest record buffer flush keeps for reuse: big
+// bodies are rare, and their buffers are returned to the collector.
+const maxKeptBuffer = 64 << 10
+
 // idleFlush is how long records nobody waits for stay in memory at most.
 const idleFlush = 2 * time.Millisecond
+
+// idleFired is the idle timer's function: it wakes the writer if records
+// still wait unwritten, and lets the next queued record arm the timer
+// again.
+func (l *Log) idleFired() {
+	l.mu.Lock()
+	l.idleArmed = false
+	pending := len(l.pend) > 0 || len(l.deferred) > 0
+	l.mu.Unlock()
+	if pending {
+		l.wake()
+	}
+}
 
 // rotate makes a new segment st's head, writing a head mark as its first
 // record. l.mu is held.

@@ -61,7 +61,7 @@ func Open(opts Options) (*Log, *Recovery, error) {
 		done:    make(chan struct{}),
 	}
 	l.cur = newBatch(l)
-	l.idle = time.AfterFunc(time.Hour, l.wake)
+	l.idle = time.AfterFunc(time.Hour, l.idleFired)
 	l.idle.Stop()
 	l.lastSync = l.clock.Now()
 	sizes := [2]int64{opts.SegmentSize, opts.BuriedSegmentSize}

@@ -22,12 +22,12 @@ func (l *Log) run() {
 	for {
 		select {
 		case <-l.kick:
-			// A leader usually writes the records at once; if one is
-			// writing, it takes whatever is pending too.
-			if l.tryLockW() {
-				l.flush()
-				l.unlockW()
-			}
+			// Records nobody waits for, or maintenance. A leader writing
+			// now may have taken its batch before these records came:
+			// wait for it rather than leave them to the next committer.
+			l.lockW()
+			l.flush()
+			l.unlockW()
 		case <-l.syncDue:
 			// The interval fsync: the dirty segments are chosen under the
 			// write token, and fsync'd after it is released, so that
@@ -35,7 +35,7 @@ func (l *Log) run() {
 			l.lockW()
 			l.timerArmed = false
 			l.lastSync = l.clock.Now()
-			dirty, hw := l.dirtySegments(), l.writtenHW
+			dirty, hw := l.dirtySegments(nil), l.writtenHW
 			l.unlockW()
 			l.syncSegments(dirty)
 			l.synced(hw)
@@ -103,15 +103,6 @@ func (l *Log) lead(b *batch) {
 
 func (l *Log) lockW()   { l.wtok <- struct{}{} }
 func (l *Log) unlockW() { <-l.wtok }
-
-func (l *Log) tryLockW() bool {
-	select {
-	case l.wtok <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
 
 // maintenanceDue tells whether a store needs a spare segment or has a
 // segment to compact. The write token and l.mu are held.
@@ -201,7 +192,7 @@ func (l *Log) flush() {
 		l.mu.Unlock()
 		return
 	}
-	l.cur, l.pend = newBatch(l), nil
+	l.cur, l.pend, l.spare = newBatch(l), l.spare[:0], nil
 	deferred := l.deferred
 	l.deferred = nil
 	err := l.failed
@@ -223,6 +214,13 @@ func (l *Log) flush() {
 	if l.failed != nil {
 		b.err = l.failed
 	}
+	for i := range pend {
+		pend[i].seg = nil
+		if cap(pend[i].buf) > maxKeptBuffer {
+			pend[i].buf = nil
+		}
+	}
+	l.spare = pend[:0]
 	for i, t := range deferred {
 		l.scratch = appendTomb(l.scratch[:0], recGone, t.seq, t.id, t.putSeg)
 		if _, err := l.placeTomb(t.st, l.scratch); err != nil {
@@ -277,12 +275,11 @@ type syncTarget struct {
 	writes uint64
 }
 
-// dirtySegments lists the segments with unsynced writes. the write token
-// is held.
-func (l *Log) dirtySegments() []syncTarget {
+// dirtySegments appends the segments with unsynced writes to dirty. the
+// write token is held.
+func (l *Log) dirtySegments(dirty []syncTarget) []syncTarget {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var dirty []syncTarget
 	for _, st := range l.stores {
 		for _, s := range st.segs {
 			if s.dirty() {
@@ -310,9 +307,12 @@ func (l *Log) syncSegments(dirty []syncTarget) {
 	}
 }
 
-// syncDirty fsyncs every segment with unsynced writes. the write token is held.
+// syncDirty fsyncs every segment with unsynced writes. the write token is
+// held, which protects l.dirty, reused so that an fsync per commit
+// (policy always) allocates nothing.
 func (l *Log) syncDirty() {
-	l.syncSegments(l.dirtySegments())
+	l.dirty = l.dirtySegments(l.dirty[:0])
+	l.syncSegments(l.dirty)
 }
 
 // maintain keeps a spare segment ready in each store and compacts at most

@@ -68,10 +68,10 @@ function duration(s) {
 const enc = encodeURIComponent;
 
 async function refresh() {
-  let stats, tubes, scheds;
+  let stats, tubes, scheds, fails;
   try {
-    [stats, tubes, scheds] = await Promise.all([api("GET", "/api/v1/stats"), api("GET", "/api/v1/tubes"),
-      api("GET", "/api/v1/schedules")]);
+    [stats, tubes, scheds, fails] = await Promise.all([api("GET", "/api/v1/stats"), api("GET", "/api/v1/tubes"),
+      api("GET", "/api/v1/schedules"), api("GET", "/api/v1/failures")]);
   } catch (e) {
     status("refresh failed: " + e.message, true);
     refreshFailed = true;
@@ -126,6 +126,8 @@ async function refresh() {
     return tr;
   });
   $("tubes").tBodies[0].replaceChildren(...rows);
+  showCluster(stats);
+  showFailures(fails);
   $("schedules-section").hidden = scheds.schedules.length === 0;
   $("schedules").tBodies[0].replaceChildren(...scheds.schedules.map((s) => el("tr", null,
     el("td", null, s.name), el("td", null, `${s.cron} (${s.timezone})`), el("td", null, s.tube),
@@ -140,6 +142,38 @@ async function refresh() {
       await loadBuried(false);
     }
   }
+}
+
+// showCluster shows cluster mode's stats keys (docs/cluster.md); the
+// panel stays hidden on a single node, whose stats have none.
+function showCluster(stats) {
+  const on = "cluster-role" in stats;
+  $("cluster-section").hidden = !on;
+  if (!on) return;
+  const v = (k) => (k in stats ? stats[k] : "");
+  $("cluster").tBodies[0].replaceChildren(el("tr", null,
+    ...["cluster-name", "cluster-node", "cluster-role", "cluster-leader", "cluster-term",
+      "cluster-replicas-current", "cluster-replicas", "cluster-replication-lag"].map((k) => {
+      const warn = (k === "cluster-replicas-current" && stats[k] < stats["cluster-replicas"]) ||
+        (k === "cluster-replication-lag" && stats[k] > 0);
+      return el("td", {className: warn ? "warn" : ""}, v(k));
+    })));
+}
+
+// showFailures shows the failure counts per tube that the server keeps,
+// those of tubes dropped since included.
+function showFailures(f) {
+  $("failures-section").hidden = f.tubes.length === 0;
+  $("failures-hint").textContent = "Counted since the server started and kept after a tube is dropped: " +
+    `at most ${f["max-gone-tubes"]} dropped tubes are remembered, those dropped longest ago forgotten first ` +
+    `(${f["forgotten-tubes"]} forgotten so far).`;
+  $("failures").tBodies[0].replaceChildren(...f.tubes.map((t) => el("tr", null,
+    el("td", null, t.name), el("td", null, t.failures), el("td", null, t.retried),
+    el("td", null, t["gave-up"]), el("td", null, t.buried),
+    el("td", null, t["dead-lettered"] > 0 ? `${t["dead-lettered"]} → ${t["dead-letter-tube"]}` : "0"),
+    el("td", null, t.deleted), el("td", null, t.expired),
+    el("td", {className: "error-text"}, t["last-error"]), el("td", null, t["last-failure"] || ""),
+    el("td", {className: t.exists ? "" : "warn"}, t.exists ? "exists" : `dropped ${t["dropped-at"]}`))));
 }
 
 function select(name) {
@@ -165,7 +199,8 @@ async function loadBuried(more) {
   if (tube !== selected) return;
   const rows = page.jobs.map((j) => el("tr", null,
     el("td", null, j.id), el("td", null, j.failures), el("td", {className: "error-text"}, j["last-error"]),
-    el("td", null, j["last-failure"] || ""), el("td", null, j["gave-up"]), el("td", null, duration(j.age)),
+    el("td", null, j["last-failure"] || ""), el("td", null, j["gave-up"]),
+    el("td", null, j.origin === j.tube ? "" : j.origin), el("td", null, duration(j.age)),
     el("td", null, j.size),
     el("td", {className: "actions"},
       button("Kick", () => act("POST", `/api/v1/jobs/${j.id}/kick`, {}, () => `job ${j.id} kicked`)),
@@ -181,7 +216,9 @@ async function showBody(id) {
   try {
     const j = await api("GET", `/api/v1/jobs/${id}`);
     const pre = $("body");
-    pre.textContent = `job ${id} (${j["body-encoding"]}, ${j.size} bytes)\nfirst error: ${j["first-error"]}\nlast error:  ${j["last-error"]}\n\n${j.body}`;
+    const from = j.origin === j.tube ? "" : `\nfrom tube:   ${j.origin} (${j["gave-up"]})`;
+    pre.textContent = `job ${id} (${j["body-encoding"]}, ${j.size} bytes)${from}\n` +
+      `failures:    ${j.failures}\nfirst error: ${j["first-error"]}\nlast error:  ${j["last-error"]}\n\n${j.body}`;
     pre.hidden = false;
   } catch (e) {
     status(`job ${id}: ${e.message}`, true);
