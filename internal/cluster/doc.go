@@ -144,8 +144,10 @@
 // follower tries Create on leader every quarter lease; it succeeds only
 // once the key has expired or was deleted. The leader rewrites leader
 // every quarter lease with Update at the revision it last wrote
-// (compare-and-set); a refused Update means another node took the lease:
-// it steps down. The leader counts its lease as valid until the time it
+// (compare-and-set); a refused Update means another node took the lease
+// (or it expired): it steps down, unless the key holds the leader's own
+// value at a later revision (an earlier Update that timed out but was
+// stored), whose revision it then uses. The leader counts its lease as valid until the time it
 // sent its last successful Update plus the lease duration minus an
 // eighth. Past that (JetStream cannot take writes, or the process was
 // frozen) its connections write nothing to their clients (a write closes
