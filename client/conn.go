@@ -148,8 +148,10 @@ func (c *Conn) exchange(ctx context.Context, reqs []Request, before func([]Reque
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { c.fail(context.Cause(ctx)) })
-	defer stop()
+	if ctx.Done() != nil { // a context that can end closes the Conn when it does
+		stop := context.AfterFunc(ctx, func() { c.fail(context.Cause(ctx)) })
+		defer stop()
+	}
 
 	c.writers.Add(1)
 	id := c.pipe.Next()

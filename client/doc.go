@@ -60,6 +60,13 @@
 // is at hand and a Handle of the pool has less than DeadlineMargin of its
 // TTR left, as beanstalkd does for the jobs of a connection.
 //
+// On each reserving connection the pool reserves with Reprieve's claim
+// command (Conn.Claim), whose reply also gives the job's tube, priority,
+// TTR and failure count (Handle.Info); a server that answers
+// UNKNOWN_COMMAND (beanstalkd) gets reserve-with-timeout on that
+// connection from then on, and its Handles read their TTR with stats-job
+// when the pool needs it.
+//
 // Delivery through a Pool is at least once, and precisely so. A put is
 // re-sent to another server when its connection broke before the answer
 // came, or when no answer came within PutTimeout. After a broken
@@ -81,8 +88,8 @@
 //
 // # Extension commands
 //
-// Commands beyond beanstalkd's (Reprieve's fail, list, flush…) are methods
-// written on Conn with Do, which sends one Request and returns the Reply
+// Commands beyond beanstalkd's (Reprieve's fail, give-up, list-jobs,
+// kick-tube, flush-tube, claim) are methods written on Conn with Do, which sends one Request and returns the Reply
 // (its code, arguments and data block), and ReplyError, which turns an
 // unexpected reply into an *Error.
 //

@@ -9,8 +9,9 @@ import (
 )
 
 // This file holds Reprieve's extension commands (docs/protocol.md,
-// "Extensions"): fail, give-up, list-jobs, kick-tube, flush-tube. A beanstalkd
-// server answers them UNKNOWN_COMMAND (ErrUnknownCommand).
+// "Extensions"): fail, give-up, list-jobs, kick-tube, flush-tube; claim is
+// in claim.go. A beanstalkd server answers them UNKNOWN_COMMAND
+// (ErrUnknownCommand).
 
 // The outcomes of Fail, as FailResult.Action.
 const (

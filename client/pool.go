@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/testhook"
 )
 
 // PoolConfig configures a Pool. The zero value of each field but Addrs
@@ -36,7 +37,7 @@ type PoolConfig struct {
 	// server between reserves. Default 4.
 	MaxIdleReservers int
 	// ReserveSlice is how long one wait of Reserve may block a server: a
-	// waiting Reserve sends reserve-with-timeout of this many seconds
+	// waiting Reserve sends claim (or reserve-with-timeout) of this many seconds
 	// (rounded up, at least 1) to every live server at once, and again
 	// when it ends, keeping the connections. It bounds how long a wait the
 	// caller gave up on keeps a server's connection busy. Default 1s.
@@ -352,4 +353,8 @@ func (p *Pool) dial(ctx context.Context, addr string) (*Conn, error) {
 	dctx, done := p.withTimeout(ctx, p.cfg.DialTimeout, errDialTimeout)
 	defer done()
 	return p.cfg.Dial(dctx, addr)
+}
+
+func init() {
+	testhook.SetPoolClock = func(cfg any, c clock.Clock) { cfg.(*PoolConfig).clock = c }
 }

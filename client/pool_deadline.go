@@ -16,8 +16,9 @@ const DeadlineMargin = time.Second
 // before the server takes the job back. It unwraps to ErrDeadlineSoon.
 //
 // The pool reckons each Handle's deadline on its own clock, from the job's
-// TTR (read once with stats-job on the server's producing connection, the
-// first time a Reserve looks while the Handle is held) and the moment the
+// TTR (from the claim that reserved it, or else read once with stats-job
+// on the server's producing connection, the first time a Reserve looks
+// while the Handle is held) and the moment the
 // server's answer to the reserve or to the last Touch arrived: it can be
 // later than the server's by the one-way network delay. A Handle whose TTR
 // has run out by that reckoning is not reported: the server has taken the

@@ -18,8 +18,10 @@ type Handle struct {
 	Job
 	Addr string
 
-	p *Pool
-	s *server
+	p       *Pool
+	s       *server
+	info    JobInfo // what claim said of the job, if claimed
+	claimed bool    // the server answered claim (see Info)
 
 	mu    sync.Mutex    // protects r, since, ttr
 	r     *reserver     // nil once finished
@@ -115,7 +117,8 @@ func (h *Handle) Stats(ctx context.Context) (Stats, error) {
 //
 // It takes, in this order: a spare job of an earlier wait on the same
 // tubes; a ready job, asking each live server in turn (the first server
-// rotates) with reserve-with-timeout 0; if a Handle of this pool is within
+// rotates) with claim 0 (reserve-with-timeout 0 on a connection whose
+// server answered claim UNKNOWN_COMMAND); if a Handle of this pool is within
 // DeadlineMargin of the end of its TTR, a *DeadlineSoonError naming it
 // (beanstalkd's DEADLINE_SOON, which likewise loses to a ready job); else
 // it waits on every live server at once, in slices of ReserveSlice on
@@ -212,9 +215,9 @@ func (p *Pool) sweep(ctx context.Context, key string, tubes []string) (h *Handle
 				}
 				break
 			}
-			j, err := r.c.ReserveWithTimeout(ctx, 0)
+			j, info, claimed, err := r.reserveOn(ctx, 0)
 			if err == nil {
-				return p.newHandle(s, r, j), covered, nil
+				return p.newHandle(s, r, j, info, claimed), covered, nil
 			}
 			p.putIdle(s, r)
 			switch {
@@ -234,7 +237,13 @@ func (p *Pool) sweep(ctx context.Context, key string, tubes []string) (h *Handle
 	return nil, covered, nil
 }
 
-// newHandle makes the Handle of job j, just reserved on s through r.
-func (p *Pool) newHandle(s *server, r *reserver, j Job) *Handle {
-	return &Handle{Job: j, Addr: s.addr, p: p, s: s, r: r, since: p.cfg.clock.Now()}
+// newHandle makes the Handle of job j, just reserved on s through r, with
+// what claim said of it if claimed. A claimed job's TTR is known, so the
+// pool need not read it for DEADLINE_SOON.
+func (p *Pool) newHandle(s *server, r *reserver, j Job, info JobInfo, claimed bool) *Handle {
+	h := &Handle{Job: j, Addr: s.addr, p: p, s: s, r: r, since: p.cfg.clock.Now(), info: info, claimed: claimed}
+	if claimed && info.TTR > 0 {
+		h.ttr = info.TTR
+	}
+	return h
 }

@@ -24,10 +24,12 @@ type server struct {
 	redials    uint64
 }
 
-// reserver is a reserving connection and the tubes it watches.
+// reserver is a reserving connection and the tubes it watches. Only the
+// goroutine that took it from the idle list uses it.
 type reserver struct {
 	c       *Conn
 	watched []string
+	noClaim bool // the server answered claim UNKNOWN_COMMAND: reserve-with-timeout
 }
 
 // producer returns the server's producing connection if it is live and

@@ -222,10 +222,10 @@ func (p *Pool) waitOn(s *server, key string, tubes []string) {
 				return
 			}
 		}
-		j, err := r.c.ReserveWithTimeout(p.ctx, p.cfg.ReserveSlice)
+		j, info, claimed, err := r.reserveOn(p.ctx, p.cfg.ReserveSlice)
 		switch {
 		case err == nil:
-			h := p.newHandle(s, r, j)
+			h := p.newHandle(s, r, j, info, claimed)
 			r = nil // the Handle owns it now
 			p.deliver(key, h)
 		case errors.Is(err, ErrTimedOut):

@@ -10,7 +10,8 @@ import (
 )
 
 // bodyReplies names the replies followed by a data block and the index in
-// Args of its byte count. Extension commands may add theirs in init.
+// Args of its byte count (-1: the last word). Extension commands may add
+// theirs in init.
 var bodyReplies = map[string]int{
 	"RESERVED": 1, // RESERVED <id> <bytes>
 	"FOUND":    1, // FOUND <id> <bytes>
@@ -47,7 +48,10 @@ func (c *Conn) readReply() (Reply, error) {
 	if !ok {
 		return r, nil
 	}
-	if at >= len(r.Args) {
+	if at < 0 {
+		at = len(r.Args) - 1
+	}
+	if at < 0 || at >= len(r.Args) {
 		return Reply{}, fmt.Errorf("%w: %q lacks its byte count", errProtocol, r.Line)
 	}
 	n, err := strconv.Atoi(r.Args[at])

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/client"
+	"github.com/reprieve/reprieve/internal/clock"
 )
 
 // Config configures a Worker. The zero value of each field but the
@@ -44,6 +45,11 @@ type Config struct {
 	// schedule is the tube's policy, on the server.
 	MaxAttempts int
 	Backoff     func(attempt int) time.Duration
+
+	// clock times TTR budgets, heartbeats, DEADLINE_SOON waits, idle
+	// backoff, the shutdown timeout and the worker's own pool; the wall
+	// clock unless the package's tests set a fake one.
+	clock clock.Clock
 }
 
 // DefaultBackoff is the default Config.Backoff: 10s after the first
@@ -69,6 +75,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Backoff == nil {
 		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.clock == nil {
+		cfg.clock = clock.Real()
 	}
 	return cfg
 }

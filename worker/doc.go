@@ -24,11 +24,22 @@
 //     does not advance.
 //
 // On a plain beanstalkd, which has neither fail nor give-up (the worker
-// tells from stats-job, and from an UNKNOWN_COMMAND reply), the worker
+// tells from the UNKNOWN_COMMAND its pool gets to claim, and from an
+// UNKNOWN_COMMAND reply to fail), the worker
 // keeps its own schedule: a failed job is released with
 // Config.Backoff's delay for its attempt, and buried once it has had
 // Config.MaxAttempts attempts; Permanent buries at once. The error text is
 // logged, since beanstalkd has nowhere to keep it.
+//
+// # The job
+//
+// A Job carries the job's id, tube, body, server, priority and TTR, its
+// attempt number and its failure history. On Reprieve they come with the
+// job, in the reply of the claim command that reserves it; only the
+// failure history of a job that has one (it failed, was given up or
+// revived before) is read with one stats-job before the handler runs. On
+// beanstalkd the worker reads stats-job for each job, and the history is
+// empty.
 //
 // # Attempts
 //
@@ -36,9 +47,11 @@
 // count plus one: the failures of its current series (stats-job's
 // failures key: fail commands, Permanent give-ups, and TTR expiries on a
 // tube with a retry policy; a kick may start a new series, see
-// kick-resets-attempts). Releases, graceful-shutdown releases and
-// RetryAfter do not count. On beanstalkd it is the job's reserves count
-// (every time a server handed the job out, this one included).
+// kick-resets-attempts). Releases (RetryAfter, graceful-shutdown
+// releases), TTR expiries on a tube without a retry policy and reserves do
+// not count. On beanstalkd it is the job's reserves count: every time a
+// server handed the job out, this one included, so there a RetryAfter, a
+// shutdown release and a TTR expiry each add one.
 //
 // # Time
 //
@@ -48,8 +61,10 @@
 // respects its context returns in time and its error is recorded. With
 // TubeOptions.Heartbeat the worker instead touches the job every half of
 // that while the handler runs, and the context is not cancelled for time.
-// A DEADLINE_SOON reply is answered by touching a heartbeat job, else by
-// waiting for the handler it names.
+// When a slot's reserve says DEADLINE_SOON (a job another slot runs is
+// within DeadlineMargin of the end of its TTR), the slot touches the job
+// if it has heartbeats (its heartbeat is late), and then waits until that
+// job is finished or DeadlineMargin has passed before it reserves again.
 //
 // # Shutdown
 //

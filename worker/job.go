@@ -18,8 +18,9 @@ type Job struct {
 	// Attempt is 1 on the first try; see the package documentation for
 	// what counts.
 	Attempt int
-	// History is its failure history so far (zero on beanstalkd, and on
-	// the first try).
+	// History is its failure history so far: empty on beanstalkd; on
+	// Reprieve, for a job that never failed, empty but for Origin (its
+	// tube).
 	History client.FailureHistory
 	// Server is the address of the server that holds it.
 	Server string

@@ -11,16 +11,16 @@ import (
 // outcome finishes r's job by what its handler returned.
 func (w *Worker) outcome(r *run, err error) {
 	j, h, log := r.job, r.h, w.cfg.Logger
+	if err == nil {
+		w.finishWith(r.t, h, func(ctx context.Context) error { return h.Delete(ctx) })
+		return
+	}
 	attrs := []any{"tube", j.Tube, "id", j.ID, "server", j.Server, "attempt", j.Attempt}
 	var ra *retryAfterError
 	var perm *permanentError
 	permanent := errors.As(err, &perm)
-	w.mu.Lock()
-	plain := w.plain[j.Server]
-	w.mu.Unlock()
+	plain := w.isPlain(j.Server)
 	switch {
-	case err == nil:
-		w.finishWith(r.t, h, func(ctx context.Context) error { return h.Delete(ctx) })
 	case errors.As(err, &ra):
 		log.Info("worker: job released for a retry", append(attrs, "delay", ra.delay, "err", ra.err)...)
 		w.finishWith(r.t, h, func(ctx context.Context) error { return h.Release(ctx, j.Priority, ra.delay) })
@@ -45,9 +45,7 @@ func (w *Worker) outcome(r *run, err error) {
 		case errors.Is(ferr, client.ErrUnknownCommand):
 			// Not Reprieve after all: the connection closed, so the job is
 			// ready again, and its next failure follows the worker's schedule.
-			w.mu.Lock()
-			w.plain[j.Server] = true
-			w.mu.Unlock()
+			w.setPlain(j.Server, true)
 			log.Warn("worker: job failed; the server has no fail command, so it is tried again", append(attrs, "err", err.Error())...)
 		case ferr == nil:
 			level := slog.LevelWarn

@@ -24,8 +24,9 @@ const finishTimeout = 10 * time.Second
 type run struct {
 	t    tube
 	h    *client.Handle
-	job  *Job
-	done chan struct{} // closed when the handler has returned
+	job  *Job // &j, the handler's
+	j    Job
+	done chan struct{} // closed when the job is finished (or left to the shutdown's release)
 
 	mu      sync.Mutex // protects settled
 	settled bool       // the job's fate is decided (by the handler's result or the shutdown)
@@ -43,13 +44,15 @@ func (r *run) settle() bool {
 	return true
 }
 
-// process runs t's handler on the job of h and finishes the job by what
-// it returned. hard ends when the shutdown timeout has passed.
-func (w *Worker) process(hard context.Context, t tube, h *client.Handle) {
-	reserved := time.Now()
-	fctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
-	st, err := h.Stats(fctx)
-	cancel()
+// process runs the handler of s's tube on the job of h and finishes the
+// job by what it returned. sctx is the slot's context, which ends when the
+// shutdown timeout has passed.
+func (w *Worker) process(sctx context.Context, s *slot, h *client.Handle) {
+	t := s.t
+	reserved := w.clk.Now()
+	r := &run{t: t, h: h, done: make(chan struct{})}
+	r.job = &r.j
+	plain, err := w.describe(r.job, t, h)
 	if err != nil {
 		// The job is gone (its TTR ran out already) or the connection
 		// broke, which gives it back: either way it is not ours.
@@ -57,45 +60,34 @@ func (w *Worker) process(hard context.Context, t tube, h *client.Handle) {
 		w.finishWith(t, h, func(ctx context.Context) error { return h.Release(ctx, 0, 0) })
 		return
 	}
-	j, plain := newJob(t.name, h, st)
-	w.mu.Lock()
-	w.plain[h.Addr] = plain
-	w.mu.Unlock()
+	w.setPlain(h.Addr, plain)
 
-	r := &run{t: t, h: h, job: j, done: make(chan struct{})}
-	w.mu.Lock()
-	w.running[h] = r
-	w.mu.Unlock()
+	j := r.job
+	s.setCurrent(r)
 	defer func() {
-		w.mu.Lock()
-		delete(w.running, h)
-		w.mu.Unlock()
+		s.setCurrent(nil)
+		close(r.done)
 	}()
 
-	hctx, cancelRun := context.WithCancelCause(hard)
-	var side sync.WaitGroup // the heartbeat
+	hctx, cancelRun := context.WithCancelCause(sctx)
+	var beating chan struct{} // closed when the heartbeat has stopped
 	if t.opt.Heartbeat {
-		side.Go(func() { w.heartbeat(hctx, r, cancelRun) })
+		beating = make(chan struct{})
+		go func() {
+			defer close(beating)
+			w.heartbeat(hctx, r, cancelRun)
+		}()
 	} else {
-		tm := time.AfterFunc(budget(j.TTR)-time.Since(reserved), func() { cancelRun(ErrTTR) })
+		tm := w.clk.AfterFunc(budget(j.TTR)-w.clk.Now().Sub(reserved), func() { cancelRun(ErrTTR) })
 		defer tm.Stop()
 	}
-	released := make(chan struct{}) // closed when the shutdown's release is done
-	stopShutdown := context.AfterFunc(hard, func() {
-		defer close(released)
-		if r.settle() {
-			w.release(r)
-		}
-	})
 	err = call(hctx, t.h, j)
 	cancelRun(nil)
-	close(r.done)
-	if !stopShutdown() {
-		<-released
+	if beating != nil {
+		<-beating
 	}
-	side.Wait()
 	if r.settle() {
-		if err != nil && hard.Err() != nil {
+		if err != nil && sctx.Err() != nil {
 			// The shutdown cancelled the handler: not the job's failure.
 			w.release(r)
 			return
@@ -111,10 +103,34 @@ func (w *Worker) release(r *run) {
 	w.cfg.Logger.Info("worker: shutdown timeout passed; job released", "tube", j.Tube, "id", j.ID, "server", j.Server)
 }
 
-// newJob builds the Job of h from its stats-job dictionary; plain reports
-// a server without failure policies (no failures key: beanstalkd).
-func newJob(tubeName string, h *client.Handle, st client.Stats) (j *Job, plain bool) {
-	j = &Job{ID: h.ID, Tube: tubeName, Body: h.Body, Server: h.Addr}
+// describe fills j with the Job of h: from what the server said with the
+// job (claim), asking stats-job for the failure history only if the job
+// has one; else, from a server without claim, from its stats-job
+// dictionary. plain reports a server without failure policies
+// (beanstalkd).
+func (w *Worker) describe(j *Job, t tube, h *client.Handle) (plain bool, err error) {
+	info, claimed := h.Info()
+	if claimed && !info.History {
+		*j = Job{ID: h.ID, Tube: t.name, Body: h.Body, Server: h.Addr, Priority: info.Priority, TTR: info.TTR, Attempt: info.Failures + 1}
+		j.History.Origin = info.Tube
+		if j.TTR <= 0 {
+			j.TTR = time.Second
+		}
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+	defer cancel()
+	st, err := h.Stats(ctx)
+	if err != nil {
+		return false, err
+	}
+	return fromStats(j, t.name, h, st), nil
+}
+
+// fromStats fills j with the Job of h from its stats-job dictionary; it
+// reports a server without failure policies (no failures key: beanstalkd).
+func fromStats(j *Job, tubeName string, h *client.Handle, st client.Stats) (plain bool) {
+	*j = Job{ID: h.ID, Tube: tubeName, Body: h.Body, Server: h.Addr}
 	if pri, err := st.Uint("pri"); err == nil {
 		j.Priority = uint32(pri)
 	}
@@ -130,7 +146,7 @@ func newJob(tubeName string, h *client.Handle, st client.Stats) (j *Job, plain b
 		n, _ := st.Uint("reserves")
 		j.Attempt = max(int(n), 1)
 	}
-	return j, !reprieve
+	return !reprieve
 }
 
 // heartbeat touches r's job every half of its budget until ctx ends; a
@@ -138,14 +154,7 @@ func newJob(tubeName string, h *client.Handle, st client.Stats) (j *Job, plain b
 // bounded by the budget, not by ctx: a request cut short closes the
 // connection, and with it the reservation.
 func (w *Worker) heartbeat(ctx context.Context, r *run, cancel context.CancelCauseFunc) {
-	tk := time.NewTicker(budget(r.job.TTR) / 2)
-	defer tk.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tk.C:
-		}
+	for w.sleep(ctx, budget(r.job.TTR)/2) {
 		if err := w.touch(r); err != nil {
 			w.cfg.Logger.Warn("worker: touch failed; cancelling the handler", "tube", r.t.name, "id", r.job.ID, "server", r.job.Server, "err", err)
 			cancel(fmt.Errorf("worker: touch: %w", err))

@@ -44,6 +44,7 @@ var table = func() *dispatch {
 		{OpListJobs, Spec{Name: "list-jobs", Prefix: "list-jobs ", Parse: parseListJobs}},
 		{OpKickTube, Spec{Name: "kick-tube", Prefix: "kick-tube ", Parse: parseKickTube, Body: true}},
 		{OpFlushTube, Spec{Name: "flush-tube", Prefix: "flush-tube ", Parse: parseFlushTube}},
+		{OpClaim, Spec{Name: "claim", Prefix: "claim ", Parse: parseClaim}},
 	} {
 		if op := d.add(c.spec); op != c.op {
 			panic("beanstalk: command " + c.spec.Name + " out of order")

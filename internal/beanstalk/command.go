@@ -74,6 +74,9 @@ const (
 	// OpFlushTube is "flush-tube <tube> <state>": Tube, Args (the state
 	// word).
 	OpFlushTube
+	// OpClaim is "claim <seconds>", reserve-with-timeout whose reply
+	// carries the job's tube, priority, TTR and failure count: Timeout.
+	OpClaim
 
 	numOps
 )
@@ -115,7 +118,7 @@ type Command struct {
 	// for each put: the engine may keep it.
 	Body []byte
 	// Timeout is reserve-with-timeout's timeout in seconds; negative waits
-	// forever, as in beanstalkd.
+	// forever, as in beanstalkd. claim's is never negative.
 	Timeout int32
 	// Bound is kick's bound.
 	Bound uint32

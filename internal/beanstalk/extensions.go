@@ -106,6 +106,50 @@ func parseFlushTube(args []byte, c *Command) error {
 	return nil
 }
 
+// MaxClaimTimeout is the longest wait claim takes, in seconds.
+const MaxClaimTimeout = 1<<31 - 1
+
+func parseClaim(args []byte, c *Command) error {
+	w, ok := words(args, 1)
+	if !ok {
+		return ErrBadFormat
+	}
+	secs, ok := decimal(w[0], 31)
+	if !ok {
+		return ErrBadFormat
+	}
+	c.Timeout = int32(secs)
+	return nil
+}
+
+// Claimed writes claim's success reply, "CLAIMED <id> <tube> <pri> <ttr>
+// <failures> <history> <bytes>\r\n<body>\r\n": ttr in seconds, history
+// 1 if the job has a failure history (stats-job's failure keys), else 0.
+func (w *Writer) Claimed(id uint64, tube string, pri uint32, ttrSeconds uint64, failures uint32, history bool, body []byte) {
+	b := append(w.scratch[:0], ReplyClaimed...)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, id, 10)
+	b = append(b, ' ')
+	_, _ = w.bw.Write(b)
+	_, _ = w.bw.WriteString(tube)
+	b = append(w.scratch[:0], ' ')
+	b = strconv.AppendUint(b, uint64(pri), 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, ttrSeconds, 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, uint64(failures), 10)
+	if history {
+		b = append(b, " 1 "...)
+	} else {
+		b = append(b, " 0 "...)
+	}
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, '\r', '\n')
+	_, _ = w.bw.Write(b)
+	_, _ = w.bw.Write(body)
+	_, _ = w.bw.WriteString("\r\n")
+}
+
 // The extension replies' words.
 const (
 	ReplyRetrying     = "RETRYING"      // RETRYING <attempts> <delay-seconds> <at RFC 3339>
@@ -113,4 +157,5 @@ const (
 	ReplyDeadLettered = "DEAD_LETTERED" // DEAD_LETTERED <attempts> <tube>
 	ReplyFailDeleted  = "DELETED"       // DELETED <attempts>
 	ReplyFlushed      = "FLUSHED"       // FLUSHED <count>
+	ReplyClaimed      = "CLAIMED"       // CLAIMED <id> <tube> <pri> <ttr> <failures> <history> <bytes>
 )

@@ -13,7 +13,7 @@ func TestExtensionCommands(t *testing.T) {
 		name string
 		in   string
 		err  error
-		want Command // fields compared: Op, ID, Size, Body, Tube, Args, Bound
+		want Command // fields compared: Op, ID, Size, Body, Tube, Args, Bound, Timeout
 		next string  // the line the reader must see next
 	}{
 		{"fail", "fail 7 11\r\nboom\r\nagain\r\nstats\r\n", nil,
@@ -44,6 +44,13 @@ func TestExtensionCommands(t *testing.T) {
 		{"flush-tube bad state", "flush-tube emails every\r\nstats\r\n", ErrBadFormat, Command{}, "stats"},
 		{"flush-tube no state", "flush-tube emails\r\nstats\r\n", ErrBadFormat, Command{}, "stats"},
 		{"fail as a prefix of nothing else", "failover 1 2\r\nstats\r\n", ErrUnknownCommand, Command{}, "stats"},
+		{"claim", "claim 0\r\nstats\r\n", nil, Command{Op: OpClaim}, "stats"},
+		{"claim longest", "claim 2147483647\r\nstats\r\n", nil, Command{Op: OpClaim, Timeout: 1<<31 - 1}, "stats"},
+		{"claim too long", "claim 2147483648\r\nstats\r\n", ErrBadFormat, Command{}, "stats"},
+		{"claim negative", "claim -1\r\nstats\r\n", ErrBadFormat, Command{}, "stats"},
+		{"claim trailing", "claim 1 \r\nstats\r\n", ErrBadFormat, Command{}, "stats"},
+		{"claim no number", "claim \r\nstats\r\n", ErrBadFormat, Command{}, "stats"},
+		{"claim alone", "claim\r\nstats\r\n", ErrUnknownCommand, Command{}, "stats"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,7 +61,7 @@ func TestExtensionCommands(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
 			if c.Op != tc.want.Op || c.ID != tc.want.ID || c.Size != tc.want.Size || c.Tube != tc.want.Tube ||
-				c.Bound != tc.want.Bound || string(c.Args) != string(tc.want.Args) || string(c.Body) != string(tc.want.Body) ||
+				c.Bound != tc.want.Bound || c.Timeout != tc.want.Timeout || string(c.Args) != string(tc.want.Args) || string(c.Body) != string(tc.want.Body) ||
 				(tc.want.Body != nil) != (c.Body != nil) {
 				t.Fatalf("command = %+v\nwant %+v", c, tc.want)
 			}
@@ -77,7 +84,7 @@ func TestExtensionNames(t *testing.T) {
 	if !strings.HasSuffix(names, "pause-tube fail give-up list-jobs kick-tube flush-tube") && !strings.Contains(names, "fail give-up list-jobs kick-tube flush-tube") {
 		t.Fatalf("commands %s: extensions missing or before beanstalkd's", names)
 	}
-	for _, op := range []Op{OpFail, OpGiveUp, OpListJobs, OpKickTube, OpFlushTube} {
+	for _, op := range []Op{OpFail, OpGiveUp, OpListJobs, OpKickTube, OpFlushTube, OpClaim} {
 		if op <= OpPauseTube {
 			t.Errorf("extension %s has Op %d, among beanstalkd's", op, op)
 		}
@@ -91,7 +98,7 @@ func FuzzExtensionCommands(f *testing.F) {
 	for _, s := range []string{
 		"fail 1 3\r\nabc\r\n", "give-up 1 3\r\nabc\r\n", "fail 18446744073709551615 0\r\n\r\n", "fail 1 99999999999\r\n",
 		"list-jobs a all 0 1000\r\n", "list-jobs a ready 5 1\r\n", "kick-tube a 1 1\r\nx\r\n",
-		"flush-tube a buried\r\n", "fail 1  3\r\n", "list-jobs a all 0 -1\r\n",
+		"flush-tube a buried\r\n", "fail 1  3\r\n", "list-jobs a all 0 -1\r\n", "claim 5\r\n", "claim 99999999999\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -114,6 +121,10 @@ func FuzzExtensionCommands(f *testing.F) {
 			case OpListJobs:
 				if !ValidTubeName(c.Tube) || !ValidState(c.Args) || c.Bound == 0 || c.Bound > MaxListLimit {
 					t.Fatalf("list-jobs accepted %+v", c)
+				}
+			case OpClaim:
+				if c.Timeout < 0 {
+					t.Fatalf("claim accepted %+v", c)
 				}
 			case OpFlushTube:
 				if !ValidTubeName(c.Tube) || !ValidState(c.Args) {

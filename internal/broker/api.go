@@ -167,10 +167,30 @@ type JobStats struct {
 }
 
 // Reserved is a job handed to a worker by a reserve command. Body is the
-// job's own bytes, shared with the engine: read it, never change it.
+// job's own bytes, shared with the engine: read it, never change it. The
+// other fields are the job's at the moment it was reserved (the claim
+// extension sends them); the peek commands set only ID and Body.
 type Reserved struct {
 	ID   job.ID
 	Body []byte
+	Tube string
+	// Priority and TTR are the job's.
+	Priority uint32
+	TTR      time.Duration
+	// Failures is its failure count (stats-job's failures), and History
+	// whether it has a failure history at all (it may have one with no
+	// failures counted, after a kick that reset the count).
+	Failures uint32
+	History  bool
+}
+
+// reserved returns the Reserved of r.
+func reserved(r *rec) Reserved {
+	res := Reserved{ID: r.ID, Body: r.Body, Tube: r.Tube, Priority: r.Priority, TTR: r.TTR}
+	if r.Failure != nil {
+		res.Failures, res.History = r.Failure.Attempts, true
+	}
+	return res
 }
 
 // Peeked is a job returned by the peek commands.

@@ -33,7 +33,7 @@ func (s *Session) Reserve(ctx context.Context, timeout time.Duration) (Reserved,
 	now := b.now()
 	if r := s.bestReady(now); r != nil {
 		b.reserve(s, r, now)
-		res := Reserved{ID: r.ID, Body: r.Body}
+		res := reserved(r)
 		b.mu.Unlock()
 		return res, nil
 	}
@@ -133,7 +133,7 @@ func (b *Broker) unwait(s *Session) {
 func (b *Broker) wake(s *Session, r *rec, err error) {
 	b.unwait(s)
 	if r != nil {
-		s.res = Reserved{ID: r.ID, Body: r.Body}
+		s.res = reserved(r)
 	}
 	s.resErr = err
 	select {

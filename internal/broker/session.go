@@ -571,7 +571,7 @@ func (s *Session) ReserveJob(id job.ID) (Reserved, error) {
 			return Reserved{}, ErrOutOfMemory
 		}
 	}
-	res := Reserved{ID: r.ID, Body: r.Body}
+	res := reserved(r)
 	b.mu.Unlock()
 	if err := s.wait(cs); err != nil {
 		return Reserved{}, err

@@ -16,6 +16,22 @@ func (l *caseList) jobCases() {
 		c.Expect("delete 1\r\n", "NOT_FOUND\r\n")
 		c.Expect("peek 1\r\n", "NOT_FOUND\r\n")
 	})
+	// Reprieve's claim extension (docs/protocol.md, "claim"): beanstalkd
+	// answers it UNKNOWN_COMMAND and goes on, reserving nothing, which is
+	// how a client tells it may fall back to reserve-with-timeout.
+	l.add("ClaimExtension", func(t *testing.T, s *Target) {
+		c := Dial(t, s.Addr)
+		c.Expect("put 3 0 60 5\r\nhello\r\n", "INSERTED 1\r\n")
+		if s.Beanstalkd {
+			c.Expect("claim 0\r\n", "UNKNOWN_COMMAND\r\n")
+			c.Expect("reserve-with-timeout 0\r\n", "RESERVED 1 5\r\nhello\r\n")
+			c.Expect("claim 0\r\n", "UNKNOWN_COMMAND\r\n")
+		} else {
+			c.Expect("claim 0\r\n", "CLAIMED 1 default 3 60 0 0 5\r\nhello\r\n")
+			c.Expect("claim 0\r\n", "TIMED_OUT\r\n")
+		}
+		c.Expect("delete 1\r\n", "DELETED\r\n")
+	})
 	l.add("PutZeroLengthBody", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Expect("put 0 0 1 0\r\n\r\n", "INSERTED 1\r\n")

@@ -42,8 +42,8 @@ func (c *Client) Send(s string) {
 	}
 }
 
-// Reply reads one reply: its line and, for RESERVED, FOUND and OK, the
-// data and its "\r\n".
+// Reply reads one reply: its line and, for RESERVED, FOUND, OK and
+// Reprieve's CLAIMED, the data and its "\r\n".
 func (c *Client) Reply() string {
 	c.t.Helper()
 	_ = c.nc.SetReadDeadline(time.Now().Add(replyTimeout))
@@ -59,7 +59,7 @@ func (c *Client) Reply() string {
 		}
 	}
 	f := strings.Fields(line)
-	if len(f) >= 2 && (f[0] == "RESERVED" || f[0] == "FOUND" || f[0] == "OK") {
+	if len(f) >= 2 && (f[0] == "RESERVED" || f[0] == "FOUND" || f[0] == "OK" || f[0] == "CLAIMED") {
 		n, err := strconv.Atoi(f[len(f)-1])
 		if err != nil {
 			c.t.Fatalf("bad size in %q", line)

@@ -271,21 +271,29 @@ func (c *Conn) ReplyError(err error) bool {
 }
 
 // reserve answers reserve and reserve-with-timeout (timeout < 0: forever).
-// It first tries without waiting; only a reserve that must wait flushes
-// the replies before it and watches for the client hanging up.
 func (c *Conn) reserve(timeout time.Duration) bool {
-	res, err := c.sess.Reserve(c.srv.ctx, 0)
-	if errors.Is(err, broker.ErrTimedOut) && timeout != 0 {
-		if c.w.Flush() != nil {
-			return false
-		}
-		res, err = c.blockingReserve(timeout)
-	}
+	res, err := c.awaitJob(timeout)
 	if err != nil {
 		return c.ReplyError(err)
 	}
 	c.w.Job("RESERVED", uint64(res.ID), res.Body)
 	return true
+}
+
+// awaitJob reserves a job for the connection, waiting up to timeout
+// (negative: forever) for one: the work of reserve, reserve-with-timeout
+// and claim, whose replies differ. It first tries without waiting; only a
+// reserve that must wait flushes the replies before it and watches for
+// the client hanging up.
+func (c *Conn) awaitJob(timeout time.Duration) (broker.Reserved, error) {
+	res, err := c.sess.Reserve(c.srv.ctx, 0)
+	if errors.Is(err, broker.ErrTimedOut) && timeout != 0 {
+		if c.w.Flush() != nil {
+			return broker.Reserved{}, broker.ErrClosed // the client is gone: close
+		}
+		res, err = c.blockingReserve(timeout)
+	}
+	return res, err
 }
 
 // blockingReserve waits in Reserve while a second goroutine watches the

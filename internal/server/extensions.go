@@ -12,7 +12,7 @@ import (
 
 // This file serves Reprieve's extension commands and keys
 // (docs/protocol.md, "Extensions"): fail, give-up, list-jobs, kick-tube,
-// flush-tube. The failure-policy keys of stats, stats-tube and stats-job
+// flush-tube, claim. The failure-policy keys of stats, stats-tube and stats-job
 // are in internal/stats. beanstalkd's own replies are untouched.
 
 // handleFail answers "fail <id> <bytes>\r\n<text>\r\n" with what the
@@ -124,5 +124,18 @@ func handleFlushTube(c *Conn, cmd *beanstalk.Command) bool {
 		return c.ReplyError(err)
 	}
 	c.w.Number(beanstalk.ReplyFlushed, uint64(n))
+	return true
+}
+
+// handleClaim answers "claim <seconds>" as reserve-with-timeout, with
+// CLAIMED <id> <tube> <pri> <ttr> <failures> <history> <bytes> and the
+// body instead of RESERVED: what a worker needs of the job, in the reply
+// that hands it out.
+func handleClaim(c *Conn, cmd *beanstalk.Command) bool {
+	res, err := c.awaitJob(seconds(uint32(cmd.Timeout)))
+	if err != nil {
+		return c.ReplyError(err)
+	}
+	c.w.Claimed(uint64(res.ID), res.Tube, res.Priority, uint64(res.TTR/time.Second), res.Failures, res.History, res.Body)
 	return true
 }

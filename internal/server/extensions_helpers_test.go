@@ -94,7 +94,7 @@ func (e *env) raw() *raw {
 }
 
 // do sends req (CRLFs included) and returns the reply line and, for OK,
-// FOUND and RESERVED, its data block.
+// FOUND, RESERVED and CLAIMED, its data block (whose size is the last word).
 func (r *raw) do(req string) string {
 	r.t.Helper()
 	if _, err := r.nc.Write([]byte(req)); err != nil {
@@ -106,7 +106,7 @@ func (r *raw) do(req string) string {
 		r.t.Fatalf("reply to %q: %v", req, err)
 	}
 	w := strings.Fields(line)
-	if len(w) > 0 && (w[0] == "OK" || w[0] == "FOUND" || w[0] == "RESERVED") {
+	if len(w) > 0 && (w[0] == "OK" || w[0] == "FOUND" || w[0] == "RESERVED" || w[0] == "CLAIMED") {
 		var n int
 		for _, c := range w[len(w)-1] {
 			n = n*10 + int(c-'0')

@@ -43,6 +43,7 @@ var handlers = [beanstalk.MaxOps]handler{
 	beanstalk.OpListJobs:           handleListJobs,
 	beanstalk.OpKickTube:           handleKickTube,
 	beanstalk.OpFlushTube:          handleFlushTube,
+	beanstalk.OpClaim:              handleClaim,
 }
 
 func seconds(n uint32) time.Duration { return time.Duration(n) * time.Second }

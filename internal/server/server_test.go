@@ -203,7 +203,7 @@ func TestExtensions(t *testing.T) {
 	}
 	st := body()
 	for _, want := range []string{"\nversion: \"9.9\"\n", "\nbinlog-current-index: 7\n", "\nbinlog-max-size: 1048576\n",
-		"\nplatform: ", "\ncmd-flush-tube: 0\ntotal-connections-refused: 0\ntotal-failures: 0\ntotal-gave-up: 0\ntotal-expired: 0\nx-test-extra: 42\n\r\n"} {
+		"\nplatform: ", "\ncmd-flush-tube: 0\ncmd-claim: 0\ntotal-connections-refused: 0\ntotal-failures: 0\ntotal-gave-up: 0\ntotal-expired: 0\nx-test-extra: 42\n\r\n"} {
 		if !strings.Contains(st, want) {
 			t.Fatalf("stats lacks %q: %q", want, st)
 		}
