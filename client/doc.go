@@ -86,6 +86,31 @@
 // goes back to its server's ready queue and may be reserved again, as with
 // one beanstalkd connection. See Pool.
 //
+// # A cluster
+//
+// The nodes of one Reprieve cluster (docs/cluster.md) share one set of
+// jobs, served by the leader; a follower proxies its connections to the
+// leader. Given to a Pool as independent servers they would work, one hop
+// longer, but a put re-sent to "another server" after a lost answer would
+// go to the same cluster and could store the job twice. PoolConfig.Cluster
+// says the addresses are one cluster's nodes. The pool then treats them as
+// one server that lives at the leader: it asks a node for stats and
+// connects to the address in cluster-leader-addr (the leader's
+// advertised address; if that cannot be dialed, the node's own
+// connection is kept and its proxy carries the traffic), so puts and
+// reserves take no extra hop and reserves wait on one connection, not
+// three. When the leader changes, its connections close (a follower
+// closes those it proxied); the pool takes the cluster for dead, answers
+// Put and Reserve with ErrNoServers meanwhile, and re-dials with backoff
+// (RedialMin to RedialMax) until a node names the new leader. A put is
+// sent at most once: a put whose connection broke, or that got no answer
+// within PutTimeout, returns an error and is not re-sent (it was
+// acknowledged to no one and may or may not be stored; at most once). So
+// every put the pool acknowledged is in the cluster exactly once
+// (PoolStats.Resends stays 0). JobRef.Addr and Handle.Addr name the
+// cluster (its nodes, comma-separated); PoolStats.Leader is where the
+// pool reached the leader.
+//
 // # Extension commands
 //
 // Commands beyond beanstalkd's (Reprieve's fail, give-up, list-jobs,

@@ -16,8 +16,17 @@ import (
 // PoolConfig configures a Pool. The zero value of each field but Addrs
 // means its default.
 type PoolConfig struct {
-	// Addrs are the servers, host:port each; at least one.
+	// Addrs are the servers, host:port each; at least one. With Cluster
+	// they are the nodes of one Reprieve cluster.
 	Addrs []string
+	// Cluster says that Addrs are the nodes of one Reprieve cluster
+	// (docs/cluster.md), not independent servers: the pool then treats
+	// them as one server that lives at the cluster's leader. It connects
+	// to the leader directly (learned from the stats key
+	// cluster-leader-addr of any node) rather than through a follower's
+	// proxy, follows it when it changes, and never re-sends a put that
+	// was sent: see the package documentation, "A cluster".
+	Cluster bool
 	// MaxInFlight bounds the puts in flight to one server, like ZeroMQ's
 	// high-water mark: a put waits for a free slot on some live server
 	// rather than queue behind a slow one. Default 64.
@@ -154,6 +163,8 @@ type Pool struct {
 	liveChanged notifier // a server came back or was taken for dead
 	held        notifier // a Handle was handed out or touched
 
+	leader atomic.Pointer[string] // with Cluster: the address the leader was last reached at
+
 	mu      sync.Mutex           // protects the fields below and calls of wg.Add
 	closed  bool                 // Close has begun: no goroutine may start
 	takers  map[string][]*taker  // waiting Reserve calls by tube set, oldest first
@@ -182,7 +193,11 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 		open:    map[*Handle]struct{}{},
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	for _, a := range cfg.Addrs {
+	addrs := cfg.Addrs
+	if cfg.Cluster {
+		addrs = []string{clusterAddr(cfg.Addrs)}
+	}
+	for _, a := range addrs {
 		p.servers = append(p.servers, &server{addr: a, slots: make(chan struct{}, cfg.MaxInFlight)})
 	}
 	// Start the rotation at random, so that many short-lived pools (one
@@ -276,6 +291,12 @@ type PoolStats struct {
 	// the copy, or the Put failed, so the copy is the only one).
 	LateDeleted, LateKept uint64
 	Servers               []ServerStats
+	// Leader is, with Cluster, the address the pool last reached the
+	// cluster's leader at: the leader's own address (its
+	// cluster-leader-addr), or a node of Addrs whose proxy led there
+	// when the leader's address could not be dialed; "" before the first
+	// connection and without Cluster.
+	Leader string
 }
 
 // ServerStats describes one server of a Pool.
@@ -296,6 +317,9 @@ func (p *Pool) Stats() PoolStats {
 		SparesReleased: p.released.Load(),
 		LateDeleted:    p.lateDeleted.Load(),
 		LateKept:       p.lateKept.Load(),
+	}
+	if a := p.leader.Load(); a != nil {
+		st.Leader = *a
 	}
 	for _, s := range p.servers {
 		s.mu.Lock()
@@ -350,6 +374,9 @@ func (p *Pool) withTimeout(ctx context.Context, d time.Duration, cause error) (c
 var errDialTimeout = errors.New("client: dial timed out")
 
 func (p *Pool) dial(ctx context.Context, addr string) (*Conn, error) {
+	if p.cfg.Cluster {
+		return p.dialLeader(ctx)
+	}
 	dctx, done := p.withTimeout(ctx, p.cfg.DialTimeout, errDialTimeout)
 	defer done()
 	return p.cfg.Dial(dctx, addr)

@@ -52,6 +52,9 @@ func (p *Pool) Put(ctx context.Context, tube string, body []byte, pri uint32, de
 			}
 			return JobRef{}, fmt.Errorf("put: %w", err)
 		}
+		if last != nil {
+			p.resends.Add(1)
+		}
 		id, err := p.putOn(ctx, s, c, out, tube, body, pri, delay, ttr)
 		<-s.slots
 		p.slotFreed.signal()
@@ -69,7 +72,6 @@ func (p *Pool) Put(ctx context.Context, tube string, body []byte, pri uint32, de
 		}
 		tried[s] = true
 		last = err
-		p.resends.Add(1)
 	}
 }
 

@@ -28,7 +28,9 @@ type ClusterConfig struct {
 	// name.
 	Node string
 	// Advertise is the address the other nodes proxy clients to while
-	// this node leads; "" takes Listen.
+	// this node leads, and the stats key cluster-leader-addr that
+	// client.Pool follows; "" takes the job port's address (Listen, its
+	// port resolved when it is 0).
 	Advertise string
 	// RouteListen is the embedded NATS server's route address, HOST:PORT;
 	// Peers are the other nodes' route addresses. The embedded server
@@ -140,6 +142,9 @@ func (s *Server) openNode(bc *broker.Config, sc *jobport.Config) error {
 		return err
 	}
 	cc.Logger = s.log
+	if s.cfg.Cluster.Advertise == "" {
+		cc.Advertise = s.ln.Addr().String()
+	}
 	if cc.StoreDir != "" {
 		if err := os.MkdirAll(cc.StoreDir, 0o755); err != nil {
 			return &SettingError{Setting: "DataDir", Err: err}
@@ -184,6 +189,7 @@ func (s *Server) follow(ctx context.Context) (net.Listener, <-chan struct{}, err
 	s.b.Restore(jobs, next)
 	s.b.RestoreTicks(l.Ticks())
 	s.leader.Store(l)
+	close(s.leading)
 	s.log.Info("cluster: leading", "term", l.Term(), "jobs", len(jobs), "next_id", next)
 	return l.Guard(s.ln), l.Done(), nil
 }

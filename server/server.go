@@ -50,6 +50,7 @@ type Server struct {
 	node     *cluster.Node                  // nil outside cluster mode
 	leader   atomic.Pointer[cluster.Leader] // set once the node leads
 	followed chan struct{}                  // closed when the follower phase ends
+	leading  chan struct{}                  // closed once this server serves its clients itself (Leading)
 
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when Shutdown is done
@@ -68,12 +69,15 @@ func New(cfg Config) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, stopped: make(chan struct{}), followed: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, stopped: make(chan struct{}), followed: make(chan struct{}), leading: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	defer func() {
 		if err != nil {
+			if s.ln != nil {
+				s.ln.Close()
+			}
 			s.close()
 		}
 	}()
@@ -108,6 +112,11 @@ func New(cfg Config) (_ *Server, err error) {
 	// 4. The log, replayed into the engine.
 	var rec *wal.Recovery
 	if cfg.Cluster.Name != "" {
+		// The job port first: its address (port 0 resolved) is what the
+		// other nodes proxy to unless Cluster.Advertise says otherwise.
+		if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, &SettingError{Setting: "Listen", Err: err}
+		}
 		if err := s.openNode(&bc, &sc); err != nil {
 			return nil, err
 		}
@@ -137,9 +146,11 @@ func New(cfg Config) (_ *Server, err error) {
 	if s.srv, err = jobport.New(sc); err != nil {
 		return nil, err
 	}
-	// 5. The job port.
-	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, &SettingError{Setting: "Listen", Err: err}
+	// 5. The job port (opened before the node in cluster mode).
+	if s.ln == nil {
+		if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, &SettingError{Setting: "Listen", Err: err}
+		}
 	}
 	// 6. The admin interface.
 	if s.adm != nil {
@@ -147,8 +158,20 @@ func New(cfg Config) (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	if s.node == nil {
+		close(s.leading)
+	}
 	return s, nil
 }
+
+// Leading returns a channel that is closed once the server answers its
+// clients itself: outside cluster mode at once (they are served once
+// Serve runs), in cluster mode when Serve has made this node its
+// cluster's leader and restored the engine. A follower proxies its
+// clients to the leader and is not leading: the channel of a node that
+// never leads is never closed. After it is closed, the node may still
+// stop leading (Serve then returns an error wrapping ErrDeposed).
+func (s *Server) Leading() <-chan struct{} { return s.leading }
 
 // SettingError is New's error about one setting of Config whose file
 // cannot be used or whose address cannot be listened on.

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/reprieve/reprieve/internal/clock"
 )
 
 // Config configures one node of a cluster. Defaults are set by
@@ -53,6 +55,10 @@ type Config struct {
 
 	// Logger receives the node's log lines; default slog.Default().
 	Logger *slog.Logger
+	// Clock times the lease: its renewals, the leader's validity and a
+	// follower's attempts to take it; default clock.Real(). Tests set a
+	// fake one. The bucket's expiry is JetStream's and runs on real time.
+	Clock clock.Clock
 }
 
 // DefaultConfig returns a Config with every default set; Name, Node and

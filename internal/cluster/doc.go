@@ -73,6 +73,19 @@
 // (at most once a second), so that ids are never reused even
 // after every job was deleted and its tombstone expired.
 //
+// A tick message (reprieve.C.tick.<s>) is written when the schedule s
+// fires, just before the put of the job it fires:
+//
+//	version  1 byte (1)
+//	schedule string: the schedule's name
+//	at       time: the tick
+//	id       uvarint: the id of the job the tick puts
+//
+// A new leader hands the engine the last tick of each schedule
+// (broker.RestoreTicks), so a takeover neither repeats a tick nor forgets
+// one: the ticks missed since follow the schedule's catch-up rule. The
+// id counts as used even if the job's put was not stored.
+//
 // # Publishing and the fence
 //
 // The leader is the stream's only writer. Its publisher takes the changes
@@ -132,40 +145,37 @@
 // The bucket REPRIEVE_C_LEASE (file storage, R replicas: a replica kept
 // in memory would come back empty after a restart, and the bucket could
 // then lose its majority when another node dies) keeps each value for
-// the lease duration (MaxAge; default 4 s) unless it is rewritten. Its
+// the lease duration L (MaxAge; default 4 s) unless it is rewritten. Its
 // keys:
 //
-//	leader        term, node, addr (as in a term message, without next)
+//	leader        version, term (0), node, addr (as in a term message,
+//	              without next), then holder: a string naming the
+//	              node's process and its attempt to lead
 //	node.<name>   the node's start time; one per running node
 //
 // A node on start creates node.<name> (Create fails if the key exists:
 // another node has the same name; a key its own previous process left
 // expires within a lease) and rewrites it every quarter lease. A
-// follower tries Create on leader every quarter lease; it succeeds only
-// once the key has expired or was deleted. The leader rewrites leader
-// every quarter lease with Update at the revision it last wrote
-// (compare-and-set); a refused Update means another node took the lease
-// (or it expired): it steps down, unless the key holds the leader's own
-// value at a later revision (an earlier Update that timed out but was
-// stored), whose revision it then uses. The leader counts its lease as valid until the time it
-// sent its last successful Update plus the lease duration minus an
-// eighth. Past that (JetStream cannot take writes, or the process was
-// frozen) its connections write nothing to their clients (a write closes
-// the connection) until an Update at the same revision succeeds again,
+// follower tries Create on leader every L/4; it succeeds only once the
+// key has expired or was deleted. The leader rewrites leader every L/4
+// (the next renewal is due L/4 after the previous was sent) with Update
+// at the revision it last wrote (compare-and-set), waiting at most L/2
+// for each. The leader counts its lease as valid until the time it sent
+// its last acknowledged Update plus 7/8 L; the key lives until L after
+// the write was stored, later, so the leader stops answering at least
+// L/8 before another node can take the lease. Past its validity
+// (JetStream cannot take writes, or the process was frozen) its
+// connections write nothing to their clients (a write closes the
+// connection) until an Update at the same revision succeeds again,
 // which proves no other node took the lease meanwhile.
 //
-// A tick message (reprieve.C.tick.<s>) is written when the schedule s
-// fires, just before the put of the job it fires:
-//
-//	version  1 byte (1)
-//	schedule string: the schedule's name
-//	at       time: the tick
-//	id       uvarint: the id of the job the tick puts
-//
-// A new leader hands the engine the last tick of each schedule
-// (broker.RestoreTicks), so a takeover neither repeats a tick nor forgets
-// one: the ticks missed since follow the schedule's catch-up rule. The
-// id counts as used even if the job's put was not stored.
+// A refused Update deposes the leader unless the key still holds its own
+// value: a renewal that timed out at the leader may have been stored all
+// the same, later, changing the revision; only the leader writes its
+// holder value, each write compare-and-set on the one before, so the
+// leader takes the stored revision and goes on (without extending its
+// validity). A key with another value, or none, makes it step down. The
+// lease's timing runs on the node's clock (Config.Clock).
 //
 // # Becoming leader
 //

@@ -18,7 +18,7 @@ func TestOpenRefuses(t *testing.T) {
 		c.NATSURL = fmt.Sprintf("nats://127.0.0.1:%d", freePorts(t, 1)[0])
 		c.StartTimeout = 500 * time.Millisecond
 		_, err := Open(c)
-		wantErr(t, err, ErrUnavailable, "connect to NATS at "+c.NATSURL, "is NATS running there? check --nats-url")
+		wantExact(t, err, ErrUnavailable, "cluster: NATS unavailable: connect to NATS at "+c.NATSURL+": nats: no servers available for connection (is NATS running there? check --nats-url)")
 	})
 	t.Run("WrongCredentials", func(t *testing.T) {
 		port := freePorts(t, 1)[0]
@@ -36,7 +36,8 @@ func TestOpenRefuses(t *testing.T) {
 		c.NATSURL = fmt.Sprintf("nats://u:wrong@127.0.0.1:%d", port)
 		started := time.Now()
 		_, err = Open(c)
-		wantErr(t, err, ErrUnavailable, "Authorization Violation", "check --nats-creds, --nats-token or the URL's user and password")
+		// The password is not repeated in the message.
+		wantExact(t, err, ErrUnavailable, fmt.Sprintf("cluster: NATS unavailable: connect to NATS at nats://u:xxxxx@127.0.0.1:%d: nats: Authorization Violation (check --nats-creds, --nats-token or the URL's user and password)", port))
 		if d := time.Since(started); d > c.StartTimeout/2 {
 			t.Errorf("wrong credentials took %v to refuse; they are not retried", d)
 		}
@@ -50,7 +51,10 @@ func TestOpenRefuses(t *testing.T) {
 		defer first.Close()
 		cfgs[1].Node = cfgs[0].Node
 		_, err = Open(cfgs[1])
-		wantErr(t, err, ErrDuplicateNode, "another node named "+cfgs[0].Node+" is running in cluster "+cfgs[0].Name, "give each node its own --cluster-node")
+		wantErr(t, err, ErrDuplicateNode, "cluster: duplicate node name: another node named "+cfgs[0].Node+" is running in cluster "+cfgs[0].Name+" (since ", "); give each node its own --cluster-node")
+		if !strings.HasSuffix(err.Error(), "; give each node its own --cluster-node") {
+			t.Errorf("err %q does not end with the advice", err)
+		}
 	})
 	t.Run("OtherReplicaCount", func(t *testing.T) {
 		cfgs := externalConfigs(t, 2)
@@ -61,7 +65,7 @@ func TestOpenRefuses(t *testing.T) {
 		defer first.Close()
 		cfgs[1].Replicas = 1
 		_, err = Open(cfgs[1])
-		wantErr(t, err, ErrMismatch, "stream REPRIEVE_"+cfgs[0].Name+" has 3 replicas but --replicas is 1", "every node must use the same --replicas")
+		wantExact(t, err, ErrMismatch, "cluster: settings differ from the cluster's: stream REPRIEVE_"+cfgs[0].Name+" has 3 replicas but --replicas is 1: every node must use the same --replicas")
 	})
 	t.Run("OtherLease", func(t *testing.T) {
 		cfgs := externalConfigs(t, 2)
@@ -72,7 +76,7 @@ func TestOpenRefuses(t *testing.T) {
 		defer first.Close()
 		cfgs[1].Lease = 2 * time.Second
 		_, err = Open(cfgs[1])
-		wantErr(t, err, ErrMismatch, "keeps leases for 1s but --cluster-lease is 2s")
+		wantExact(t, err, ErrMismatch, "cluster: settings differ from the cluster's: bucket REPRIEVE_"+cfgs[0].Name+"_LEASE keeps leases for 4s but --cluster-lease is 2s: every node must use the same --cluster-lease")
 	})
 	t.Run("BadConfig", func(t *testing.T) {
 		c := externalConfigs(t, 1)[0]
@@ -80,6 +84,17 @@ func TestOpenRefuses(t *testing.T) {
 		_, err := Open(c)
 		wantErr(t, err, ErrConfig, "replicas 2: want 1, 3 or 5")
 	})
+}
+
+// wantExact checks that err wraps sentinel and reads exactly want.
+func wantExact(t *testing.T, err, sentinel error, want string) {
+	t.Helper()
+	if !errors.Is(err, sentinel) {
+		t.Fatalf("err = %v; want %v", err, sentinel)
+	}
+	if err.Error() != want {
+		t.Errorf("err = %q\nwant  %q", err, want)
+	}
 }
 
 func wantErr(t *testing.T, err, sentinel error, parts ...string) {

@@ -17,7 +17,10 @@ var ErrLeaseLost = errors.New("cluster: not leading: reply withheld")
 // client a job another leader may have handed out or deleted since.
 func (l *Leader) Guard(ln net.Listener) net.Listener {
 	g := &guard{Listener: ln, l: l, conns: map[*guardedConn]struct{}{}}
-	l.n.wg.Add(1)
+	if !l.n.add() {
+		g.closeAll() // the node is closing: nothing is served
+		return g
+	}
 	go func() {
 		defer l.n.wg.Done()
 		select {

@@ -2,30 +2,44 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
-// freePorts returns n loopback ports that were free a moment ago.
+// freePorts returns n loopback ports that were free a moment ago,
+// chosen at random below the kernel's ephemeral range as
+// servertest.FreeAddr does (which this package cannot import: servertest
+// imports the server, which imports this package), so that no client
+// socket of another test takes one before it is listened on.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	var lns []net.Listener
 	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == 1000 {
+			t.Fatal("no free port between 20000 and 32000")
 		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
+		port := 20000 + rand.IntN(12000)
+		if slices.Contains(ports, port) {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
 		ln.Close()
+		ports = append(ports, port)
 	}
 	return ports
 }
@@ -96,8 +110,37 @@ func openAll(t testing.TB, cfgs []Config) []*Node {
 		for _, n := range nodes {
 			n.Close()
 		}
+		if url := cfgs[0].NATSURL; url != "" {
+			removeCluster(t, url, cfgs[0].Name)
+		}
 	})
 	return nodes
+}
+
+// removeCluster deletes a cluster's stream and lease bucket from a
+// shared NATS, so that the Raft groups of finished tests do not load
+// the ones still running.
+func removeCluster(t testing.TB, url, name string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Errorf("remove cluster %s: %v", name, err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Errorf("remove cluster %s: %v", name, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nm := namesFor(name)
+	if err := js.DeleteStream(ctx, nm.stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Logf("remove cluster %s: stream: %v", name, err)
+	}
+	if err := js.DeleteKeyValue(ctx, nm.bucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Logf("remove cluster %s: bucket: %v", name, err)
+	}
 }
 
 // won is a node that became leader.
@@ -136,6 +179,7 @@ func next(t testing.TB, ch <-chan won) won {
 // the embedded server stops without a goodbye.
 func crash(n *Node) {
 	n.mu.Lock()
+	n.closing = true
 	l := n.leader
 	n.mu.Unlock()
 	if l != nil {

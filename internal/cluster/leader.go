@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/jobcodec"
 )
 
 // leaderKey is the lease's key in the bucket (doc.go, The lease).
@@ -29,9 +30,10 @@ type Leader struct {
 	jobs []*job.Job
 	next job.ID
 
+	holder     []byte        // the lease's value while this term holds it (leaseValue)
 	rev        atomic.Uint64 // the lease key's revision it last wrote
 	validUntil atomic.Int64  // lease valid until, in nanoseconds since start
-	start      time.Time     // the monotonic origin of validUntil
+	start      time.Time     // the origin of validUntil, on the node's clock
 
 	down atomic.Bool
 	once sync.Once
@@ -71,16 +73,55 @@ func (l *Leader) Err() error {
 // Valid reports whether the leader may answer clients now: it has not
 // stepped down and its lease has not run out by its own clock.
 func (l *Leader) Valid() bool {
-	return !l.down.Load() && int64(time.Since(l.start)) < l.validUntil.Load()
+	return !l.down.Load() && int64(l.n.clk.Now().Sub(l.start)) < l.validUntil.Load()
 }
 
-// renewed notes a lease write sent at sent: the lease holds until sent
-// plus the lease less an eighth (for the clocks' drift and the bucket's
-// expiry, which counts from when the write was stored, later).
+// renewed notes a lease write sent at sent and stored at revision rev:
+// the lease holds until sent plus validFor(lease).
 func (l *Leader) renewed(sent time.Time, rev uint64) {
 	l.rev.Store(rev)
-	lease := l.n.cfg.Lease
-	l.validUntil.Store(int64(sent.Sub(l.start) + lease - lease/8))
+	l.validUntil.Store(int64(sent.Sub(l.start) + validFor(l.n.cfg.Lease)))
+}
+
+// The lease's timing (doc.go, The lease). The bucket keeps the key for the
+// lease L after the write that stored it; the leader sends a renewal every
+// renewEvery(L), waits for each at most renewTimeout(L), and counts the
+// lease valid until validFor(L) after it SENT its last renewal that
+// JetStream acknowledged. A write is stored after it was sent, so the key
+// outlives the leader's validity by at least L/8 (for the clocks' drift):
+// no other node can take the lease while the leader still answers. With
+// renewals every L/4, a leader suspends only after its renewals failed or
+// were late for more than 5/8 L in a row.
+func renewEvery(lease time.Duration) time.Duration   { return lease / 4 }
+func renewTimeout(lease time.Duration) time.Duration { return lease / 2 }
+func validFor(lease time.Duration) time.Duration     { return lease - lease/8 }
+
+// leaseValue is the lease key's value for this node's attempt-th
+// attempt to lead: term, node and addr as in a term message (term 0: not
+// yet known), then the holder, unique to the process and the attempt, by
+// which a leader recognises its own renewal (keepLease).
+func (n *Node) leaseValue(attempt int) []byte {
+	return jobcodec.AppendString(encodeTerm(term{Node: n.cfg.Node, Addr: n.cfg.Advertise}), fmt.Sprintf("%s/%d", n.instance, attempt))
+}
+
+// leaseNode returns the node named in a lease value, "?" if it cannot be
+// read.
+func leaseNode(v []byte) string {
+	d := decoder(v)
+	d.Uvarint("term")
+	node := d.String("node")
+	if d.Err != nil {
+		return "?"
+	}
+	return node
+}
+
+// after returns a channel closed once d has passed on the node's clock,
+// and the timer to stop it.
+func (n *Node) after(d time.Duration) (<-chan struct{}, func()) {
+	ch := make(chan struct{})
+	t := n.clk.AfterFunc(d, func() { close(ch) })
+	return ch, func() { t.Stop() }
 }
 
 // stepDown ends the term once, recording why; it never blocks.
@@ -100,24 +141,24 @@ func (l *Leader) stepDown(why error) {
 // activates the journal. It returns ErrClosed when the node closes and
 // ctx.Err() when ctx ends; a node leads at most once.
 func (n *Node) Lead(ctx context.Context) (*Leader, error) {
-	t := time.NewTicker(n.cfg.Lease / 4)
-	defer t.Stop()
-	for {
-		l := &Leader{n: n, start: time.Now(), done: make(chan struct{})}
+	for attempt := 1; ; attempt++ {
+		l := &Leader{n: n, start: n.clk.Now(), holder: n.leaseValue(attempt), done: make(chan struct{})}
 		l.term = term{Node: n.cfg.Node, Addr: n.cfg.Advertise}
-		sent := time.Now()
-		cctx, cancel := context.WithTimeout(ctx, n.cfg.Lease/2)
-		rev, err := n.kv.Create(cctx, leaderKey, encodeTerm(l.term))
+		retry, stop := n.after(renewEvery(n.cfg.Lease))
+		sent := n.clk.Now()
+		cctx, cancel := context.WithTimeout(ctx, renewTimeout(n.cfg.Lease))
+		rev, err := n.kv.Create(cctx, leaderKey, l.holder)
 		cancel()
 		if err == nil {
 			l.renewed(sent, rev)
 			err = n.takeOver(ctx, l)
 			if err == nil {
+				stop()
 				return l, nil
 			}
 			l.stepDown(err)
 			n.log.Warn("cluster: takeover failed; following again", "err", err)
-			dctx, dcancel := context.WithTimeout(context.Background(), n.cfg.Lease/2)
+			dctx, dcancel := context.WithTimeout(context.Background(), renewTimeout(n.cfg.Lease))
 			_ = n.kv.Delete(dctx, leaderKey, jetstream.LastRevision(l.rev.Load()))
 			dcancel()
 		} else if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -125,15 +166,18 @@ func (n *Node) Lead(ctx context.Context) (*Leader, error) {
 		}
 		select {
 		case <-ctx.Done():
+			stop()
 			return nil, ctx.Err()
 		case <-n.ctx.Done():
+			stop()
 			return nil, ErrClosed
 		case <-n.replica.stopped:
+			stop()
 			if err := n.replica.failed(); err != nil {
 				return nil, err
 			}
 			return nil, ErrClosed
-		case <-t.C:
+		case <-retry:
 		}
 	}
 }
@@ -144,8 +188,13 @@ func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 	n.mu.Lock()
 	n.leader = l
 	n.mu.Unlock()
-	n.wg.Add(1)
-	go n.keepLease(l)
+	if !n.add() {
+		return ErrClosed
+	}
+	// The first renewal is armed here, not in the goroutine: it is due a
+	// quarter lease from now whenever the goroutine runs.
+	next, stop := n.after(renewEvery(n.cfg.Lease))
+	go n.keepLease(l, next, stop)
 
 	// 1. Fence: the term message, expecting the stream's last sequence
 	// and the last term message read.
@@ -188,59 +237,83 @@ func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 		return fmt.Errorf("%w: the lease was lost while reading the stream", ErrDeposed)
 	}
 	n.journal.activate(l)
-	n.wg.Add(1)
-	go n.journal.markIDs(l)
+	if n.add() {
+		go n.journal.markIDs(l)
+	}
 	n.log.Info("cluster: leading", "term", l.term.Term, "jobs", len(l.jobs), "next_id", l.next, "fence", l.seq)
 	return nil
 }
 
-// keepLease rewrites the lease every quarter lease, compare-and-set on
-// the revision last written, until the leader steps down. It steps down
-// when the write is refused: another node took the lease. A lease that
-// runs out while JetStream cannot take writes (an election after a node
-// died takes seconds) only suspends the leader: Valid is false, so its
-// connections write nothing, until a renewal at the same revision shows
-// that no other node took the lease meanwhile.
-func (n *Node) keepLease(l *Leader) {
+// keepLease rewrites the lease every renewEvery(lease) on the node's
+// clock, the first time when next is closed (stop stops its timer), compare-and-set on the revision last written, until the leader
+// steps down. It steps down when the lease was taken by another node or
+// expired. A lease that runs out while JetStream cannot take writes (an
+// election after a node died takes seconds) only suspends the leader:
+// Valid is false, so its connections write nothing, until a renewal at the
+// same revision shows that no other node took the lease meanwhile.
+func (n *Node) keepLease(l *Leader, next <-chan struct{}, stop func()) {
 	defer n.wg.Done()
-	// The lease names the node and its address; takeOver fills in the
-	// term meanwhile, so it is not read here.
-	val := encodeTerm(term{Node: n.cfg.Node, Addr: n.cfg.Advertise})
-	t := time.NewTicker(n.cfg.Lease / 4)
-	defer t.Stop()
 	for {
 		select {
 		case <-l.done:
+			stop()
 			return
 		case <-n.ctx.Done():
+			stop()
 			l.stepDown(ErrClosed)
 			return
-		case <-t.C:
+		case <-next:
 		}
-		sent := time.Now()
-		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Lease/2)
-		rev, err := n.kv.Update(ctx, leaderKey, val, l.rev.Load())
-		cancel()
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			// A renewal that timed out may have landed after all: the
-			// key then holds this node's own value at a later revision
-			// (no other node writes it), which the next renewal uses.
-			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Lease/2)
-			e, gerr := n.kv.Get(ctx, leaderKey)
-			cancel()
-			if gerr == nil && bytes.Equal(e.Value(), val) && e.Revision() > l.rev.Load() {
-				l.rev.Store(e.Revision())
-				continue
-			}
-		}
-		switch {
-		case err == nil:
-			l.renewed(sent, rev)
-		case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyNotFound):
-			l.stepDown(fmt.Errorf("%w: the lease was taken by another node or expired: %w", ErrDeposed, err))
+		// The next renewal is due a period after this one is sent, or
+		// at once if this one takes longer.
+		next, stop = n.after(renewEvery(n.cfg.Lease))
+		if !n.renew(l) {
+			stop()
 			return
-		default:
-			n.log.Warn("cluster: cannot renew the lease", "err", err, "valid", l.Valid())
 		}
+	}
+}
+
+// renew sends one renewal of l's lease and reports whether l still leads.
+//
+// A refused renewal (the key's revision is not the one l last wrote) is
+// not always another node's: a renewal of l's that timed out here may
+// have been stored all the same, late (a loaded machine, a JetStream
+// election), and changed the revision. The key then still holds l's
+// holder value, which only l writes, each write compare-and-set on the
+// one before: no other node can have held the lease in between, so l
+// takes the stored revision and goes on. Its validity is not extended
+// (when that write was stored is not known); the next renewal extends it.
+// Only a key that holds another value, or none (it expired or was
+// deleted: another node may take it at once), deposes l.
+func (n *Node) renew(l *Leader) bool {
+	sent := n.clk.Now()
+	ctx, cancel := context.WithTimeout(n.ctx, renewTimeout(n.cfg.Lease))
+	defer cancel()
+	rev, err := n.kv.Update(ctx, leaderKey, l.holder, l.rev.Load())
+	if err == nil {
+		l.renewed(sent, rev)
+		return true
+	}
+	if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		n.log.Warn("cluster: cannot renew the lease", "err", err, "valid", l.Valid())
+		return true
+	}
+	e, gerr := n.kv.Get(ctx, leaderKey)
+	switch {
+	case gerr == nil && bytes.Equal(e.Value(), l.holder):
+		n.log.Info("cluster: a renewal that had timed out was stored late; the lease is still this node's", "revision", e.Revision())
+		l.rev.Store(e.Revision())
+		return true
+	case gerr == nil:
+		l.stepDown(fmt.Errorf("%w: the lease was taken by node %s: %w", ErrDeposed, leaseNode(e.Value()), err))
+		return false
+	case errors.Is(gerr, jetstream.ErrKeyNotFound), errors.Is(gerr, jetstream.ErrKeyDeleted):
+		l.stepDown(fmt.Errorf("%w: the lease expired before it was renewed (no renewal stored within %v): %w", ErrDeposed, n.cfg.Lease, err))
+		return false
+	default:
+		// Cannot tell whose the key is: try again at the next renewal.
+		n.log.Warn("cluster: cannot renew the lease nor read it", "err", err, "read", gerr, "valid", l.Valid())
+		return true
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/reprieve/reprieve/internal/clock"
 )
 
 // Errors of a node's life.
@@ -41,6 +44,7 @@ type Node struct {
 	cfg   Config
 	names names
 	log   *slog.Logger
+	clk   clock.Clock    // times the lease (cfg.Clock)
 	ns    *server.Server // embedded server; nil with an external NATS
 	nc    *nats.Conn
 	js    jetstream.JetStream
@@ -53,12 +57,27 @@ type Node struct {
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 	// wg counts the goroutines the node owns: presence, the replica's
-	// reader, the leader's lease keeper and id marker; Close waits.
+	// reader, the leader's lease keeper and id marker, a guard's closer;
+	// Close waits. Once Open has returned, wg.Add is called only through
+	// add, so that no goroutine starts while Close waits.
 	wg sync.WaitGroup
 
-	// mu protects leader.
-	mu     sync.Mutex
-	leader *Leader
+	// mu protects leader and closing.
+	mu      sync.Mutex
+	leader  *Leader
+	closing bool // Close has begun: add refuses
+}
+
+// add counts a goroutine about to start in wg and reports true, or
+// reports false once Close has begun (the goroutine must not start).
+func (n *Node) add() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closing {
+		return false
+	}
+	n.wg.Add(1)
+	return true
 }
 
 // Open starts a node: the embedded NATS server (unless cfg.NATSURL is
@@ -78,7 +97,11 @@ func Open(cfg Config) (*Node, error) {
 	log = log.With("cluster", cfg.Name, "node", cfg.Node)
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	n := &Node{cfg: cfg, names: namesFor(cfg.Name), log: log, instance: hex.EncodeToString(id[:])}
+	clk := cfg.Clock
+	if clk == nil {
+		clk = clock.Real()
+	}
+	n := &Node{cfg: cfg, names: namesFor(cfg.Name), log: log, clk: clk, instance: hex.EncodeToString(id[:])}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -133,6 +156,7 @@ func (n *Node) connect(deadline time.Time) error {
 		nats.Timeout(2 * time.Second),
 	}
 	url := n.cfg.NATSURL
+	shown := redactURLs(url) // for messages: no password
 	if n.ns != nil {
 		opts = append(opts, nats.InProcessServer(n.ns))
 	} else {
@@ -156,10 +180,10 @@ func (n *Node) connect(deadline time.Time) error {
 			break
 		}
 		if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) || strings.Contains(err.Error(), "Authorization") {
-			return fmt.Errorf("%w: connect to NATS at %s: %w (check --nats-creds, --nats-token or the URL's user and password)", ErrUnavailable, url, err)
+			return fmt.Errorf("%w: connect to NATS at %s: %w (check --nats-creds, --nats-token or the URL's user and password)", ErrUnavailable, shown, err)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: connect to NATS at %s: %w (is NATS running there? check --nats-url)", ErrUnavailable, url, err)
+			return fmt.Errorf("%w: connect to NATS at %s: %w (is NATS running there? check --nats-url)", ErrUnavailable, shown, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -173,6 +197,18 @@ func (n *Node) connect(deadline time.Time) error {
 	}
 	n.js = js
 	return nil
+}
+
+// redactURLs returns a comma-separated list of NATS URLs with their
+// passwords replaced by xxxxx, for messages.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		if u, err := neturl.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // streamConfig is the stream every node of the cluster must agree on.
@@ -326,6 +362,7 @@ func (n *Node) keepPresence() {
 // returns once all of them have stopped.
 func (n *Node) Close() error {
 	n.mu.Lock()
+	n.closing = true
 	l := n.leader
 	n.mu.Unlock()
 	if l != nil {

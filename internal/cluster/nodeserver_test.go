@@ -160,7 +160,9 @@ func externalConfigs(t testing.TB, n int) []Config {
 		c.Node = fmt.Sprintf("n%d", i+1)
 		c.Advertise = fmt.Sprintf("127.0.0.1:%d", ports[i])
 		c.NATSURL = nc.url
-		c.Lease = time.Second
+		// The default lease: a one-second lease is shorter than a
+		// renewal can take under -race on a loaded 2-core machine
+		// (docs/cluster.md, The lease); tests of failover set their own.
 		c.TombstoneTTL = time.Minute
 		c.Logger = testLogger()
 		cfgs = append(cfgs, c)

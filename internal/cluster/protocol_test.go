@@ -3,39 +3,38 @@ package cluster
 import (
 	"os"
 	"testing"
-	"time"
 
+	"github.com/reprieve/reprieve/internal/poll"
 	"github.com/reprieve/reprieve/internal/protocoltest"
 )
 
-// startPair starts a cluster of two nodes on the shared NATS cluster and
-// waits until the first one leads.
-func startPair(t *testing.T, maxJobSize int) (leader, follower *nodeServer) {
+// startCluster starts a cluster of three nodes on the shared NATS
+// cluster, waits until the first one leads and the others follow it, and
+// returns the leader and the second node, a follower.
+func startCluster(t *testing.T, maxJobSize int) (leader, follower *nodeServer) {
 	t.Helper()
-	nodes := openAll(t, externalConfigs(t, 2))
-	leader = serveNode(t, nodes[0], maxJobSize)
-	waitFor(t, 30*time.Second, "the first node leads", func() bool { return leader.srv.Load() != nil })
-	follower = serveNode(t, nodes[1], maxJobSize)
-	waitFor(t, 30*time.Second, "the follower reads the leader's term", func() bool {
-		tm, _ := nodes[1].replica.leader()
-		return tm.Node == nodes[0].cfg.Node
+	all := startThree(t, maxJobSize)
+	return all[0], all[1]
+}
+
+// startThree starts a cluster of three nodes on the shared NATS cluster
+// and returns them once the first leads and the
+// others follow it.
+func startThree(t *testing.T, maxJobSize int) []*nodeServer {
+	t.Helper()
+	nodes := openAll(t, externalConfigs(t, 3))
+	leader := serveNode(t, nodes[0], maxJobSize)
+	poll.Until(t, "the first node leads", func() bool { return leader.srv.Load() != nil })
+	all := []*nodeServer{leader, serveNode(t, nodes[1], maxJobSize), serveNode(t, nodes[2], maxJobSize)}
+	poll.Until(t, "the followers read the leader's term", func() bool {
+		t1, _ := nodes[1].replica.leader()
+		t2, _ := nodes[2].replica.leader()
+		return t1.Node == nodes[0].cfg.Node && t2.Node == nodes[0].cfg.Node
 	})
-	return leader, follower
+	return all
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// clusterStarter runs each protocol case against a fresh two-node
+// clusterStarter runs each protocol case against a fresh three-node
 // cluster, through the leader or through the follower's proxy.
 func clusterStarter(viaFollower bool) protocoltest.Starter {
 	return func(t *testing.T, cfg protocoltest.Config) *protocoltest.Target {
@@ -43,7 +42,7 @@ func clusterStarter(viaFollower bool) protocoltest.Starter {
 		if max == 0 {
 			max = 65535
 		}
-		leader, follower := startPair(t, max)
+		leader, follower := startCluster(t, max)
 		addr := leader.addr
 		if viaFollower {
 			addr = follower.addr
@@ -58,26 +57,49 @@ func clusterStarter(viaFollower bool) protocoltest.Starter {
 	}
 }
 
-// protocolOptIn skips the protocol suites unless REPRIEVE_CLUSTER_PROTOCOL
-// is set: under -race on a loaded 2-core machine a leader's lease can run
-// out between two cases, and the case fails (docs/cluster.md, "Known
-// limits").
-func protocolOptIn(t *testing.T) {
-	if os.Getenv("REPRIEVE_CLUSTER_PROTOCOL") == "" {
-		t.Skip("set REPRIEVE_CLUSTER_PROTOCOL=1 to run the protocol suite against a cluster")
+// shortSuite is the protocol cases the default run takes through a
+// cluster: every change that is published (put, delete, release with a
+// delay, bury, kick), and what a proxy could get wrong (pipelined
+// commands, one-byte writes, a half-closed connection, a hang-up
+// releasing the connection's job). The whole suite takes minutes under
+// -race on a loaded 2-core machine (a fresh cluster per case);
+// REPRIEVE_CLUSTER_PROTOCOL=1 runs it.
+var shortSuite = []string{
+	"PutReserveDelete", "Bury", "KickJobBuried", "ReleaseDelayed",
+	"Pipelining", "OneByteWrites", "HalfCloseWhileReserving", "CloseReleasesJob",
+}
+
+// runProtocol runs the protocol suite, or its short version unless
+// REPRIEVE_CLUSTER_PROTOCOL is set, against clusters from start.
+func runProtocol(t *testing.T, start protocoltest.Starter) {
+	if os.Getenv("REPRIEVE_CLUSTER_PROTOCOL") != "" {
+		protocoltest.Run(t, start)
+		return
+	}
+	cases := map[string]protocoltest.Case{}
+	for _, c := range protocoltest.Cases() {
+		cases[c.Name] = c
+	}
+	for _, name := range shortSuite {
+		c, ok := cases[name]
+		if !ok {
+			t.Fatalf("no protocol case %s", name)
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			c.Run(t, start(t, c.Config))
+		})
 	}
 }
 
 // TestProtocolThroughLeader runs the protocol suite against a cluster's
 // leader.
 func TestProtocolThroughLeader(t *testing.T) {
-	protocolOptIn(t)
-	protocoltest.Run(t, clusterStarter(false))
+	runProtocol(t, clusterStarter(false))
 }
 
 // TestProtocolThroughFollower runs the protocol suite through a
 // follower, which proxies to the leader.
 func TestProtocolThroughFollower(t *testing.T) {
-	protocolOptIn(t)
-	protocoltest.Run(t, clusterStarter(true))
+	runProtocol(t, clusterStarter(true))
 }

@@ -10,7 +10,10 @@ import (
 // you see).
 type Stats struct {
 	Name, Node, Leader string
-	Term               uint64
+	// LeaderAddr is the address the leader serves clients at (its
+	// Advertise); clients that follow the leader connect there.
+	LeaderAddr string
+	Term       uint64
 	// Replicas is the stream's replica count; ReplicasCurrent how many of
 	// them are caught up (the stream's Raft leader included); Lag the
 	// most operations any replica is behind.
@@ -29,7 +32,7 @@ type Stats struct {
 func (l *Leader) Stats() Stats {
 	n := l.n
 	st := Stats{
-		Name: n.cfg.Name, Node: n.cfg.Node, Leader: l.term.Node, Term: l.term.Term,
+		Name: n.cfg.Name, Node: n.cfg.Node, Leader: l.term.Node, LeaderAddr: l.term.Addr, Term: l.term.Term,
 		Replicas:     n.cfg.Replicas,
 		Published:    n.journal.published.Load(),
 		Acknowledged: n.journal.acked.Load(),
@@ -67,6 +70,7 @@ func (s Stats) StatsKeys() [][2]string {
 		{"cluster-name", s.Name},
 		{"cluster-node", s.Node},
 		{"cluster-leader", s.Leader},
+		{"cluster-leader-addr", s.LeaderAddr},
 		{"cluster-term", u(s.Term)},
 		{"cluster-replicas", strconv.Itoa(s.Replicas)},
 		{"cluster-replicas-current", strconv.Itoa(s.ReplicasCurrent)},
