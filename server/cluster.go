@@ -187,6 +187,7 @@ func (s *Server) follow(ctx context.Context) (net.Listener, <-chan struct{}, err
 	}
 	jobs, next := l.Restored()
 	s.b.Restore(jobs, next)
+	s.b.RestoreTicks(l.Ticks())
 	s.leader.Store(l)
 	close(s.leading)
 	s.log.Info("cluster: leading", "term", l.Term(), "jobs", len(jobs), "next_id", next)

@@ -38,7 +38,7 @@ func streamDiskBytes(t *testing.T, stream string) int64 {
 // rounds beyond JetStream's block size.
 func TestReleaseChurnKeepsStreamBounded(t *testing.T) {
 	nodes := []*Node{}
-	for _, c := range externalConfigs(t, 1) {
+	for _, c := range withLease(externalConfigs(t, 1), loadedLease) {
 		n, err := Open(c)
 		if err != nil {
 			t.Fatal(err)

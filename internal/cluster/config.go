@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -150,3 +151,9 @@ func (n names) jobSubject(id uint64) string {
 }
 func (n names) termSubject() string { return n.prefix + "term" }
 func (n names) idsSubject() string  { return n.prefix + "ids" }
+
+// tickSubject is a schedule's tick subject: its name in hexadecimal, so
+// that any name is one subject token.
+func (n names) tickSubject(schedule string) string {
+	return n.prefix + "tick." + hex.EncodeToString([]byte(schedule))
+}

@@ -18,11 +18,13 @@
 // The stream REPRIEVE_C has subjects reprieve.C.> on file storage with
 // R replicas (1, 3 or 5; every node must agree), keeps at most ONE message
 // per subject (MaxMsgsPerSubject 1, discard old) and allows per-message
-// TTLs. Its subjects:
+// TTLs and atomic batch publishes. Its subjects:
 //
 //	reprieve.C.job.<id>   one job, <id> in decimal
 //	reprieve.C.term       the latest leader's fence
 //	reprieve.C.ids        the id mark
+//	reprieve.C.tick.<s>   a periodic job's last tick, <s> the schedule's
+//	                      name in lower-case hexadecimal
 //
 // Because only the latest message of a subject is kept, the stream holds
 // the live state, not a history: a job's put and every later change
@@ -71,26 +73,80 @@
 // (at most once a second), so that ids are never reused even
 // after every job was deleted and its tombstone expired.
 //
-// # Fencing
+// A tick message (reprieve.C.tick.<s>) is written when the schedule s
+// fires, just before the put of the job it fires:
 //
-// Every message the leader publishes carries Nats-Expected-Last-Sequence:
-// JetStream stores it only if the stream's last sequence is the one the
-// leader expects. The leader is the stream's only writer, so it knows the
-// sequence each publish will get and can keep many publishes in flight
-// (the k-th after its term message T expects T+k-1). When another node
-// has written since (a new leader's term message), the publish is refused,
-// and so is every later one: the leader steps down. A change is
-// acknowledged to a client only after its PubAck, which JetStream sends
-// once the stream's Raft group has the message on a majority of replicas;
-// a refused or failed publish answers the client nothing (its connection
-// is dropped). A publish that finds no stream leader (an election) is
-// sent again, in order, for up to ten seconds; one not acknowledged
-// within 30 seconds is a failure.
+//	version  1 byte (1)
+//	schedule string: the schedule's name
+//	at       time: the tick
+//	id       uvarint: the id of the job the tick puts
+//
+// A new leader hands the engine the last tick of each schedule
+// (broker.RestoreTicks), so a takeover neither repeats a tick nor forgets
+// one: the ticks missed since follow the schedule's catch-up rule. The
+// id counts as used even if the job's put was not stored.
+//
+// # Publishing and the fence
+//
+// The leader is the stream's only writer. Its publisher takes the changes
+// the engine queued (in the engine's order) and writes them as one
+// JetStream atomic batch (Nats-Batch-Id, Nats-Batch-Sequence,
+// Nats-Batch-Commit on the last; a single change is sent as a plain
+// message), at most 500 messages and about 1 MiB, one batch in flight at
+// a time: while it waits, the next changes queue and form the next batch
+// (group commit). The batch's first message carries two expectations:
+//
+//	Nats-Expected-Last-Sequence          P, the sequence of the leader's
+//	                                     last stored batch (at first its
+//	                                     term message T)
+//	Nats-Expected-Last-Subject-Sequence  T, with
+//	Nats-Expected-Last-Subject-Sequence-Subject  reprieve.C.term
+//
+// JetStream stores the whole batch, at P+1 … P+n, only if both hold, or
+// none of it. A change is acknowledged to its client only after the
+// batch's PubAck (JetStream's Raft group has it on a majority).
+//
+// The term expectation is the fence: once another node's term message
+// is stored, no batch of an older leader can be, whatever sequence it
+// expects. (The last-sequence expectation alone is not a fence: an old
+// leader's publish expecting exactly the new term message's sequence
+// would be stored after it.) The last-sequence expectation makes a
+// resend safe: two sends of one batch both expect P, so at most one is
+// stored.
+//
+// A batch whose outcome is unknown — refused (no stream leader during a
+// JetStream election, a stale expectation, an incomplete batch because
+// the stream leader changed between its messages) or unanswered within
+// five seconds — is resolved from the stream: the publisher reads the
+// stream's last sequence L, then the term subject's last sequence S
+// (retrying every 100 ms while JetStream cannot answer):
+//
+//   - S ≠ T: another node has written a term message: this leader is
+//     deposed and steps down; the batch is not acknowledged.
+//   - L = P+n: the batch is stored (its PubAck was lost): acknowledged.
+//   - L = P: the batch is not stored: it is sent again, in order, under
+//     a new batch id, and resolved again if that fails.
+//   - anything else cannot happen with one writer and one batch in
+//     flight: the leader steps down.
+//
+// Because S is read after L and a term message is only ever replaced by
+// a later one, S = T proves that every message stored after T up to L
+// was written by this leader, hence is one of its batches, in order. A stale
+// L (a new stream leader that has not applied everything yet) can only
+// make the publisher resend a batch that is stored; that resend is
+// refused (its last-sequence expectation fails) and resolved again. The
+// leader thus rides out JetStream elections while it holds its lease;
+// it steps down only when the fence shows another writer or its lease is
+// lost (The lease); only then is a change refused, and its client gets
+// no answer (the connection is dropped).
 //
 // # The lease
 //
-// The bucket REPRIEVE_C_LEASE keeps each value for the lease duration L
-// (MaxAge; default 4 s) unless it is rewritten. Its keys:
+// The bucket REPRIEVE_C_LEASE (file storage, R replicas: a replica kept
+// in memory would come back empty after a restart, and the bucket could
+// then lose its majority when another node dies) keeps each value for
+// the lease duration L (MaxAge; default 4 s) unless it is rewritten. Its
+// keys:
 //
 //	leader        version, term (0), node, addr (as in a term message,
 //	              without next), then holder: a string naming the

@@ -1,79 +1,97 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/reprieve/reprieve/internal/job"
 	"github.com/reprieve/reprieve/internal/journal"
 )
 
-// Journal is the engine's journal in cluster mode: each change is
-// published to the stream, fenced by the sequence the leader expects,
-// and its Commit completes when JetStream acknowledges it (a majority of
-// the replicas have it). Publishes are asynchronous: while one waits for
-// its acknowledgement the next ones are already sent, so concurrent
+// Journal is the engine's journal in cluster mode: each change is queued
+// for the leader's publisher (publisher.go), which writes the queue to
+// the stream in fenced atomic batches, and its Commit completes when
+// JetStream has stored the change's batch on a majority of the replicas.
+// While one batch is in flight the next changes queue, so concurrent
 // clients share the replication round trips (group commit). Before the
-// node leads, and after a publish failed, every change is refused.
+// node leads, and after the publisher failed, every change is refused.
 type Journal struct {
 	n *Node
 
 	// mu protects everything below. It is taken inside the engine's lock
-	// (Put, Update, Delete) and by the id marker; nothing is called with
-	// it held that takes another lock of this package.
+	// (Put, Update, Delete, Tick), by the id marker and by the publisher;
+	// nothing is called with it held that takes another lock.
 	mu     sync.Mutex
 	leader *Leader
-	expect uint64 // the stream's last sequence the next publish expects
-	err    error  // the first failure; sticky
-	maxID  job.ID // the highest id put
-	marked job.ID // the next id of the last id mark
+	queue  []*change     // changes not yet taken by the publisher
+	wake   chan struct{} // a token when queue became non-empty
+	err    error         // the first failure; sticky
+	maxID  job.ID        // the highest id put
+	marked job.ID        // the next id of the last id mark
 
-	published, acked atomic.Uint64
+	published, acked, resent, batches atomic.Uint64
 }
 
-var _ journal.Journal = (*Journal)(nil)
+var (
+	_ journal.Journal = (*Journal)(nil)
+	_ journal.Ticker  = (*Journal)(nil)
+)
 
-func newJournal(n *Node) *Journal { return &Journal{n: n} }
+func newJournal(n *Node) *Journal { return &Journal{n: n, wake: make(chan struct{}, 1)} }
+
+// change is one message for the stream and the commit that waits for it.
+type change struct {
+	subject   string
+	data      []byte
+	tombstone bool
+
+	done chan struct{} // closed once err is set
+	err  error         // nil: stored
+}
+
+func (c *change) finish(err error) {
+	c.err = err
+	close(c.done)
+}
 
 // activate starts publishing for l, after its term message.
 func (j *Journal) activate(l *Leader) {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	j.leader = l
-	j.expect = l.seq
 	j.maxID = l.next - 1
+	j.mu.Unlock()
+	j.n.wg.Add(1)
+	go j.publish(l)
 }
 
 // Put publishes the whole job on its subject.
 func (j *Journal) Put(jb *job.Job) (journal.Commit, error) {
-	return j.publish(j.n.names.jobSubject(uint64(jb.ID)), encodeJob(jb), false, jb.ID)
+	return j.enqueue(j.n.names.jobSubject(uint64(jb.ID)), encodeJob(jb), false, jb.ID)
 }
 
 // Update publishes the whole job again, replacing its previous message.
 func (j *Journal) Update(jb *job.Job) (journal.Commit, error) {
-	return j.publish(j.n.names.jobSubject(uint64(jb.ID)), encodeJob(jb), false, jb.ID)
+	return j.enqueue(j.n.names.jobSubject(uint64(jb.ID)), encodeJob(jb), false, jb.ID)
 }
 
 // Delete publishes the job's tombstone.
 func (j *Journal) Delete(id job.ID) (journal.Commit, error) {
-	return j.publish(j.n.names.jobSubject(uint64(id)), nil, true, id)
+	return j.enqueue(j.n.names.jobSubject(uint64(id)), nil, true, id)
 }
 
-// publish sends one message expecting the next sequence of the leader's
-// chain. An error (not leading, stepped down, the connection refused the
-// message) refuses the change.
-func (j *Journal) publish(subject string, data []byte, tombstone bool, id job.ID) (journal.Commit, error) {
-	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
-	var ttl time.Duration
-	if tombstone {
-		msg.Header.Set(opHeader, opDelete)
-		ttl = j.n.cfg.TombstoneTTL
-	}
+// Tick publishes the last tick of a periodic job's schedule on the
+// schedule's subject (doc.go, Messages), replacing the previous tick.
+func (j *Journal) Tick(schedule string, at time.Time, id job.ID) (journal.Commit, error) {
+	return j.enqueue(j.n.names.tickSubject(schedule), encodeTick(tick{Schedule: schedule, At: at, ID: id}), false, 0)
+}
+
+// enqueue queues one message for the publisher. An error (not leading,
+// the publisher failed) refuses the change.
+func (j *Journal) enqueue(subject string, data []byte, tombstone bool, id job.ID) (journal.Commit, error) {
+	c := &change{subject: subject, data: data, tombstone: tombstone, done: make(chan struct{})}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.err != nil {
@@ -82,85 +100,68 @@ func (j *Journal) publish(subject string, data []byte, tombstone bool, id job.ID
 	if j.leader == nil {
 		return nil, ErrNotLeader
 	}
-	c, err := j.sendLocked(msg, ttl)
-	if err == nil {
-		j.maxID = max(j.maxID, id)
-	}
-	return c, err
+	j.queueLocked(c)
+	j.maxID = max(j.maxID, id)
+	return &commit{c: c, l: j.leader, j: j}, nil
 }
 
-// sendLocked publishes msg (with a TTL if ttl > 0) expecting the chain's
-// next sequence; the caller holds mu and has checked that j leads.
-func (j *Journal) sendLocked(msg *nats.Msg, ttl time.Duration) (journal.Commit, error) {
-	// While JetStream elects a stream leader a publish finds no
-	// responder; it is retried, in the order sent, for up to ten seconds.
-	opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequence(j.expect), jetstream.WithStallWait(j.n.cfg.Lease),
-		jetstream.WithRetryAttempts(40), jetstream.WithRetryWait(250 * time.Millisecond)}
-	if ttl > 0 {
-		opts = append(opts, jetstream.WithMsgTTL(ttl))
-	}
-	fut, err := j.n.js.PublishMsgAsync(msg, opts...)
-	if err != nil {
-		j.failLocked(fmt.Errorf("publish %s: %w", msg.Subject, err))
-		return nil, j.err
-	}
-	j.expect++
+// queueLocked appends c to the queue and wakes the publisher; the caller
+// holds mu.
+func (j *Journal) queueLocked(c *change) {
+	j.queue = append(j.queue, c)
 	j.published.Add(1)
-	return &commit{j: j, l: j.leader, fut: fut, seq: j.expect}, nil
-}
-
-// failLocked records the first failure and makes the leader step down;
-// the caller holds mu.
-func (j *Journal) failLocked(err error) {
-	if j.err == nil {
-		j.err = fmt.Errorf("%w: %w", ErrDeposed, err)
-	}
-	if j.leader != nil {
-		j.leader.stepDown(j.err)
+	select {
+	case j.wake <- struct{}{}:
+	default:
 	}
 }
 
-func (j *Journal) fail(err error) {
+// fail records the first failure, makes the leader step down and refuses
+// every queued change.
+func (j *Journal) fail(l *Leader, err error) {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.failLocked(err)
+	if j.err == nil {
+		if !errors.Is(err, ErrDeposed) && !errors.Is(err, ErrClosed) {
+			err = fmt.Errorf("%w: %w", ErrDeposed, err)
+		}
+		j.err = err
+	}
+	err = j.err
+	queued := j.queue
+	j.queue = nil
+	j.mu.Unlock()
+	l.stepDown(err)
+	for _, c := range queued {
+		c.finish(err)
+	}
 }
 
-// commit is one publish in flight.
+// commit is one change in flight.
 type commit struct {
-	j   *Journal
-	l   *Leader // the leader that published it
-	fut jetstream.PubAckFuture
-	seq uint64 // the sequence the message must get
-
-	once sync.Once
-	err  error
+	c *change
+	l *Leader // the leader that queued it
+	j *Journal
 }
 
-// Wait blocks until JetStream acknowledged the message (it is on a
-// majority of the replicas) or refused it, or the leader stepped down; a
-// refusal makes the leader step down, and the leader answers no client
-// from then on.
+// Wait blocks until JetStream has stored the change on a majority of the
+// replicas, or the leader stepped down: then the change may or may not
+// be stored, and the leader answers no client from then on.
 func (c *commit) Wait() error {
-	c.once.Do(func() {
+	select {
+	case <-c.c.done:
+	default:
 		select {
-		case ack := <-c.fut.Ok():
-			if ack.Sequence != c.seq {
-				c.err = fmt.Errorf("%w: message stored at sequence %d, expected %d", ErrDeposed, ack.Sequence, c.seq)
-				c.j.fail(c.err)
-				return
-			}
-			c.j.acked.Add(1)
-		case err := <-c.fut.Err():
-			c.err = fmt.Errorf("%w: sequence %d: %w", ErrDeposed, c.seq, err)
-			c.j.fail(c.err)
+		case <-c.c.done:
 		case <-c.l.done:
 			// Stepped down: nothing more is acknowledged, whatever
 			// became of the message.
-			c.err = c.l.why
+			return c.l.why
 		}
-	})
-	return c.err
+	}
+	if c.c.err == nil {
+		c.j.acked.Add(1)
+	}
+	return c.c.err
 }
 
 // markIDs publishes an id mark, at most once a second, whenever a put
@@ -172,18 +173,19 @@ func (j *Journal) markIDs(l *Leader) {
 	defer t.Stop()
 	for {
 		j.mu.Lock()
-		var c journal.Commit
-		var err error
-		if next := j.maxID + 1; next > j.marked && j.err == nil {
-			msg := &nats.Msg{Subject: j.n.names.idsSubject(), Data: encodeIDs(next), Header: nats.Header{}}
-			c, err = j.sendLocked(msg, 0)
-			if err == nil {
-				j.marked = next
-			}
+		var c *change
+		if next := j.maxID + 1; next > j.marked && j.err == nil && j.leader == l {
+			c = &change{subject: j.n.names.idsSubject(), data: encodeIDs(next), done: make(chan struct{})}
+			j.queueLocked(c)
+			j.marked = next
 		}
 		j.mu.Unlock()
 		if c != nil {
-			_ = c.Wait() // a failure has made the leader step down
+			select {
+			case <-c.done: // a failure has made the leader step down
+			case <-l.done:
+				return
+			}
 		}
 		select {
 		case <-l.done:

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/jobcodec"
 )
 
 // leaderKey is the lease's key in the bucket (doc.go, The lease).
@@ -100,17 +101,16 @@ func validFor(lease time.Duration) time.Duration     { return lease - lease/8 }
 // yet known), then the holder, unique to the process and the attempt, by
 // which a leader recognises its own renewal (keepLease).
 func (n *Node) leaseValue(attempt int) []byte {
-	return enc(encodeTerm(term{Node: n.cfg.Node, Addr: n.cfg.Advertise})).s(fmt.Sprintf("%s/%d", n.instance, attempt))
+	return jobcodec.AppendString(encodeTerm(term{Node: n.cfg.Node, Addr: n.cfg.Advertise}), fmt.Sprintf("%s/%d", n.instance, attempt))
 }
 
 // leaseNode returns the node named in a lease value, "?" if it cannot be
 // read.
 func leaseNode(v []byte) string {
-	d := dec{b: v}
-	d.version()
-	d.u("term")
-	node := d.s("node")
-	if d.err != nil {
+	d := decoder(v)
+	d.Uvarint("term")
+	node := d.String("node")
+	if d.Err != nil {
 		return "?"
 	}
 	return node

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/reprieve/reprieve/internal/clock"
+	"github.com/reprieve/reprieve/internal/jobcodec"
 	"github.com/reprieve/reprieve/internal/poll"
 )
 
@@ -152,7 +153,7 @@ func TestTakenLeaseDeposes(t *testing.T) {
 	cfg, fake := fakeLeaseConfig(t)
 	_, l := leadAlone(t, cfg)
 	kv := leaseBucket(t, cfg)
-	other := enc(encodeTerm(term{Node: "n9", Addr: "127.0.0.1:1"})).s("other/1")
+	other := jobcodec.AppendString(encodeTerm(term{Node: "n9", Addr: "127.0.0.1:1"}), "other/1")
 	if _, err := kv.Update(context.Background(), leaderKey, other, l.rev.Load()); err != nil {
 		t.Fatal(err)
 	}

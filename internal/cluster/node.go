@@ -222,6 +222,8 @@ func (n *Node) streamConfig() jetstream.StreamConfig {
 		MaxMsgsPerSubject: 1,
 		Discard:           jetstream.DiscardOld,
 		AllowMsgTTL:       true,
+		// The leader writes its changes in atomic batches (doc.go).
+		AllowAtomicPublish: true,
 	}
 }
 
@@ -263,14 +265,23 @@ func (n *Node) ensureOnce(ctx context.Context) error {
 	if r := st.CachedInfo().Config.Replicas; r != n.cfg.Replicas {
 		return fmt.Errorf("%w: stream %s has %d replicas but --replicas is %d: every node must use the same --replicas", ErrMismatch, n.names.stream, r, n.cfg.Replicas)
 	}
+	if !st.CachedInfo().Config.AllowAtomicPublish {
+		// A stream created before the leader wrote atomic batches.
+		if _, err := n.js.UpdateStream(ctx, n.streamConfig()); err != nil {
+			return err
+		}
+	}
 	kv, err := n.js.KeyValue(ctx, n.names.bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = n.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:      n.names.bucket,
 			Description: "Reprieve cluster " + n.cfg.Name + ": leader lease and node presence",
 			TTL:         n.cfg.Lease,
-			Storage:     jetstream.MemoryStorage,
-			Replicas:    n.cfg.Replicas,
+			// File storage: a memory replica restarts empty, and a
+			// bucket whose other replica dies meanwhile can be left
+			// without a leader.
+			Storage:  jetstream.FileStorage,
+			Replicas: n.cfg.Replicas,
 		})
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			kv, err = n.js.KeyValue(ctx, n.names.bucket)

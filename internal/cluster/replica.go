@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ type replica struct {
 	// mu protects everything below.
 	mu      sync.Mutex
 	jobs    map[job.ID]*job.Job
+	ticks   map[string]time.Time // the last tick of each schedule
 	term    term
 	termSeq uint64 // the stream sequence of term's message; 0: none read
 	maxID   job.ID // the highest id of a job, tombstone or id mark seen
@@ -56,6 +58,7 @@ func newReplica(n *Node) *replica {
 // reset forgets everything read; the caller holds mu (or owns r alone).
 func (r *replica) reset() {
 	r.jobs = make(map[job.ID]*job.Job)
+	r.ticks = make(map[string]time.Time)
 	r.term = term{}
 	r.termSeq = 0
 	r.maxID = 0
@@ -211,6 +214,13 @@ func (r *replica) apply(subject, op string, data []byte, seq uint64) error {
 		if t.Next > 0 {
 			r.maxID = max(r.maxID, t.Next-1)
 		}
+	case strings.HasPrefix(rest, "tick."):
+		t, err := decodeTick(data)
+		if err != nil {
+			return err
+		}
+		r.ticks[t.Schedule] = t.At
+		r.maxID = max(r.maxID, t.ID)
 	case rest == "ids":
 		next, err := decodeIDs(data)
 		if err != nil {
@@ -292,4 +302,14 @@ func (r *replica) takeOver() ([]*job.Job, job.ID) {
 	})
 	r.jobs = nil
 	return jobs, r.maxID + 1
+}
+
+// Ticks returns the last tick of each periodic job's schedule as the
+// stream kept it when l took over (doc.go, Messages); hand them to the
+// engine's RestoreTicks after Restore. The map belongs to the caller.
+func (l *Leader) Ticks() map[string]time.Time {
+	r := l.n.replica
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.ticks)
 }

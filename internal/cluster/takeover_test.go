@@ -11,6 +11,20 @@ import (
 	"github.com/reprieve/reprieve/internal/journal"
 )
 
+// loadedLease is the lease of the tests that need a leader to keep its
+// lease throughout: the default, which a leader under -race on a loaded
+// 2-core machine renews in time (a 1 s lease is sometimes renewed too
+// late there, and the test's leader steps down).
+const loadedLease = 4 * time.Second
+
+// withLease sets the lease of every configuration.
+func withLease(cfgs []Config, d time.Duration) []Config {
+	for i := range cfgs {
+		cfgs[i].Lease = d
+	}
+	return cfgs
+}
+
 // testJob returns a job with every field set, distinct per id.
 func testJob(id job.ID, st job.State) *job.Job {
 	base := time.Unix(1_700_000_000, int64(id))
@@ -51,7 +65,7 @@ func write(t *testing.T, j *Journal, changes func(put func(*job.Job), upd func(*
 }
 
 func TestTakeoverRestoresEveryAcknowledgedChange(t *testing.T) {
-	nodes := openAll(t, testConfigs(t, 3))
+	nodes := openAll(t, withLease(testConfigs(t, 3), loadedLease))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	leaders := campaign(ctx, nodes)
@@ -106,5 +120,58 @@ func TestTakeoverRestoresEveryAcknowledgedChange(t *testing.T) {
 		if w := want[j.ID]; !reflect.DeepEqual(j, w) {
 			t.Fatalf("job %d restored as\n%+v\nwant\n%+v", j.ID, j, w)
 		}
+	}
+}
+
+// TestTakeoverKeepsScheduleTicks: the last tick of each schedule, written
+// through the journal as the engine does before a tick's put, is handed
+// to the next leader, and a tick's job id is never handed out again.
+func TestTakeoverKeepsScheduleTicks(t *testing.T) {
+	nodes := openAll(t, withLease(testConfigs(t, 3), loadedLease))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	leaders := campaign(ctx, nodes)
+	first := next(t, leaders)
+	if ticks := first.l.Ticks(); len(ticks) != 0 {
+		t.Fatalf("a new cluster restores ticks %v; want none", ticks)
+	}
+	j := nodes[first.i].Journal()
+	base := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	want := map[string]time.Time{}
+	var cs []journal.Commit
+	for i, name := range []string{"nightly", "every hour.with dots", "nightly", "ünïcode *>"} {
+		at := base.Add(time.Duration(i) * time.Hour)
+		c, err := j.Tick(name, at, job.ID(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+		if i < 3 { // the last tick's job is never put: its id is used all the same
+			c, err := j.Put(testJob(job.ID(i+1), job.Ready))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs = append(cs, c)
+		}
+		want[name] = at
+	}
+	for _, c := range cs {
+		if err := c.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crash(nodes[first.i])
+	second := next(t, leaders)
+	got := second.l.Ticks()
+	if len(got) != len(want) {
+		t.Fatalf("restored ticks %v, want %v", got, want)
+	}
+	for name, at := range want {
+		if !got[name].Equal(at) {
+			t.Fatalf("tick of %q restored as %v, want %v", name, got[name], at)
+		}
+	}
+	if _, nextID := second.l.Restored(); nextID != 5 {
+		t.Fatalf("next id after takeover = %d, want 5 (above the last tick's job)", nextID)
 	}
 }

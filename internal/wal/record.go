@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/jobcodec"
 )
 
 // Record types; see doc.go.
@@ -66,60 +67,13 @@ func appendFrame(b []byte, payload func([]byte) []byte) []byte {
 	return b
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendTime(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return binary.AppendVarint(b, 0)
-	}
-	return binary.AppendVarint(b, t.UnixNano())
-}
-
-// appendFailure appends 0 for no failure history, else 1 and its fields.
-func appendFailure(b []byte, f *job.Failure) []byte {
-	if f == nil {
-		return append(b, 0)
-	}
-	b = append(b, 1)
-	b = binary.AppendUvarint(b, uint64(f.Attempts))
-	b = appendString(b, f.FirstError)
-	b = appendString(b, f.LastError)
-	b = appendTime(b, f.FirstAt)
-	b = appendTime(b, f.LastAt)
-	b = appendTime(b, f.RetryFrom)
-	b = appendString(b, f.Origin)
-	b = appendString(b, f.GaveUp)
-	b = binary.AppendUvarint(b, uint64(f.Kicks))
-	return appendTime(b, f.KickedAt)
-}
-
-func appendCounters(b []byte, j *job.Job) []byte {
-	for _, c := range [...]uint32{j.Reserves, j.Timeouts, j.Releases, j.Buries, j.Kicks} {
-		b = binary.AppendUvarint(b, uint64(c))
-	}
-	return b
-}
-
 // appendPut appends a framed put record of j.
 func appendPut(b []byte, seq uint64, j *job.Job) []byte {
 	return appendFrame(b, func(b []byte) []byte {
 		b = append(b, recPut)
 		b = binary.AppendUvarint(b, seq)
 		b = binary.AppendUvarint(b, uint64(j.ID))
-		b = appendString(b, j.Tube)
-		b = binary.AppendUvarint(b, uint64(j.Priority))
-		b = binary.AppendVarint(b, int64(j.Delay))
-		b = binary.AppendVarint(b, int64(j.TTR))
-		b = append(b, byte(j.State))
-		b = appendTime(b, j.Created)
-		b = appendTime(b, j.Deadline)
-		b = appendCounters(b, j)
-		b = appendFailure(b, j.Failure)
-		b = binary.AppendUvarint(b, uint64(len(j.Body)))
-		return append(b, j.Body...)
+		return jobcodec.AppendJob(b, j)
 	})
 }
 
@@ -129,14 +83,14 @@ func appendUpdate(b []byte, seq uint64, j *job.Job) []byte {
 		b = append(b, recUpdate)
 		b = binary.AppendUvarint(b, seq)
 		b = binary.AppendUvarint(b, uint64(j.ID))
-		b = appendString(b, j.Tube)
+		b = jobcodec.AppendString(b, j.Tube)
 		b = binary.AppendUvarint(b, uint64(j.Priority))
 		b = binary.AppendVarint(b, int64(j.Delay))
 		b = binary.AppendVarint(b, int64(j.TTR))
 		b = append(b, byte(j.State))
-		b = appendTime(b, j.Deadline)
-		b = appendCounters(b, j)
-		return appendFailure(b, j.Failure)
+		b = jobcodec.AppendTime(b, j.Deadline)
+		b = jobcodec.AppendCounters(b, j)
+		return jobcodec.AppendFailure(b, j.Failure)
 	})
 }
 
@@ -159,7 +113,7 @@ func appendTick(b []byte, seq uint64, id job.ID, schedule string, at time.Time) 
 		b = binary.AppendUvarint(b, uint64(id))
 		b = binary.AppendUvarint(b, uint64(len(schedule)))
 		b = append(b, schedule...)
-		return appendTime(b, at)
+		return jobcodec.AppendTime(b, at)
 	})
 }
 
@@ -197,195 +151,64 @@ func appendDrop(b []byte, seq, num uint64) []byte {
 	})
 }
 
-// decoder reads payload fields; the first error sticks.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: bad %s", errBadRecord, what)
-	}
-}
-
-func (d *decoder) uvarint(what string) uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) u32(what string) uint32 {
-	v := d.uvarint(what)
-	if v > 1<<32-1 {
-		d.fail(what)
-	}
-	return uint32(v)
-}
-
-func (d *decoder) varint(what string) int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail(what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) byte1(what string) byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) == 0 {
-		d.fail(what)
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *decoder) bytes(what string) []byte {
-	n := d.uvarint(what)
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.fail(what)
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) str(what string) string { return string(d.bytes(what)) }
-
-func (d *decoder) time(what string) time.Time {
-	v := d.varint(what)
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, v)
-}
-
-func (d *decoder) state() job.State {
-	s := job.State(d.byte1("state"))
-	if d.err == nil && (s < job.Ready || s > job.Buried) {
-		d.fail("state")
-	}
-	return s
-}
-
-func (d *decoder) counters(j *job.Job) {
-	j.Reserves = d.u32("reserves")
-	j.Timeouts = d.u32("timeouts")
-	j.Releases = d.u32("releases")
-	j.Buries = d.u32("buries")
-	j.Kicks = d.u32("kicks")
-}
-
-func (d *decoder) failure() *job.Failure {
-	switch d.byte1("failure flag") {
-	case 0:
-		return nil
-	case 1:
-	default:
-		d.fail("failure flag")
-		return nil
-	}
-	f := &job.Failure{}
-	f.Attempts = d.u32("attempts")
-	f.FirstError = d.str("first error")
-	f.LastError = d.str("last error")
-	f.FirstAt = d.time("first at")
-	f.LastAt = d.time("last at")
-	f.RetryFrom = d.time("retry from")
-	f.Origin = d.str("origin")
-	f.GaveUp = d.str("gave up")
-	f.Kicks = d.u32("failure kicks")
-	f.KickedAt = d.time("kicked at")
-	return f
-}
-
 // decodeInto decodes one record's payload, a put or update into into when
 // it is not nil (replay reuses job structs that lose to newer records).
 func decodeInto(p []byte, into *job.Job) (record, error) {
-	d := decoder{b: p}
+	d := jobcodec.Decoder{B: p, Bad: errBadRecord}
 	var r record
-	r.typ = d.byte1("type")
-	r.seq = d.uvarint("seq")
-	r.id = job.ID(d.uvarint("id"))
-	if d.err == nil && r.seq == 0 {
-		d.fail("seq")
+	r.typ = d.Byte("type")
+	r.seq = d.Uvarint("seq")
+	r.id = job.ID(d.Uvarint("id"))
+	if d.Err == nil && r.seq == 0 {
+		d.Fail("seq")
 	}
 	switch r.typ {
 	case recPut:
 		j := newJobFor(into, r.id)
-		j.Tube = d.str("tube")
-		j.Priority = d.u32("priority")
-		j.Delay = time.Duration(d.varint("delay"))
-		j.TTR = time.Duration(d.varint("ttr"))
-		j.State = d.state()
-		j.Created = d.time("created")
-		j.Deadline = d.time("deadline")
-		d.counters(j)
-		j.Failure = d.failure()
-		j.Body = d.bytes("body")
+		d.Job(j)
 		r.job = j
 	case recUpdate:
 		j := newJobFor(into, r.id)
-		j.Tube = d.str("tube")
-		j.Priority = d.u32("priority")
-		j.Delay = time.Duration(d.varint("delay"))
-		j.TTR = time.Duration(d.varint("ttr"))
-		j.State = d.state()
-		j.Deadline = d.time("deadline")
-		d.counters(j)
-		j.Failure = d.failure()
+		j.Tube = d.String("tube")
+		j.Priority = d.U32("priority")
+		j.Delay = time.Duration(d.Varint("delay"))
+		j.TTR = time.Duration(d.Varint("ttr"))
+		j.State = d.State()
+		j.Deadline = d.Time("deadline")
+		d.Counters(j)
+		j.Failure = d.Failure()
 		r.job = j
 	case recDelete, recGone:
-		r.putSeg = d.uvarint("put segment")
+		r.putSeg = d.Uvarint("put segment")
 	case recMark:
-		if d.err == nil && len(d.b) > 0 {
+		if d.Err == nil && len(d.B) > 0 {
 			r.hasList = true
-			n := d.uvarint("segment count")
-			if n > uint64(len(d.b)) {
-				d.fail("segment count")
+			n := d.Uvarint("segment count")
+			if n > uint64(len(d.B)) {
+				d.Fail("segment count")
 			}
-			for i := uint64(0); i < n && d.err == nil; i++ {
-				r.segs = append(r.segs, d.uvarint("segment number"))
+			for i := uint64(0); i < n && d.Err == nil; i++ {
+				r.segs = append(r.segs, d.Uvarint("segment number"))
 			}
 		}
 	case recDrop:
-		r.putSeg = d.uvarint("segment number")
-		if d.err == nil && (r.id != 0 || r.putSeg == 0) {
-			d.fail("drop")
+		r.putSeg = d.Uvarint("segment number")
+		if d.Err == nil && (r.id != 0 || r.putSeg == 0) {
+			d.Fail("drop")
 		}
 	case recTick:
-		r.name = d.str("schedule")
-		r.at = d.time("tick")
+		r.name = d.String("schedule")
+		r.at = d.Time("tick")
 	default:
-		d.fail("type")
+		d.Fail("type")
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("length (trailing bytes)")
+	if d.Err == nil && len(d.B) != 0 {
+		d.Fail("length (trailing bytes)")
 	}
-	if d.err == nil && r.typ != recMark && r.typ != recDrop && r.id == 0 {
-		d.fail("id")
+	if d.Err == nil && r.typ != recMark && r.typ != recDrop && r.id == 0 {
+		d.Fail("id")
 	}
-	return r, d.err
+	return r, d.Err
 }
 
 func newJobFor(into *job.Job, id job.ID) *job.Job {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/beanstalkd/go-beanstalk"
+
+	"github.com/reprieve/reprieve/internal/crashcheck"
 )
 
 // TestFrozenLeaderStepsDown freezes the leader (SIGSTOP) past its lease,
@@ -20,7 +22,7 @@ import (
 // must answer neither, hand out no deleted job, and step down.
 func TestFrozenLeaderStepsDown(t *testing.T) {
 	optIn(t)
-	c := newCluster(t, buildServer(t))
+	c := newCluster(t, crashcheck.Build(t))
 	for _, n := range c.nodes {
 		c.start(n)
 	}
@@ -44,7 +46,7 @@ func TestFrozenLeaderStepsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := old.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := old.signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
@@ -72,7 +74,7 @@ func TestFrozenLeaderStepsDown(t *testing.T) {
 	if _, err := reserve.Write([]byte("reserve-with-timeout 0\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := old.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := old.signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	for name, conn := range map[string]net.Conn{"put": put, "reserve": reserve} {
@@ -88,14 +90,14 @@ func TestFrozenLeaderStepsDown(t *testing.T) {
 		conn.Close()
 	}
 	select {
-	case <-old.exited:
-		old.cmd = nil
+	case <-old.proc.Done():
+		old.proc = nil
 	case <-time.After(20 * time.Second):
 		t.Fatalf("the thawed leader %s still runs 20 s after SIGCONT", old.name)
 	}
-	logs, _ := os.ReadFile(old.logs[len(old.logs)-1])
-	if !strings.Contains(string(logs), "stepping down") {
-		t.Errorf("the thawed leader's log does not say it steps down:\n%s", tail(string(logs), 20))
+	last := old.logs[len(old.logs)-1]
+	if logs, _ := os.ReadFile(last.Log); !strings.Contains(string(logs), "stepping down") {
+		t.Errorf("the thawed leader's log does not say it steps down:\n%s", last.Tail(20))
 	}
 	if _, err := nc.Peek(x); !errors.Is(err, beanstalk.ErrNotFound) {
 		t.Errorf("peek %d (deleted on the new leader) = %v; want NOT_FOUND", x, err)

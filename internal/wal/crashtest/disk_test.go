@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/beanstalkd/go-beanstalk"
+
+	"github.com/reprieve/reprieve/internal/crashcheck"
 )
 
 // dirBytes returns the bytes files under dir take on disk, counted as
@@ -185,7 +187,7 @@ func TestDiskVersusBeanstalkd(t *testing.T) {
 		peers = append(peers, beanstalkdPeer(t, fileSize))
 	}
 	if which != "beanstalkd" {
-		peers = append(peers, reprievePeer(buildServer(t), fileSize))
+		peers = append(peers, reprievePeer(crashcheck.Build(t), fileSize))
 	}
 	const churnJobs, churnSize = 200000, 1024
 	const jobs, size = 2000, 1024

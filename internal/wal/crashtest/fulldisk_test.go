@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/beanstalkd/go-beanstalk"
+
+	"github.com/reprieve/reprieve/internal/crashcheck"
 )
 
 // TestFullDiskServer fills a real 1 MiB tmpfs through `reprieve serve`:
@@ -28,7 +30,7 @@ func TestFullDiskServer(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
-	bin := buildServer(t)
+	bin := crashcheck.Build(t)
 	addr := freeAddr(t)
 	kill := run(t, addr, exec.Command(bin, "serve", "--listen", addr, "--data", filepath.Join(mnt, "data"),
 		"--segment-size", "64k", "--max-job-size", "8192", "--fsync", "always", "--log-level", "error"))

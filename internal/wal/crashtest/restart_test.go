@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/beanstalkd/go-beanstalk"
+
+	"github.com/reprieve/reprieve/internal/crashcheck"
 )
 
 // pipelinePuts puts n jobs of size bytes over one connection, writing
@@ -86,7 +88,7 @@ func TestRestartTime(t *testing.T) {
 		peers = append(peers, beanstalkdPeer(t, 10<<20))
 	}
 	if which != "beanstalkd" {
-		peers = append(peers, reprievePeer(buildServer(t), 16<<20))
+		peers = append(peers, reprievePeer(crashcheck.Build(t), 16<<20))
 	}
 	for _, p := range peers {
 		dir := filepath.Join(t.TempDir(), "data")
