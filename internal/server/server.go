@@ -64,6 +64,17 @@ type Config struct {
 	// rest of one; a connection blocked in a reserve is not idle. Zero:
 	// connections may stay idle for ever, as in beanstalkd.
 	IdleTimeout time.Duration
+	// Goroutines serves every connection with a goroutine of its own. By
+	// default, on Linux, plain (non-TLS) connections are served from one
+	// event loop on epoll (see loop_linux.go), with fewer wake-ups per
+	// request; commands run on the loop's thread, those that wait for the
+	// log's durability too, so set Goroutines where that wait is long
+	// (fsync always, cluster mode): one connection's wait would hold up
+	// the others. A reserve that must wait, a body larger than a
+	// connection's buffer and a reply the socket will not take now are
+	// served by a goroutine either way. With TLS or an IdleTimeout, and
+	// off Linux, every connection has its goroutine.
+	Goroutines bool
 }
 
 // DefaultHandshakeTimeout is Config.HandshakeTimeout's default.
@@ -100,13 +111,17 @@ type Server struct {
 	// refused counts the connections refused by MaxConnections.
 	refused atomic.Uint64
 
-	conns sync.WaitGroup // one per connection goroutine
+	conns sync.WaitGroup // one per connection, served by a goroutine or the loop
 
-	// mu protects listeners, active and closed.
+	// mu protects listeners, active, closed, killed, loop, noLoop and each
+	// Conn's looped.
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	active    map[*Conn]struct{}
 	closed    bool
+	killed    bool  // closeAll was called: connections close, none is handed off
+	loop      *loop // started by the first connection it serves
+	noLoop    bool  // the loop could not start
 }
 
 // New returns a Server for cfg, or the error of cfg.Validate.
@@ -212,11 +227,67 @@ func (s *Server) track(nc net.Conn) bool {
 	c := newConn(s, nc)
 	s.active[c] = struct{}{}
 	s.conns.Add(1)
-	go func() {
-		defer s.conns.Done()
-		c.serve()
-	}()
+	if s.looping() {
+		if c.fd = socketFD(nc); c.fd >= 0 {
+			c.looped = true
+			if s.loop.add(c) {
+				return true
+			}
+			c.looped, c.fd = false, -1
+		}
+	}
+	go c.serve()
 	return true
+}
+
+// looping reports whether plain connections go to the event loop,
+// starting it if needed. s.mu is held.
+func (s *Server) looping() bool {
+	if s.cfg.Goroutines || s.cfg.TLS != nil || s.cfg.IdleTimeout > 0 || s.noLoop {
+		return false
+	}
+	if s.loop == nil {
+		l, err := startLoop(s)
+		if err != nil {
+			s.noLoop = true
+			s.log.Warn("connections are served by goroutines", "err", err)
+			return false
+		}
+		s.loop = l
+	}
+	return true
+}
+
+// relooped hands c, served by a goroutine that has answered everything
+// it was sent, back to the event loop; it reports false if c stays with
+// the goroutine (the loop does not serve it, or the server is stopping).
+func (s *Server) relooped(c *Conn) bool {
+	if c.fd < 0 || c.w.Flush() != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || c.stopping.Load() {
+		return false
+	}
+	c.looped = true
+	if !s.loop.add(c) {
+		c.looped = false
+		return false
+	}
+	return true
+}
+
+// endLoop ends the event loop, once every connection is gone.
+func (s *Server) endLoop() {
+	s.mu.Lock()
+	l := s.loop
+	s.loop = nil
+	s.noLoop = true
+	s.mu.Unlock()
+	if l != nil {
+		l.end()
+	}
 }
 
 // untrack forgets c, which is closing: it no longer counts against
@@ -247,6 +318,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.active {
 		c.stop()
 	}
+	if s.loop != nil {
+		s.loop.stopAll()
+	}
 	s.mu.Unlock()
 	s.cancel()
 
@@ -257,10 +331,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.endLoop()
 		return nil
 	case <-ctx.Done():
 		s.closeAll()
 		<-done
+		s.endLoop()
 		return ctx.Err()
 	}
 }
@@ -277,14 +353,22 @@ func (s *Server) Close() error {
 	s.cancel()
 	s.closeAll()
 	s.conns.Wait()
+	s.endLoop()
 	return nil
 }
 
+// closeAll closes every connection: the loop closes those it serves.
 func (s *Server) closeAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.killed = true
 	for c := range s.active {
-		c.nc.Close()
+		if !c.looped {
+			c.nc.Close()
+		}
+	}
+	if s.loop != nil {
+		s.loop.killAll()
 	}
 }
 

@@ -1,0 +1,24 @@
+//go:build !linux
+
+package server
+
+import (
+	"errors"
+	"net"
+)
+
+// loop is Linux's event loop (loop_linux.go); elsewhere every connection
+// has its goroutine.
+type loop struct{}
+
+func startLoop(*Server) (*loop, error) {
+	return nil, errors.New("server: event loop: only on Linux")
+}
+
+func socketFD(net.Conn) int                     { return -1 }
+func (*loop) add(*Conn) bool                    { return false }
+func (*loop) stopAll()                          {}
+func (*loop) killAll()                          {}
+func (*loop) end()                              {}
+func (c *Conn) loopRead([]byte) (int, error)    { return 0, errWouldBlock }
+func (c *Conn) loopWrite(p []byte) (int, error) { return c.nc.Write(p) }
