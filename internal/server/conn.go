@@ -42,18 +42,20 @@ type Conn struct {
 	// sets it, so that busy takes mu only when idle was set.
 	waiting bool
 	// fd is the socket's descriptor while the event loop serves the
-	// connection (-1 without the loop). looped is set while the loop
-	// serves it: reads and writes are then raw system calls that never
-	// wait; it changes only with Server.mu held, by the loop handing the
-	// connection to a goroutine (handoff) or the goroutine handing it
-	// back (relooped). parked is set by a command that must wait
+	// connection (-1 otherwise); nc is then closed, and names the client.
+	// looped is set while the loop serves it: reads and writes are then
+	// raw system calls that never wait; it changes only with Server.mu
+	// held, by the loop handing the connection to a goroutine (handoff)
+	// or the goroutine handing it back (relooped). loopable is set if the
+	// loop took the connection when it came. parked is set by a command that must wait
 	// (awaitJob) while looped: the loop hands the connection to a
 	// goroutine, which runs the command again. unsent holds replies a raw
 	// write could not send; the goroutine sends them first.
-	fd     int
-	looped bool
-	parked bool
-	unsent []byte
+	fd       int
+	looped   bool
+	loopable bool
+	parked   bool
+	unsent   []byte
 
 	// reserving is set by the connection's goroutine while a reserve
 	// blocks (before the hang-up watch starts, cleared after it ends): the
@@ -246,7 +248,7 @@ func (c *Conn) serve() {
 func (c *Conn) end() {
 	c.srv.untrack(c)
 	c.sess.Close()
-	c.nc.Close()
+	c.closeSocket()
 	c.srv.conns.Done()
 }
 

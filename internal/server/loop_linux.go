@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"syscall"
@@ -71,40 +72,65 @@ func (l *loop) closeFDs() {
 	syscall.Close(l.ep)
 }
 
-// socketFD returns nc's descriptor, or -1 if nc is not a TCP connection.
-func socketFD(nc net.Conn) int {
-	tc, ok := nc.(*net.TCPConn)
+// take makes the loop serve c, which a goroutine served or none yet, and
+// which has nothing buffered to run; Server.mu is held. The loop serves
+// a descriptor of its own, a duplicate of c.nc's, and c.nc is closed: a
+// socket left in the runtime's poller would wake one of its threads at
+// each request for nothing. take reports false, and changes nothing, if
+// c.nc is not a TCP connection or a system call failed.
+func (l *loop) take(c *Conn) bool {
+	tc, ok := c.nc.(*net.TCPConn)
 	if !ok {
-		return -1
+		return false
 	}
 	rc, err := tc.SyscallConn()
 	if err != nil {
-		return -1
+		return false
 	}
 	fd := -1
-	if rc.Control(func(d uintptr) { fd = int(d) }) != nil {
-		return -1
+	if rc.Control(func(d uintptr) {
+		if r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, d, syscall.F_DUPFD_CLOEXEC, 0); errno == 0 {
+			fd = int(r)
+		}
+	}) != nil || fd < 0 {
+		return false
 	}
-	return fd
-}
-
-// add makes the loop serve c, whose fd is set and which has nothing
-// buffered to run. It reports false if epoll refused it.
-func (l *loop) add(c *Conn) bool {
 	l.mu.Lock()
 	if l.failed {
 		l.mu.Unlock()
+		syscall.Close(fd)
 		return false
 	}
-	l.conns[int32(c.fd)] = c
+	c.fd, c.looped = fd, true
+	l.conns[int32(fd)] = c
 	l.mu.Unlock()
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(c.fd)}
-	if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(fd)}
+	if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		l.mu.Lock()
-		delete(l.conns, int32(c.fd))
+		delete(l.conns, int32(fd))
+		c.fd, c.looped = -1, false
 		l.mu.Unlock()
+		syscall.Close(fd)
 		return false
 	}
+	// Closing the original removes it from the runtime's poller; the
+	// socket stays open through fd. c.nc still names the client.
+	c.nc.Close()
+	return true
+}
+
+// give makes a goroutine's net.Conn of c's descriptor, which it closes;
+// Server.mu is held. On failure c is closed.
+func (l *loop) give(c *Conn) bool {
+	f := os.NewFile(uintptr(c.fd), "")
+	nc, err := net.FileConn(f)
+	f.Close()
+	c.fd, c.looped = -1, false
+	if err != nil {
+		c.srv.log.Error("event loop: cannot hand a connection to a goroutine; closed", "remote", c.nc.RemoteAddr().String(), "err", err)
+		return false
+	}
+	c.nc = nc
 	return true
 }
 
@@ -288,10 +314,15 @@ func (l *loop) handoff(c *Conn) {
 	s := l.s
 	s.mu.Lock()
 	l.remove(c)
-	c.looped = false
 	killed := s.killed
-	s.mu.Unlock()
 	if killed {
+		s.mu.Unlock()
+		c.end()
+		return
+	}
+	ok := l.give(c)
+	s.mu.Unlock()
+	if !ok {
 		c.end()
 		return
 	}
@@ -303,6 +334,16 @@ func (l *loop) close(c *Conn) {
 	_ = c.w.Flush()
 	l.remove(c)
 	c.end()
+}
+
+// closeSocket closes c's socket, the loop's descriptor or the
+// goroutine's net.Conn.
+func (c *Conn) closeSocket() {
+	if c.looped {
+		syscall.Close(c.fd)
+		return
+	}
+	c.nc.Close()
 }
 
 // loopRead reads what the socket has without waiting: errWouldBlock if

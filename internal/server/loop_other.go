@@ -2,10 +2,7 @@
 
 package server
 
-import (
-	"errors"
-	"net"
-)
+import "errors"
 
 // loop is Linux's event loop (loop_linux.go); elsewhere every connection
 // has its goroutine.
@@ -15,8 +12,8 @@ func startLoop(*Server) (*loop, error) {
 	return nil, errors.New("server: event loop: only on Linux")
 }
 
-func socketFD(net.Conn) int                     { return -1 }
-func (*loop) add(*Conn) bool                    { return false }
+func (*loop) take(*Conn) bool                   { return false }
+func (c *Conn) closeSocket()                    { c.nc.Close() }
 func (*loop) stopAll()                          {}
 func (*loop) killAll()                          {}
 func (*loop) end()                              {}

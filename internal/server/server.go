@@ -227,14 +227,9 @@ func (s *Server) track(nc net.Conn) bool {
 	c := newConn(s, nc)
 	s.active[c] = struct{}{}
 	s.conns.Add(1)
-	if s.looping() {
-		if c.fd = socketFD(nc); c.fd >= 0 {
-			c.looped = true
-			if s.loop.add(c) {
-				return true
-			}
-			c.looped, c.fd = false, -1
-		}
+	if s.looping() && s.loop.take(c) {
+		c.loopable = true
+		return true
 	}
 	go c.serve()
 	return true
@@ -262,20 +257,12 @@ func (s *Server) looping() bool {
 // it was sent, back to the event loop; it reports false if c stays with
 // the goroutine (the loop does not serve it, or the server is stopping).
 func (s *Server) relooped(c *Conn) bool {
-	if c.fd < 0 || c.w.Flush() != nil {
+	if !c.loopable || c.w.Flush() != nil {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || c.stopping.Load() {
-		return false
-	}
-	c.looped = true
-	if !s.loop.add(c) {
-		c.looped = false
-		return false
-	}
-	return true
+	return !s.closed && !c.stopping.Load() && s.loop.take(c)
 }
 
 // endLoop ends the event loop, once every connection is gone.
@@ -388,6 +375,21 @@ func (s *Server) Broker() *broker.Broker { return s.b }
 
 // Count returns how many times the command op was run (the cmd-* stats).
 func (s *Server) Count(op beanstalk.Op) uint64 { return s.counts[op].Load() }
+
+// Looped returns how many connections the event loop serves now: those
+// not handed to a goroutine (see Config.Goroutines). Zero without the
+// loop.
+func (s *Server) Looped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.active {
+		if c.looped {
+			n++
+		}
+	}
+	return n
+}
 
 // Refused returns how many connections were refused because
 // MaxConnections were open (the total-connections-refused stats key).
