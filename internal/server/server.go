@@ -1,6 +1,11 @@
-// Package server serves the beanstalkd protocol over TCP: one goroutine per
-// connection reading commands with the beanstalk codec and running them on
-// a broker.Session. It owns the listener and the connections, not the
+// Package server serves the beanstalkd protocol over TCP: commands read
+// with the beanstalk codec run on a broker.Session, for each connection.
+// On Linux plain connections are served by one event loop on epoll
+// (loop_linux.go) and handed to a goroutine of their own only while one
+// must wait (a reserve with no job, a large body, a full socket); TLS
+// connections, those of a server with an idle timeout or
+// Config.Goroutines, and every connection elsewhere, have a goroutine
+// each (conn.go). It owns the listener and the connections, not the
 // broker: the caller closes the broker after Shutdown.
 package server
 
