@@ -47,10 +47,11 @@ type Conn struct {
 	// raw system calls that never wait; it changes only with Server.mu
 	// held, by the loop handing the connection to a goroutine (handoff)
 	// or the goroutine handing it back (relooped). loopable is set if the
-	// loop took the connection when it came. parked is set by a command that must wait
-	// (awaitJob) while looped: the loop hands the connection to a
-	// goroutine, which runs the command again. unsent holds replies a raw
-	// write could not send; the goroutine sends them first.
+	// loop took the connection when it came. parked is set by a command
+	// that must wait (awaitJob) while looped: the loop hands the
+	// connection to a goroutine, which runs the command again. unsent
+	// holds replies a raw write could not send; the goroutine sends them
+	// first.
 	fd       int
 	looped   bool
 	loopable bool
@@ -225,7 +226,7 @@ func (c *Conn) serve() {
 	}
 	for {
 		if c.br.Buffered() == 0 {
-			if c.srv.loop != nil && c.srv.relooped(c) {
+			if c.loopable && c.srv.relooped(c) {
 				return
 			}
 			// Nothing pipelined: the read will send the replies, then wait.

@@ -9,11 +9,10 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
-	"time"
 )
 
-// loop is the event loop that serves plain connections on Linux
-// (Config.EventLoop): one goroutine on a locked OS thread waits in
+// loop is the event loop that serves plain connections on Linux (unless
+// Config.Goroutines): one goroutine on a locked OS thread waits in
 // epoll_wait for every connection it serves, reads what a socket has with
 // one read system call, runs each command it has received whole, and
 // sends the replies with one write. A connection does not park a
@@ -25,16 +24,17 @@ import (
 // goroutine that serves it as without the loop (conn.go), and that
 // goroutine hands it back once it has answered everything it was sent.
 // Commands that wait for the log's durability run on the loop, so
-// Config.EventLoop is set only where that wait is short (no log, or an
-// fsync policy other than always, outside cluster mode).
+// Config.Goroutines is set where that wait is long (fsync always, cluster
+// mode).
 //
 // Only the loop reads, writes and closes a connection while it serves
 // it: Shutdown and Close ask it to (stop, kill).
 type loop struct {
-	s     *Server
-	ep    int    // the epoll instance
-	wake  [2]int // a pipe whose read end is in ep: the loop's doorbell
-	ended chan struct{}
+	s      *Server
+	ep     int           // the epoll instance
+	wake   [2]int        // a pipe whose read end is in ep: the loop's doorbell
+	ended  chan struct{} // closed when run returns
+	ending chan struct{} // closed by end
 
 	// mu protects conns and the requests below.
 	mu    sync.Mutex
@@ -52,7 +52,7 @@ func startLoop(s *Server) (*loop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: event loop: %w", err)
 	}
-	l := &loop{s: s, ep: ep, ended: make(chan struct{}), conns: map[int32]*Conn{}}
+	l := &loop{s: s, ep: ep, ended: make(chan struct{}), ending: make(chan struct{}), conns: map[int32]*Conn{}}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		syscall.Close(ep)
 		return nil, fmt.Errorf("server: event loop: %w", err)
@@ -163,6 +163,7 @@ func (l *loop) killAll() { l.request(func() { l.kill = true }) }
 
 // end asks the loop to end, once it serves no connection, and waits.
 func (l *loop) end() {
+	close(l.ending)
 	l.request(func() { l.quit = true })
 	<-l.ended
 	l.closeFDs()
@@ -205,18 +206,8 @@ func (l *loop) run() {
 	}
 }
 
-// waitQuit blocks until end asks the failed loop to quit.
-func (l *loop) waitQuit() {
-	for {
-		l.mu.Lock()
-		q := l.quit
-		l.mu.Unlock()
-		if q {
-			return
-		}
-		time.Sleep(10 * time.Millisecond) // only after epoll failed, which is not expected
-	}
-}
+// waitQuit blocks until end is called.
+func (l *loop) waitQuit() { <-l.ending }
 
 // control answers the requests; it reports whether the loop must end.
 func (l *loop) control() bool {

@@ -258,11 +258,12 @@ func (s *Server) looping() bool {
 	return true
 }
 
-// relooped hands c, served by a goroutine that has answered everything
-// it was sent, back to the event loop; it reports false if c stays with
-// the goroutine (the loop does not serve it, or the server is stopping).
+// relooped hands c, which the loop took when it came and a goroutine
+// serves now, back to the event loop once the goroutine has answered
+// everything it was sent; it reports false if c stays with the goroutine
+// (the server is stopping, or a system call failed).
 func (s *Server) relooped(c *Conn) bool {
-	if !c.loopable || c.w.Flush() != nil {
+	if c.w.Flush() != nil {
 		return false
 	}
 	s.mu.Lock()
