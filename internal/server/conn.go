@@ -47,7 +47,8 @@ type Conn struct {
 	// raw system calls that never wait; it changes only with Server.mu
 	// held, by the loop handing the connection to a goroutine (handoff)
 	// or the goroutine handing it back (relooped). loopable is set if the
-	// loop took the connection when it came. parked is set by a command
+	// loop took the connection when it came, and cleared once it waits in
+	// a reserve: a worker keeps its goroutine from then on. parked is set by a command
 	// that must wait (awaitJob) while looped: the loop hands the
 	// connection to a goroutine, which runs the command again. unsent
 	// holds replies a raw write could not send; the goroutine sends them
@@ -385,7 +386,12 @@ func (c *Conn) reserve(timeout time.Duration) bool {
 func (c *Conn) awaitJob(timeout time.Duration) (broker.Reserved, error) {
 	res, err := c.sess.Reserve(c.srv.ctx, 0)
 	if errors.Is(err, broker.ErrTimedOut) && timeout != 0 && c.looped {
-		c.parked = true
+		// A worker that waits for jobs keeps the goroutine it is handed
+		// to: handing it back to the loop after each job, and over again
+		// at its next wait, cost more CPU and a longer tail than the
+		// goroutine's park (put-reserve-delete with waiting workers,
+		// docs/performance.md).
+		c.parked, c.loopable = true, false
 		return broker.Reserved{}, errParked
 	}
 	if errors.Is(err, broker.ErrTimedOut) && timeout != 0 {

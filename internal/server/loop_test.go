@@ -56,7 +56,8 @@ func TestEventLoopServesPlainConnections(t *testing.T) {
 }
 
 // A reserve that must wait is handed to a goroutine, which answers it and
-// gives the connection back; so is a hang-up while it waits.
+// keeps the connection (a worker waits again soon); a hang-up while it
+// waits is noticed.
 func TestEventLoopHandsOffABlockedReserve(t *testing.T) {
 	t.Parallel()
 	srv, addr, _ := start(t, server.Config{})
@@ -70,10 +71,18 @@ func TestEventLoopHandsOffABlockedReserve(t *testing.T) {
 	expect(t, rp, "INSERTED 1\r\n")
 	expect(t, rw, "RESERVED 1 3\r\n")
 	expect(t, rw, "abc\r\n")
-	poll.Until(t, "the worker is back on the loop", func() bool { return srv.Looped() == 2 })
 	send(t, worker, "delete 1\r\nreserve-with-timeout 0\r\n")
 	expect(t, rw, "DELETED\r\n")
 	expect(t, rw, "TIMED_OUT\r\n")
+	send(t, producer, "put 5 0 60 1\r\nz\r\n")
+	expect(t, rp, "INSERTED 2\r\n")
+	if got := srv.Looped(); got != 1 {
+		t.Fatalf("the loop serves %d connections, want 1: the producer, not the worker", got)
+	}
+	send(t, worker, "reserve-with-timeout 0\r\ndelete 2\r\n")
+	expect(t, rw, "RESERVED 2 1\r\n")
+	expect(t, rw, "z\r\n")
+	expect(t, rw, "DELETED\r\n")
 
 	// A worker that hangs up while it waits is noticed by its goroutine.
 	gone, _ := dial(t, addr)

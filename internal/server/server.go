@@ -232,9 +232,13 @@ func (s *Server) track(nc net.Conn) bool {
 	c := newConn(s, nc)
 	s.active[c] = struct{}{}
 	s.conns.Add(1)
-	if s.looping() && s.loop.take(c) {
+	if s.looping() {
+		// Set before take: the loop may serve c, and clear it, at once.
 		c.loopable = true
-		return true
+		if s.loop.take(c) {
+			return true
+		}
+		c.loopable = false
 	}
 	go c.serve()
 	return true
