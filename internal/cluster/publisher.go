@@ -128,15 +128,20 @@ func (j *Journal) publish(l *Leader) {
 func (p *publisher) run() error {
 	j := p.j
 	for {
+		// Settle first: acknowledging makes room, and lowers what the
+		// next batch needs (least), for changes whose wake was taken.
+		if err := p.settle(); err != nil {
+			return err
+		}
 		for len(p.window) < maxWindow {
-			batch := j.take()
+			batch := j.take(p.least())
 			if batch == nil {
 				break
 			}
 			p.push(batch)
 		}
-		if err := p.settle(); err != nil {
-			return err
+		if len(p.window) > 0 && p.window[0].err != nil {
+			continue // its send failed at once
 		}
 		var timeout <-chan time.Time
 		stop := func() bool { return false }
@@ -164,13 +169,25 @@ func (p *publisher) run() error {
 	}
 }
 
+// least returns how many changes must be queued for the next batch to
+// be sent now: any while no batch is in flight; while some are, as many
+// as the last batch sent holds, so that on a busy leader the window adds
+// batches of the size one round trip gathers rather than many small ones
+// (each batch costs JetStream about as much as a message).
+func (p *publisher) least() int {
+	if len(p.window) == 0 {
+		return 1
+	}
+	return len(p.window[len(p.window)-1].batch)
+}
+
 // take returns the first queued changes up to a batch's limits; nil if
-// none are queued.
-func (j *Journal) take() []*change {
+// fewer than least are queued.
+func (j *Journal) take(least int) []*change {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	n := len(j.queue)
-	if n == 0 {
+	if n == 0 || n < min(least, maxBatchMsgs) {
 		return nil
 	}
 	size, k := 0, 0
