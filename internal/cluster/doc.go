@@ -93,9 +93,13 @@
 // atomic batches (Nats-Batch-Id, Nats-Batch-Sequence, Nats-Batch-Commit
 // on the last; a single change is sent as a plain message), at most 500
 // messages and about 1 MiB each. Up to four batches are in flight at
-// once (the window); while the window is full the next changes queue and
-// form the next batch (group commit). Batch i's first message carries
-// two expectations:
+// once (the window). With none in flight, the queued changes are sent at
+// once; with some, the next batch is sent once as many changes are
+// queued as the last batch in flight holds (or none is in flight), so a
+// busy leader sends batches of what one round trip gathers rather than
+// many small ones, each of which costs JetStream about as much as a
+// message (group commit). Batch i's first message carries two
+// expectations:
 //
 //	Nats-Expected-Last-Sequence          P(i): where batch i-1 ends (for
 //	                                     the first batch after the last

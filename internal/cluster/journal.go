@@ -16,8 +16,8 @@ import (
 // the stream in fenced atomic batches, and its Commit completes when
 // JetStream has stored the change's batch, and every batch before it, on
 // a majority of the replicas. Up to four batches are in flight at once;
-// while the window is full the next changes queue, so concurrent clients
-// share the replication round trips (group commit). Before the
+// while batches are in flight the next changes queue, so concurrent
+// clients share the replication round trips (group commit). Before the
 // node leads, and after the publisher failed, every change is refused.
 type Journal struct {
 	n *Node
