@@ -21,6 +21,7 @@ import (
 	"github.com/reprieve/reprieve/internal/cluster"
 	"github.com/reprieve/reprieve/internal/policy"
 	jobport "github.com/reprieve/reprieve/internal/server"
+	"github.com/reprieve/reprieve/internal/testhook"
 	"github.com/reprieve/reprieve/internal/wal"
 )
 
@@ -83,7 +84,7 @@ func New(cfg Config) (_ *Server, err error) {
 	}()
 	bc := broker.Config{MaxJobSize: cfg.MaxJobSize, Logger: s.log}
 	sc := jobport.Config{MaxJobSize: cfg.MaxJobSize, Logger: s.log, MaxConnections: cfg.MaxConnections,
-		IdleTimeout: cfg.IdleTimeout, HandshakeTimeout: cfg.TLSHandshakeTimeout}
+		IdleTimeout: cfg.IdleTimeout, HandshakeTimeout: cfg.TLSHandshakeTimeout, Goroutines: cfg.GoroutinePerConnection}
 
 	// 1. Policies.
 	if cfg.PolicyFile != "" {
@@ -237,7 +238,7 @@ func (s *Server) openLog(bc *broker.Config, sc *jobport.Config) (*wal.Recovery, 
 	bc.Journal = l
 	// A put under fsync always waits for its fsync: on the event loop it
 	// would hold up every other connection.
-	sc.Goroutines = opts.Fsync == wal.FsyncAlways
+	sc.Goroutines = sc.Goroutines || opts.Fsync == wal.FsyncAlways
 	sc.Binlog = func() jobport.BinlogStats {
 		st := l.Stats()
 		return jobport.BinlogStats{
@@ -354,4 +355,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		<-served
 		return nil
 	}
+}
+
+func init() {
+	testhook.EventLooped = func(s any) int { return s.(*Server).srv.Looped() }
 }

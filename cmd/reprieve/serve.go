@@ -82,6 +82,7 @@ type serveFlags struct {
 
 	maxConnections int
 	idleTimeout    time.Duration
+	eventLoop      bool
 
 	cluster clusterFlags
 }
@@ -91,6 +92,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.admin.register(fs, "the admin HTTP API, /metrics and the dashboard (docs/admin.md)", "delete and kick jobs")
 	fs.IntVar(&f.maxConnections, "max-connections", 0, "serve at most this `many` connections at once; one more is answered OUT_OF_MEMORY and closed (0: no limit)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 0, "close a connection that sends nothing for this `duration` (a blocked reserve is not idle; 0: never)")
+	fs.BoolVar(&f.eventLoop, "event-loop", true, "serve plain connections from one event loop on epoll (Linux), a goroutine only for a connection that must wait; false: a goroutine per connection (off anyway with TLS, --idle-timeout, --fsync always and in cluster mode)")
 	fs.StringVar(&f.policy, "config", "", "tube policies: a YAML `file` of per-tube retry, give-up, retention, ready-expiry, concurrency, rate and unique, and periodic jobs (schedules) (docs/policies.md); reloaded on SIGHUP. Without it every tube behaves like beanstalkd")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve the job port over TLS with this PEM certificate `file` (the chain, leaf first; needs --tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key `file` of --tls-cert")
@@ -116,6 +118,7 @@ func (f *serveFlags) apply(log *slog.Logger, sc *server.Config) error {
 		return fmt.Errorf("limits: %w", usagef("--idle-timeout %v: want 0 (off) or a positive duration such as 10m", f.idleTimeout))
 	}
 	sc.MaxConnections, sc.IdleTimeout = f.maxConnections, f.idleTimeout
+	sc.GoroutinePerConnection = !f.eventLoop
 	sc.PolicyFile = f.policy
 	if err := f.applyTLS(sc); err != nil {
 		return fmt.Errorf("tls: %w", err)
@@ -219,7 +222,9 @@ TLS:
 Connections:
   --max-connections caps the connections served at once (one more gets
   OUT_OF_MEMORY and is closed); --idle-timeout closes connections that
-  send nothing for that long (off by default).
+  send nothing for that long (off by default). On Linux plain connections
+  are served from one event loop (epoll); --event-loop=false gives each
+  connection a goroutine of its own instead.
 
 Signals:
   SIGUSR1          drain mode: put answers DRAINING, everything else works
