@@ -182,7 +182,7 @@ func (n *Node) Lead(ctx context.Context) (*Leader, error) {
 	}
 }
 
-// takeOver runs steps 1–3 of doc.go's "Becoming leader" for l, whose
+// takeOver runs steps 1–4 of doc.go's "Becoming leader" for l, whose
 // lease is held; the lease keeper renews it meanwhile.
 func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 	n.mu.Lock()
@@ -226,11 +226,15 @@ func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	// 2. Read the stream up to the fence.
+	// 2. With the fence stored and nothing else in flight, move the
+	// stream's Raft leadership to this node's NATS server.
+	n.leadStream(ctx, n.cfg.Lease/2)
+
+	// 3. Read the stream up to the fence.
 	if err := n.replica.waitFor(ctx, l.seq); err != nil {
 		return err
 	}
-	// 3. Take the replica's jobs and activate the journal.
+	// 4. Take the replica's jobs and activate the journal.
 	l.jobs, l.next = n.replica.takeOver()
 	l.term.Next = l.next
 	if l.down.Load() {
