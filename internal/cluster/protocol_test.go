@@ -1,7 +1,7 @@
 package cluster
 
 import (
-	"os"
+	"sync"
 	"testing"
 
 	"github.com/reprieve/reprieve/internal/poll"
@@ -57,39 +57,27 @@ func clusterStarter(viaFollower bool) protocoltest.Starter {
 	}
 }
 
-// shortSuite is the protocol cases the default run takes through a
-// cluster: every change that is published (put, delete, release with a
-// delay, bury, kick), and what a proxy could get wrong (pipelined
-// commands, one-byte writes, a half-closed connection, a hang-up
-// releasing the connection's job). The whole suite takes minutes under
-// -race on a loaded 2-core machine (a fresh cluster per case);
-// REPRIEVE_CLUSTER_PROTOCOL=1 runs it.
-var shortSuite = []string{
-	"PutReserveDelete", "Bury", "KickJobBuried", "ReleaseDelayed",
-	"Pipelining", "OneByteWrites", "HalfCloseWhileReserving", "CloseReleasesJob",
-}
+// protocolWorkers is how many protocol cases run at once. A case spends
+// its time waiting (JetStream creating the stream and the bucket, the
+// lease, the case's own timeouts), not computing, so more run at once
+// than -parallel (the cores) would allow.
+const protocolWorkers = 4
 
-// runProtocol runs the protocol suite, or its short version unless
-// REPRIEVE_CLUSTER_PROTOCOL is set, against clusters from start.
+// runProtocol runs the whole protocol suite against clusters from start,
+// protocolWorkers cases at a time, each a subtest of t.
 func runProtocol(t *testing.T, start protocoltest.Starter) {
-	if os.Getenv("REPRIEVE_CLUSTER_PROTOCOL") != "" {
-		protocoltest.Run(t, start)
-		return
-	}
-	cases := map[string]protocoltest.Case{}
+	sem := make(chan struct{}, protocolWorkers)
+	var wg sync.WaitGroup
 	for _, c := range protocoltest.Cases() {
-		cases[c.Name] = c
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			t.Run(c.Name, func(t *testing.T) { c.Run(t, start(t, c.Config)) })
+		}()
 	}
-	for _, name := range shortSuite {
-		c, ok := cases[name]
-		if !ok {
-			t.Fatalf("no protocol case %s", name)
-		}
-		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			c.Run(t, start(t, c.Config))
-		})
-	}
+	wg.Wait()
 }
 
 // TestProtocolThroughLeader runs the protocol suite against a cluster's

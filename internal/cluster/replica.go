@@ -43,13 +43,14 @@ type replica struct {
 	resyncs  int
 	err      error         // a message that cannot be applied; the reader stopped
 	advanced chan struct{} // closed and replaced whenever applied or term changes
+	termed   chan struct{} // closed and replaced whenever term changes
 	stopped  chan struct{} // closed when run returns
 	stop     context.CancelFunc
 	ctx      context.Context
 }
 
 func newReplica(n *Node) *replica {
-	r := &replica{n: n, advanced: make(chan struct{}), stopped: make(chan struct{})}
+	r := &replica{n: n, advanced: make(chan struct{}), termed: make(chan struct{}), stopped: make(chan struct{})}
 	r.ctx, r.stop = context.WithCancel(n.ctx)
 	r.reset()
 	return r
@@ -59,11 +60,10 @@ func newReplica(n *Node) *replica {
 func (r *replica) reset() {
 	r.jobs = make(map[job.ID]*job.Job)
 	r.ticks = make(map[string]time.Time)
-	r.term = term{}
-	r.termSeq = 0
+	r.setTerm(term{}, 0)
 	r.maxID = 0
 	r.applied = 0
-	r.caughtUp = time.Now()
+	r.caughtUp = r.n.clk.Now()
 }
 
 // run reads the stream from its start until the node leads or closes,
@@ -86,8 +86,25 @@ func (r *replica) run() {
 			return
 		}
 		r.n.log.Debug("cluster: re-reading the stream", "why", err)
-		time.Sleep(100 * time.Millisecond)
+		r.n.sleep(r.ctx, rereadPause)
 	}
+}
+
+// rereadPause is the pause, on the node's clock, before the replica reads
+// the stream again after its consumer failed or it fell behind.
+const rereadPause = 100 * time.Millisecond
+
+// readerHeartbeat returns the idle heartbeat the replica's consumer asks
+// of JetStream and how long each of its pull requests lasts. The consumer
+// starts over (from the last message it delivered) once two heartbeats
+// are missed, which is how it learns that the stream's Raft leader
+// changed: with the client's default (5s, so 10s) a follower that takes
+// over after a leader's death waited up to that long to read the stream
+// up to its fence. A quarter lease keeps that wait within half a lease; a
+// pull request must last at least a second and twice the heartbeat.
+func readerHeartbeat(lease time.Duration) (hb, expiry time.Duration) {
+	hb = lease / 4
+	return hb, max(time.Second, 2*hb)
 }
 
 // errStale: the replica must be read again from the start.
@@ -105,7 +122,8 @@ func (r *replica) read() error {
 	if err != nil {
 		return err
 	}
-	msgs, err := cons.Messages()
+	hb, expiry := readerHeartbeat(r.n.cfg.Lease)
+	msgs, err := cons.Messages(jetstream.PullHeartbeat(hb), jetstream.PullExpiry(expiry))
 	if err != nil {
 		return err
 	}
@@ -130,7 +148,7 @@ func (r *replica) read() error {
 		if err != nil {
 			return err
 		}
-		now := time.Now()
+		now := r.n.clk.Now()
 		r.mu.Lock()
 		if now.Sub(r.caughtUp) > half {
 			r.resyncs++
@@ -149,12 +167,12 @@ func (r *replica) read() error {
 	}
 }
 
-// check marks the replica caught up whenever the consumer has nothing
-// pending and every message it delivered was applied; it stops msgs when
-// the replica stops.
+// check marks the replica caught up, every quarter lease of the node's
+// clock, whenever the consumer has nothing pending and every message it
+// delivered was applied; it stops msgs when the replica stops.
 func (r *replica) check(cons jetstream.Consumer, msgs jetstream.MessagesContext, done <-chan struct{}) {
-	t := time.NewTicker(r.n.cfg.Lease / 4)
-	defer t.Stop()
+	next, stop := r.n.after(r.n.cfg.Lease / 4)
+	defer func() { stop() }()
 	for {
 		select {
 		case <-done:
@@ -162,9 +180,10 @@ func (r *replica) check(cons jetstream.Consumer, msgs jetstream.MessagesContext,
 		case <-r.ctx.Done():
 			msgs.Stop()
 			return
-		case <-t.C:
+		case <-next:
 		}
-		at := time.Now()
+		next, stop = r.n.after(r.n.cfg.Lease / 4)
+		at := r.n.clk.Now()
 		ctx, cancel := context.WithTimeout(r.ctx, r.n.cfg.Lease/2)
 		info, err := cons.Info(ctx)
 		cancel()
@@ -210,7 +229,7 @@ func (r *replica) apply(subject, op string, data []byte, seq uint64) error {
 		if err != nil {
 			return err
 		}
-		r.term, r.termSeq = t, seq
+		r.setTerm(t, seq)
 		if t.Next > 0 {
 			r.maxID = max(r.maxID, t.Next-1)
 		}
@@ -263,6 +282,22 @@ func (r *replica) waitFor(ctx context.Context, seq uint64) error {
 			return fmt.Errorf("%w: read the stream up to sequence %d (at %d): %w", ErrUnavailable, seq, applied, ctx.Err())
 		}
 	}
+}
+
+// setTerm records the latest term read and wakes the waiters of
+// termChanged; the caller holds mu (or owns r alone).
+func (r *replica) setTerm(t term, seq uint64) {
+	r.term, r.termSeq = t, seq
+	close(r.termed)
+	r.termed = make(chan struct{})
+}
+
+// termChanged returns a channel closed when the replica next records a
+// term (a term message read, or none when it reads the stream again).
+func (r *replica) termChanged() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.termed
 }
 
 // failed returns the error that stopped the reader, if any.

@@ -56,6 +56,7 @@ func TestClusterCrash(t *testing.T) {
 		wg.Wait()
 		old := leader
 		leader, term = c.leader(term, 60*time.Second)
+		seen := time.Since(killed)
 		for !h.Probe(t, leader.addr) {
 			if time.Since(killed) > time.Minute {
 				t.Fatalf("round %d: %s leads but takes no put a minute after the kill", round, leader.name)
@@ -77,7 +78,8 @@ func TestClusterCrash(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		t.Logf("round %d: %s killed, %s leads in term %d after %v", round, old.name, leader.name, term, failovers[len(failovers)-1].Round(time.Millisecond))
+		t.Logf("round %d: %s killed at %s, %s leads in term %d after %v (its stats said so after %v)", round, old.name, killed.UTC().Format("15:04:05.000"), leader.name, term,
+			failovers[len(failovers)-1].Round(time.Millisecond), seen.Round(time.Millisecond))
 	}
 	t.Logf("kills %d; %s; checks of acknowledged state %d, lost 0, deletes undone 0, ids reused 0; changes in flight at a kill %d",
 		kills, h.Summary(), checked, unsure)
