@@ -3,26 +3,38 @@ package cluster
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/reprieve/reprieve/internal/poll"
 	"github.com/reprieve/reprieve/internal/protocoltest"
 )
 
-// startCluster starts a cluster of three nodes on the shared NATS
-// cluster, waits until the first one leads and the others follow it, and
-// returns the leader and the second node, a follower.
+// protocolLease is the lease of the protocol suite's clusters. The suite
+// creates and deletes a stream and a bucket per case, several cases at a
+// time, on the one NATS cluster of the package's tests, which runs in the
+// test process under -race: on a loaded 2-core machine (load 13) its read
+// loops stalled for up to 10s, no renewal was stored within the default
+// 4s lease, another node took the lease and the case's connection
+// dropped (EOF mid-case). A 15s lease outlives such a stall (a reply
+// waits for the renewal, see Leader.Guard); the suite tests no failover,
+// and its first leader takes the lease at once whatever its length.
+const protocolLease = 15 * time.Second
+
+// startCluster starts a cluster of three nodes with protocolLease on the
+// shared NATS cluster, waits until the first one leads and the others
+// follow it, and returns the leader and the second node, a follower.
 func startCluster(t *testing.T, maxJobSize int) (leader, follower *nodeServer) {
 	t.Helper()
-	all := startThree(t, maxJobSize)
+	all := startThree(t, maxJobSize, protocolLease)
 	return all[0], all[1]
 }
 
-// startThree starts a cluster of three nodes on the shared NATS cluster
-// and returns them once the first leads and the
-// others follow it.
-func startThree(t *testing.T, maxJobSize int) []*nodeServer {
+// startThree starts a cluster of three nodes with lease on the shared
+// NATS cluster and returns them once the first leads and the others
+// follow it.
+func startThree(t *testing.T, maxJobSize int, lease time.Duration) []*nodeServer {
 	t.Helper()
-	nodes := openAll(t, externalConfigs(t, 3))
+	nodes := openAll(t, withLease(externalConfigs(t, 3), lease))
 	leader := serveNode(t, nodes[0], maxJobSize)
 	poll.Until(t, "the first node leads", func() bool { return leader.srv.Load() != nil })
 	all := []*nodeServer{leader, serveNode(t, nodes[1], maxJobSize), serveNode(t, nodes[2], maxJobSize)}
@@ -61,7 +73,7 @@ func clusterStarter(viaFollower bool) protocoltest.Starter {
 // its time waiting (JetStream creating the stream and the bucket, the
 // lease, the case's own timeouts), not computing, so more run at once
 // than -parallel (the cores) would allow.
-const protocolWorkers = 4
+const protocolWorkers = 3
 
 // runProtocol runs the whole protocol suite against clusters from start,
 // protocolWorkers cases at a time, each a subtest of t.

@@ -100,10 +100,12 @@ const rereadPause = 100 * time.Millisecond
 // are missed, which is how it learns that the stream's Raft leader
 // changed: with the client's default (5s, so 10s) a follower that takes
 // over after a leader's death waited up to that long to read the stream
-// up to its fence. A quarter lease keeps that wait within half a lease; a
-// pull request must last at least a second and twice the heartbeat.
+// up to its fence. A quarter lease keeps that wait within half a lease
+// (JetStream takes no heartbeat under 500ms, so within a second for
+// leases under 2s); a pull request must last at least a second and twice
+// the heartbeat.
 func readerHeartbeat(lease time.Duration) (hb, expiry time.Duration) {
-	hb = lease / 4
+	hb = max(500*time.Millisecond, lease/4)
 	return hb, max(time.Second, 2*hb)
 }
 
