@@ -236,6 +236,29 @@ func (n *Node) Lead(ctx context.Context) (*Leader, error) {
 // is sent again after a refusal: the replica reads what was stored since.
 const fenceRetry = 20 * time.Millisecond
 
+// catchUpWait is how long, on the node's clock, a new leader waits for
+// its replica's reader to reach the fence before reading the rest itself
+// (replica.catchUp): a reader that tails the stream gets there in
+// milliseconds.
+const catchUpWait = 250 * time.Millisecond
+
+// readUpTo returns once the replica has applied stream sequence seq.
+func (n *Node) readUpTo(ctx context.Context, seq uint64) error {
+	wctx, cancel := context.WithCancel(ctx)
+	t := n.clk.AfterFunc(catchUpWait, cancel)
+	err := n.replica.waitFor(wctx, seq)
+	t.Stop()
+	cancel()
+	if err == nil || ctx.Err() != nil || wctx.Err() == nil {
+		return err
+	}
+	n.log.Info("cluster: the replica's reader lags at takeover; reading the rest of the stream directly", "fence", seq)
+	if err := n.replica.catchUp(ctx, seq); !errors.Is(err, errStale) {
+		return err
+	}
+	return n.replica.waitFor(ctx, seq)
+}
+
 // takeOver runs steps 1–3 of doc.go's "Becoming leader" for l, whose
 // lease is held; the lease keeper renews it meanwhile.
 func (n *Node) takeOver(ctx context.Context, l *Leader) error {
@@ -284,8 +307,9 @@ func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 	}
 
 	fenced := n.clk.Now()
-	// 2. Read the stream up to the fence.
-	if err := n.replica.waitFor(ctx, l.seq); err != nil {
+	// 2. Read the stream up to the fence: the replica's reader, or, when
+	// it has not within catchUpWait, the messages it missed directly.
+	if err := n.readUpTo(ctx, l.seq); err != nil {
 		return err
 	}
 	// 3. Take the replica's jobs and activate the journal.

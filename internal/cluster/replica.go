@@ -94,21 +94,6 @@ func (r *replica) run() {
 // the stream again after its consumer failed or it fell behind.
 const rereadPause = 100 * time.Millisecond
 
-// readerHeartbeat returns the idle heartbeat the replica's consumer asks
-// of JetStream and how long each of its pull requests lasts. The consumer
-// starts over (from the last message it delivered) once two heartbeats
-// are missed, which is how it learns that the stream's Raft leader
-// changed: with the client's default (5s, so 10s) a follower that takes
-// over after a leader's death waited up to that long to read the stream
-// up to its fence. A quarter lease keeps that wait within half a lease
-// (JetStream takes no heartbeat under 500ms, so within a second for
-// leases under 2s); a pull request must last at least a second and twice
-// the heartbeat.
-func readerHeartbeat(lease time.Duration) (hb, expiry time.Duration) {
-	hb = max(500*time.Millisecond, lease/4)
-	return hb, max(time.Second, 2*hb)
-}
-
 // errStale: the replica must be read again from the start.
 var errStale = errors.New("cluster: replica fell behind a tombstone's lifetime")
 
@@ -124,8 +109,7 @@ func (r *replica) read() error {
 	if err != nil {
 		return err
 	}
-	hb, expiry := readerHeartbeat(r.n.cfg.Lease)
-	msgs, err := cons.Messages(jetstream.PullHeartbeat(hb), jetstream.PullExpiry(expiry))
+	msgs, err := cons.Messages()
 	if err != nil {
 		return err
 	}
@@ -300,6 +284,54 @@ func (r *replica) termChanged() <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.termed
+}
+
+// catchUp stops the reader and applies, read one by one by sequence, the
+// messages it has not applied up to stream sequence upTo. A new leader
+// calls it when the reader lags at takeover: its ordered consumer learns
+// of a stream leader change only after two missed heartbeats (10s with
+// the client's default) and then backs off while JetStream elects; the
+// messages themselves can be read as soon as the fence was stored. A
+// message no longer in the stream was superseded on its subject (the
+// stream keeps one per subject) or was a tombstone that expired, which
+// the replica must not miss: a replica that has not been caught up for
+// half a tombstone lifetime waits for its reader instead (errStale).
+func (r *replica) catchUp(ctx context.Context, upTo uint64) error {
+	r.mu.Lock()
+	stale := r.n.clk.Now().Sub(r.caughtUp) > r.n.cfg.TombstoneTTL/2
+	r.mu.Unlock()
+	if stale {
+		return errStale
+	}
+	r.stop()
+	<-r.stopped
+	st, err := r.n.js.Stream(ctx, r.n.names.stream)
+	if err != nil {
+		return fmt.Errorf("%w: read the stream up to sequence %d: %w", ErrUnavailable, upTo, err)
+	}
+	r.mu.Lock()
+	from, rerr := r.applied+1, r.err
+	r.mu.Unlock()
+	if rerr != nil {
+		return rerr
+	}
+	for seq := from; seq <= upTo; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%w: read stream sequence %d: %w", ErrUnavailable, seq, err)
+		}
+		r.mu.Lock()
+		err = r.apply(m.Subject, m.Header.Get(opHeader), m.Data, seq)
+		r.notify()
+		r.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("stream sequence %d, subject %s: %w", seq, m.Subject, err)
+		}
+	}
+	return nil
 }
 
 // failed returns the error that stopped the reader, if any.
