@@ -34,10 +34,12 @@ func startCluster(t *testing.T, maxJobSize int) (leader, follower *nodeServer) {
 // follow it.
 func startThree(t *testing.T, maxJobSize int, lease time.Duration) []*nodeServer {
 	t.Helper()
-	nodes := openAll(t, withLease(externalConfigs(t, 3), lease))
-	leader := serveNode(t, nodes[0], maxJobSize)
+	cfgs := withLease(externalConfigs(t, 3), lease)
+	lns := listenAll(t, cfgs)
+	nodes := openAll(t, cfgs)
+	leader := serveNode(t, nodes[0], lns[0], maxJobSize)
 	poll.Until(t, "the first node leads", func() bool { return leader.srv.Load() != nil })
-	all := []*nodeServer{leader, serveNode(t, nodes[1], maxJobSize), serveNode(t, nodes[2], maxJobSize)}
+	all := []*nodeServer{leader, serveNode(t, nodes[1], lns[1], maxJobSize), serveNode(t, nodes[2], lns[2], maxJobSize)}
 	poll.Until(t, "the followers read the leader's term", func() bool {
 		t1, _ := nodes[1].replica.leader()
 		t2, _ := nodes[2].replica.leader()
