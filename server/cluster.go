@@ -137,6 +137,9 @@ func (c Config) validateCluster() error {
 // openNode opens the cluster node and makes its journal the engine's and
 // its leader's figures the cluster-* stats keys.
 func (s *Server) openNode(bc *broker.Config, sc *jobport.Config) error {
+	// Every change waits for the stream's acknowledgement, a network
+	// round trip: on the event loop it would hold up every connection.
+	sc.Goroutines = true
 	cc, err := s.cfg.clusterConfig()
 	if err != nil {
 		return err

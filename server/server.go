@@ -235,6 +235,9 @@ func (s *Server) openLog(bc *broker.Config, sc *jobport.Config) (*wal.Recovery, 
 	s.log.Info("log replayed", "data", opts.Dir, "fsync", opts.Fsync.String(), "jobs", len(rec.Jobs),
 		"next_id", rec.NextID, "segments", rec.Segments, "records", rec.Records, "took", rec.Took)
 	bc.Journal = l
+	// A put under fsync always waits for its fsync: on the event loop it
+	// would hold up every other connection.
+	sc.Goroutines = opts.Fsync == wal.FsyncAlways
 	sc.Binlog = func() jobport.BinlogStats {
 		st := l.Stats()
 		return jobport.BinlogStats{

@@ -14,6 +14,7 @@ type Reader struct {
 	onLine     func()
 	onDropped  func(bytes int)
 	putBuffer  func(size int) []byte
+	probe      Command // Ready's scratch parse
 }
 
 // OnLine sets f to be called each time a command line has been read,
@@ -234,4 +235,31 @@ func (r *Reader) skipLine() error {
 		}
 		need = len(b) + 1
 	}
+}
+
+// Ready reports whether the buffered input holds a whole command (its
+// line, and its body and CRLF if it has one), so that ReadCommand returns
+// without reading: an event loop runs a command only then. If not, need
+// is how many bytes must be buffered for it, when the line is known, or
+// 0 when the line is not complete yet; need is -1 when no window of
+// buffered bytes decides it (a line too long, which ReadCommand skips by
+// reading). A command line whose parse fails is whole without its body,
+// as ReadCommand reads it, except a body announced too big, which
+// ReadCommand discards.
+func (r *Reader) Ready() (ok bool, need int) {
+	b, _ := r.br.Peek(min(r.br.Buffered(), MaxLineLen))
+	n, st := scanLine(b)
+	switch st {
+	case lineNeedMore:
+		return false, 0
+	case lineTooLong:
+		return false, -1
+	}
+	c := &r.probe
+	perr := ParseCommand(b[:n-2], c)
+	if c.Op != OpPut && !table.hasBody(c.Op) || perr != nil && c.Size <= r.maxJobSize {
+		return true, n
+	}
+	need = n + int(c.Size) + 2
+	return r.br.Buffered() >= need, need
 }

@@ -89,56 +89,89 @@
 // # Publishing and the fence
 //
 // The leader is the stream's only writer. Its publisher takes the changes
-// the engine queued (in the engine's order) and writes them as one
-// JetStream atomic batch (Nats-Batch-Id, Nats-Batch-Sequence,
-// Nats-Batch-Commit on the last; a single change is sent as a plain
-// message), at most 500 messages and about 1 MiB, one batch in flight at
-// a time: while it waits, the next changes queue and form the next batch
-// (group commit). The batch's first message carries two expectations:
+// the engine queued (in the engine's order) and writes them as JetStream
+// atomic batches (Nats-Batch-Id, Nats-Batch-Sequence, Nats-Batch-Commit
+// on the last; a single change is sent as a plain message), at most 500
+// messages and about 1 MiB each. Up to four batches are in flight at
+// once (the window). With none in flight, the queued changes are sent at
+// once; with some, the next batch is sent once as many changes are
+// queued as the last batch in flight holds (or none is in flight), so a
+// busy leader sends batches of what one round trip gathers rather than
+// many small ones, each of which costs JetStream about as much as a
+// message (group commit). Batch i's first message carries two
+// expectations:
 //
-//	Nats-Expected-Last-Sequence          P, the sequence of the leader's
-//	                                     last stored batch (at first its
-//	                                     term message T)
+//	Nats-Expected-Last-Sequence          P(i): where batch i-1 ends (for
+//	                                     the first batch after the last
+//	                                     acknowledged one, its end; at
+//	                                     first the term message T)
 //	Nats-Expected-Last-Subject-Sequence  T, with
-//	Nats-Expected-Last-Subject-Sequence-Subject  reprieve.C.term
+//	Nats-Expected-Last-Subject-Sequence-Subject  F(i)
 //
-// JetStream stores the whole batch, at P+1 … P+n, only if both hold, or
-// none of it. A change is acknowledged to its client only after the
-// batch's PubAck (JetStream's Raft group has it on a majority).
+// where F(i) is one of four filters that match the term subject and no
+// other subject of the stream, taken in turn at each send:
+//
+//	reprieve.C.term   reprieve.*.term   *.C.term   *.*.term
+//
+// JetStream stores the whole batch, at P(i)+1 … P(i)+n, only if both
+// hold, or none of it. Its stream leader checks the last-sequence
+// expectation against the sequence it has proposed, not the one it has
+// applied, so a batch sent before the PubAck of the one before it is
+// stored right after it. It refuses a subject expectation naming a
+// filter that a message it has proposed but not yet applied also names,
+// whatever the sequences; hence a filter per batch in flight (with one
+// filter, nearly every pipelined batch was refused). A change is
+// acknowledged to its client only after its batch's PubAck (JetStream's
+// Raft group has it on a majority) and after every batch before it was
+// acknowledged: batches are acknowledged strictly in order. A PubAck for
+// batch i proves every batch before it stored (below).
 //
 // The term expectation is the fence: once another node's term message
 // is stored, no batch of an older leader can be, whatever sequence it
 // expects. (The last-sequence expectation alone is not a fence: an old
 // leader's publish expecting exactly the new term message's sequence
-// would be stored after it.) The last-sequence expectation makes a
-// resend safe: two sends of one batch both expect P, so at most one is
-// stored.
+// would be stored after it; with a window, a batch whose predecessor was
+// refused expects just that.) The last-sequence expectation makes a
+// resend safe and keeps the order: every send of batch i expects P(i),
+// so batch i is stored at most once and only right after batch i-1.
+// Hence the stream after T is always a prefix of the leader's batches,
+// in order, whatever was sent, resent, lost or late.
 //
-// A batch whose outcome is unknown — refused (no stream leader during a
-// JetStream election, a stale expectation, an incomplete batch because
-// the stream leader changed between its messages) or unanswered within
-// five seconds — is resolved from the stream: the publisher reads the
-// stream's last sequence L, then the term subject's last sequence S
-// (retrying every 100 ms while JetStream cannot answer):
+// When the window's first unacknowledged batch has an unknown outcome —
+// refused (no stream leader during a JetStream election, a stale
+// expectation, an incomplete batch because the stream leader changed
+// between its messages, a filter still in process) or unanswered within
+// five seconds — it and every later batch in the window are resolved
+// from the stream: the publisher reads the stream's last sequence L, then
+// the term subject's last sequence S (retrying every 100 ms while
+// JetStream cannot answer):
 //
-//   - S ≠ T: another node has written a term message: this leader is
-//     deposed and steps down; the batch is not acknowledged.
-//   - L = P+n: the batch is stored (its PubAck was lost): acknowledged.
-//   - L = P: the batch is not stored: it is sent again, in order, under
-//     a new batch id, and resolved again if that fails.
-//   - anything else cannot happen with one writer and one batch in
-//     flight: the leader steps down.
+//   - S > T: another node has written a term message: this leader is
+//     deposed and steps down; no batch of the window is acknowledged.
+//   - L below the end of the last acknowledged batch, or S < T: a stream
+//     leader that has not applied everything yet answered; read again
+//     (for at most ten seconds, then step down: the stream lost what it
+//     confirmed).
+//   - L = the end of batch k of the window: batches up to k are stored
+//     (their PubAcks were lost or not yet read): acknowledged, in order.
+//     The later ones are not stored (yet): each is sent again, in order,
+//     under a new batch id and reply subject, and resolved again if that
+//     fails. An earlier send of one of them that lands late only makes
+//     the resend refused (its expectation fails) and resolved as stored.
+//   - anything else (L inside a batch, or past the window) cannot happen
+//     with one writer whose batches are stored only in order: the leader
+//     steps down.
 //
 // Because S is read after L and a term message is only ever replaced by
 // a later one, S = T proves that every message stored after T up to L
-// was written by this leader, hence is one of its batches, in order. A stale
-// L (a new stream leader that has not applied everything yet) can only
-// make the publisher resend a batch that is stored; that resend is
-// refused (its last-sequence expectation fails) and resolved again. The
-// leader thus rides out JetStream elections while it holds its lease;
-// it steps down only when the fence shows another writer or its lease is
-// lost (The lease); only then is a change refused, and its client gets
-// no answer (the connection is dropped).
+// was written by this leader, hence is a prefix of its batches. A stale
+// L at or above the last acknowledged end can only make the publisher
+// resend a batch that is stored; that resend is refused (its
+// last-sequence expectation fails) and resolved again. The leader thus
+// rides out JetStream elections while it holds its lease; it steps down
+// only when the fence shows another writer or its lease is lost (The
+// lease); only then is a change refused, and its client gets no answer
+// (the connection is dropped).
 //
 // # The lease
 //

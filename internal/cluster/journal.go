@@ -14,8 +14,9 @@ import (
 // Journal is the engine's journal in cluster mode: each change is queued
 // for the leader's publisher (publisher.go), which writes the queue to
 // the stream in fenced atomic batches, and its Commit completes when
-// JetStream has stored the change's batch on a majority of the replicas.
-// While one batch is in flight the next changes queue, so concurrent
+// JetStream has stored the change's batch, and every batch before it, on
+// a majority of the replicas. Up to four batches are in flight at once;
+// while batches are in flight the next changes queue, so concurrent
 // clients share the replication round trips (group commit). Before the
 // node leads, and after the publisher failed, every change is refused.
 type Journal struct {
@@ -32,7 +33,12 @@ type Journal struct {
 	maxID  job.ID        // the highest id put
 	marked job.ID        // the next id of the last id mark
 
-	published, acked, resent, batches atomic.Uint64
+	// The publisher's counters (Stats): changes queued and acknowledged,
+	// batches stored and the messages in them, batch sends (first sends
+	// and resends), the sum over sends of the batches in flight counting
+	// the one sent (occupancy/sends is the mean window), messages sent
+	// again, resolutions from the stream, and the batches in flight now.
+	published, acked, batches, batched, sends, occupancy, resent, resolutions, window atomic.Uint64
 }
 
 var (

@@ -259,25 +259,36 @@ func TestOldLeaderBatchFencedByNewTerm(t *testing.T) {
 		return err == nil
 	})
 
-	p := &publisher{j: j, l: first.l, last: ack.Sequence, inbox: n.nc.NewInbox(), replies: make(chan *nats.Msg, 8)}
-	sub, err := n.nc.ChanSubscribe(p.inbox+".*", p.replies)
-	if err != nil {
-		t.Fatal(err)
+	// Each of the four term filters fences: a batch expecting the new
+	// term message's sequence is refused whichever filter it names.
+	p := standalone(t, n, first.l, ack.Sequence)
+	for i := range maxWindow {
+		p.sends = uint64(i)
+		id := job.ID(11 + i)
+		p.push([]*change{
+			{subject: n.names.jobSubject(uint64(id)), data: encodeJob(testJob(id, job.Ready)), done: make(chan struct{})},
+			{subject: n.names.jobSubject(uint64(id) + 100), data: encodeJob(testJob(id+100, job.Ready)), done: make(chan struct{})},
+		})
+		f := p.window[len(p.window)-1]
+		p.await(t, f)
+		if f.err == nil {
+			t.Fatalf("the old leader's batch naming term filter %q after a new term message was stored at %d", p.filters[i], f.stored)
+		}
+		p.window = p.window[:0]
 	}
-	defer sub.Unsubscribe()
-	batch := []*change{
-		{subject: n.names.jobSubject(11), data: encodeJob(testJob(11, job.Ready)), done: make(chan struct{})},
-		{subject: n.names.jobSubject(12), data: encodeJob(testJob(12, job.Ready)), done: make(chan struct{})},
+	last := &change{subject: n.names.jobSubject(20), data: encodeJob(testJob(20, job.Ready)), done: make(chan struct{})}
+	p.push([]*change{last})
+	p.await(t, p.window[0])
+	if err := p.settle(); !errors.Is(err, ErrDeposed) || !strings.Contains(err.Error(), "another node leads") {
+		t.Fatalf("settle = %v; want ErrDeposed: another node leads", err)
 	}
-	if _, err := p.send(batch); err == nil {
-		t.Fatal("the old leader's batch after a new term message was stored")
-	}
-	stored, err := p.resolve(uint64(len(batch)))
-	if stored || !errors.Is(err, ErrDeposed) || !strings.Contains(err.Error(), "another node leads") {
-		t.Fatalf("resolve = %v, %v; want not stored and ErrDeposed: another node leads", stored, err)
+	select {
+	case <-last.done:
+		t.Fatalf("a change was finished (%v) after another node's term message", last.err)
+	default:
 	}
 	if l, _ := lastSeqs(t, other); l != ack.Sequence {
-		t.Fatalf("the stream's last sequence is %d after the refused batch, want %d", l, ack.Sequence)
+		t.Fatalf("the stream's last sequence is %d after the refused batches, want %d", l, ack.Sequence)
 	}
 
 	// Through the journal: the next change (or the id marker's) finds

@@ -21,9 +21,17 @@ type Stats struct {
 	Lag                       uint64
 	// StreamBytes and StreamMessages are the stream's size.
 	StreamBytes, StreamMessages uint64
-	// Published and Acknowledged count the leader's publishes and those
-	// JetStream acknowledged.
+	// Published counts the changes the leader queued for the stream and
+	// Acknowledged those whose client was answered once JetStream stored
+	// them.
 	Published, Acknowledged uint64
+	// The publisher's work (doc.go, Publishing): Batches stored and the
+	// BatchMessages in them; Sends of a batch, first sends and resends;
+	// Resent messages sent again; Resolutions, the times it read the
+	// stream to learn a batch's outcome; Window, the batches in flight
+	// now; WindowOccupancy the sum over sends of the batches in flight
+	// counting the one sent (WindowOccupancy/Sends is the mean window).
+	Batches, BatchMessages, Sends, Resent, Resolutions, Window, WindowOccupancy uint64
 }
 
 // Stats reads the stream's state (waiting at most a second for it; the
@@ -33,9 +41,16 @@ func (l *Leader) Stats() Stats {
 	n := l.n
 	st := Stats{
 		Name: n.cfg.Name, Node: n.cfg.Node, Leader: l.term.Node, LeaderAddr: l.term.Addr, Term: l.term.Term,
-		Replicas:     n.cfg.Replicas,
-		Published:    n.journal.published.Load(),
-		Acknowledged: n.journal.acked.Load(),
+		Replicas:        n.cfg.Replicas,
+		Published:       n.journal.published.Load(),
+		Acknowledged:    n.journal.acked.Load(),
+		Batches:         n.journal.batches.Load(),
+		BatchMessages:   n.journal.batched.Load(),
+		Sends:           n.journal.sends.Load(),
+		Resent:          n.journal.resent.Load(),
+		Resolutions:     n.journal.resolutions.Load(),
+		Window:          n.journal.window.Load(),
+		WindowOccupancy: n.journal.occupancy.Load(),
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, time.Second)
 	defer cancel()
@@ -79,5 +94,12 @@ func (s Stats) StatsKeys() [][2]string {
 		{"cluster-stream-messages", u(s.StreamMessages)},
 		{"cluster-published", u(s.Published)},
 		{"cluster-acknowledged", u(s.Acknowledged)},
+		{"cluster-batches", u(s.Batches)},
+		{"cluster-batch-messages", u(s.BatchMessages)},
+		{"cluster-sends", u(s.Sends)},
+		{"cluster-resent", u(s.Resent)},
+		{"cluster-resolutions", u(s.Resolutions)},
+		{"cluster-window", u(s.Window)},
+		{"cluster-window-occupancy", u(s.WindowOccupancy)},
 	}
 }

@@ -41,6 +41,24 @@ type Conn struct {
 	// waiting mirrors idle for the connection's goroutine, which alone
 	// sets it, so that busy takes mu only when idle was set.
 	waiting bool
+	// fd is the socket's descriptor while the event loop serves the
+	// connection (-1 otherwise); nc is then closed, and names the client.
+	// looped is set while the loop serves it: reads and writes are then
+	// raw system calls that never wait; it changes only with Server.mu
+	// held, by the loop handing the connection to a goroutine (handoff)
+	// or the goroutine handing it back (relooped). loopable is set if the
+	// loop took the connection when it came, and cleared once it waits in
+	// a reserve: a worker keeps its goroutine from then on. parked is set by a command
+	// that must wait (awaitJob) while looped: the loop hands the
+	// connection to a goroutine, which runs the command again. unsent
+	// holds replies a raw write could not send; the goroutine sends them
+	// first.
+	fd       int
+	looped   bool
+	loopable bool
+	parked   bool
+	unsent   []byte
+
 	// reserving is set by the connection's goroutine while a reserve
 	// blocks (before the hang-up watch starts, cleared after it ends): the
 	// watch's reads get no idle timeout.
@@ -59,9 +77,10 @@ func newConn(s *Server, nc net.Conn) *Conn {
 	c := &Conn{
 		srv:  s,
 		nc:   nc,
-		w:    beanstalk.NewWriter(bufio.NewWriterSize(nc, connBufferSize)),
+		fd:   -1,
 		sess: s.b.Open(),
 	}
+	c.w = beanstalk.NewWriter(bufio.NewWriterSize(connWriter{c}, connBufferSize))
 	c.br = bufio.NewReaderSize(flushReader{c}, connBufferSize)
 	c.r = beanstalk.NewReader(c.br, s.cfg.MaxJobSize)
 	c.r.OnLine(c.busy)
@@ -76,6 +95,9 @@ func newConn(s *Server, nc net.Conn) *Conn {
 type flushReader struct{ c *Conn }
 
 func (f flushReader) Read(p []byte) (int, error) {
+	if f.c.looped {
+		return f.c.loopRead(p)
+	}
 	if f.c.w.Buffered() > 0 {
 		if err := f.c.w.Flush(); err != nil {
 			return 0, err
@@ -85,6 +107,46 @@ func (f flushReader) Read(p []byte) (int, error) {
 		f.c.armIdle(d)
 	}
 	return f.c.nc.Read(p)
+}
+
+// connWriter writes replies to the socket: with raw system calls that
+// never wait while the event loop serves the connection, else through
+// net.Conn.
+type connWriter struct{ c *Conn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	if w.c.looped {
+		return w.c.loopWrite(p)
+	}
+	return w.c.nc.Write(p)
+}
+
+// errWouldBlock is what a read returns on the event loop when the socket
+// has nothing more: the loop runs only commands it has whole, so no
+// command sees it.
+var errWouldBlock = errors.New("server: read would block")
+
+// errParked is what awaitJob returns on the event loop when the reserve
+// must wait: the command has no reply yet and runs again off the loop.
+var errParked = errors.New("server: command must wait off the event loop")
+
+// resume starts a goroutine's service of a connection the event loop
+// handed over: it sends the replies the loop could not, then runs again
+// the command that had to wait. It reports false if the connection must
+// close.
+func (c *Conn) resume() bool {
+	if len(c.unsent) > 0 {
+		_, err := c.nc.Write(c.unsent)
+		c.unsent = nil
+		if err != nil {
+			return false
+		}
+	}
+	if c.parked {
+		c.parked = false
+		return c.run()
+	}
+	return true
 }
 
 // armIdle gives the next read d to bring something, unless Shutdown has
@@ -151,66 +213,100 @@ func (c *Conn) busy() {
 }
 
 // serve runs the connection until the client quits or hangs up, a write
-// fails, or the server shuts down.
+// fails, or the server shuts down; or, with the event loop, until it has
+// answered everything it was sent and hands the connection back to the
+// loop (see loop_linux.go).
 func (c *Conn) serve() {
-	defer func() {
-		// Untracked first, so that once the session no longer counts in
-		// current-connections a new connection is not refused.
-		c.srv.untrack(c)
-		c.sess.Close()
-		c.nc.Close()
-	}()
 	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(tc) {
+		c.end()
+		return
+	}
+	if !c.resume() {
+		c.end()
 		return
 	}
 	for {
 		if c.br.Buffered() == 0 {
+			if c.loopable && c.srv.relooped(c) {
+				return
+			}
 			// Nothing pipelined: the read will send the replies, then wait.
 			if !c.setIdle(true) {
 				_ = c.w.Flush()
-				return
+				break
 			}
 			c.waiting = true
 		}
-		err := c.r.ReadCommand(&c.cmd)
-		c.busy()
-		op := c.cmd.Op
-		if op != beanstalk.OpNone {
-			c.srv.counts[op].Add(1)
-		}
-		if err != nil {
-			rep := beanstalk.ErrorReply(err)
-			if rep == "" {
-				switch {
-				case isTimeout(err) && !c.stopping.Load():
-					c.srv.log.Debug("connection closed: idle for the idle timeout", "remote", c.nc.RemoteAddr().String(),
-						"idle_timeout", c.srv.cfg.IdleTimeout)
-				case !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !isTimeout(err):
-					c.srv.log.Debug("connection read failed", "remote", c.nc.RemoteAddr().String(), "err", err)
-				}
-				return
-			}
-			c.w.Reply(rep)
-			continue
-		}
-		if op == beanstalk.OpQuit {
-			_ = c.w.Flush()
-			return
-		}
-		h := handlers[op]
-		if h == nil {
-			c.w.Reply(beanstalk.ReplyUnknownCommand)
-			continue
-		}
-		if !h(c, &c.cmd) {
-			_ = c.w.Flush()
-			return
-		}
-		if c.stopping.Load() && c.br.Buffered() == 0 {
-			_ = c.w.Flush()
-			return
+		if !c.step() {
+			break
 		}
 	}
+	c.end()
+}
+
+// end closes the connection: it is untracked first, so that once the
+// session no longer counts in current-connections a new connection is not
+// refused. Shutdown and Close wait for it (Server.conns).
+func (c *Conn) end() {
+	c.srv.untrack(c)
+	c.sess.Close()
+	c.closeSocket()
+	c.srv.conns.Done()
+}
+
+// step reads one command and runs it. It reports false if the
+// connection must close.
+func (c *Conn) step() bool {
+	err := c.r.ReadCommand(&c.cmd)
+	c.busy()
+	op := c.cmd.Op
+	if op != beanstalk.OpNone {
+		c.srv.counts[op].Add(1)
+	}
+	if err != nil {
+		rep := beanstalk.ErrorReply(err)
+		if rep == "" {
+			switch {
+			case err == errWouldBlock:
+				// The loop ran a command it had not received whole: a
+				// bug, answered as an unreadable connection.
+				c.srv.log.Error("event loop: command read past the buffered input", "remote", c.nc.RemoteAddr().String())
+			case isTimeout(err) && !c.stopping.Load():
+				c.srv.log.Debug("connection closed: idle for the idle timeout", "remote", c.nc.RemoteAddr().String(),
+					"idle_timeout", c.srv.cfg.IdleTimeout)
+			case !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !isTimeout(err):
+				c.srv.log.Debug("connection read failed", "remote", c.nc.RemoteAddr().String(), "err", err)
+			}
+			return false
+		}
+		c.w.Reply(rep)
+		return true
+	}
+	return c.run()
+}
+
+// run runs the command just read (c.cmd). It reports false if the
+// connection must close.
+func (c *Conn) run() bool {
+	op := c.cmd.Op
+	if op == beanstalk.OpQuit {
+		_ = c.w.Flush()
+		return false
+	}
+	h := handlers[op]
+	if h == nil {
+		c.w.Reply(beanstalk.ReplyUnknownCommand)
+		return true
+	}
+	if !h(c, &c.cmd) {
+		_ = c.w.Flush()
+		return false
+	}
+	if c.stopping.Load() && c.br.Buffered() == 0 {
+		_ = c.w.Flush()
+		return false
+	}
+	return true
 }
 
 func isTimeout(err error) bool {
@@ -249,6 +345,8 @@ func (c *Conn) Dict() *beanstalk.Dict {
 // must close instead (the broker is closed).
 func (c *Conn) ReplyError(err error) bool {
 	switch {
+	case err == errParked:
+		// No reply: the command runs again off the event loop.
 	case errors.Is(err, broker.ErrNotFound):
 		c.w.Reply(beanstalk.ReplyNotFound)
 	case errors.Is(err, broker.ErrDraining):
@@ -287,6 +385,15 @@ func (c *Conn) reserve(timeout time.Duration) bool {
 // the client hanging up.
 func (c *Conn) awaitJob(timeout time.Duration) (broker.Reserved, error) {
 	res, err := c.sess.Reserve(c.srv.ctx, 0)
+	if errors.Is(err, broker.ErrTimedOut) && timeout != 0 && c.looped {
+		// A worker that waits for jobs keeps the goroutine it is handed
+		// to: handing it back to the loop after each job, and over again
+		// at its next wait, cost more CPU and a longer tail than the
+		// goroutine's park (put-reserve-delete with waiting workers,
+		// docs/performance.md).
+		c.parked, c.loopable = true, false
+		return broker.Reserved{}, errParked
+	}
 	if errors.Is(err, broker.ErrTimedOut) && timeout != 0 {
 		if c.w.Flush() != nil {
 			return broker.Reserved{}, broker.ErrClosed // the client is gone: close

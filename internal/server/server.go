@@ -1,6 +1,11 @@
-// Package server serves the beanstalkd protocol over TCP: one goroutine per
-// connection reading commands with the beanstalk codec and running them on
-// a broker.Session. It owns the listener and the connections, not the
+// Package server serves the beanstalkd protocol over TCP: commands read
+// with the beanstalk codec run on a broker.Session, for each connection.
+// On Linux plain connections are served by one event loop on epoll
+// (loop_linux.go) and handed to a goroutine of their own only while one
+// must wait (a reserve with no job, a large body, a full socket); TLS
+// connections, those of a server with an idle timeout or
+// Config.Goroutines, and every connection elsewhere, have a goroutine
+// each (conn.go). It owns the listener and the connections, not the
 // broker: the caller closes the broker after Shutdown.
 package server
 
@@ -64,6 +69,17 @@ type Config struct {
 	// rest of one; a connection blocked in a reserve is not idle. Zero:
 	// connections may stay idle for ever, as in beanstalkd.
 	IdleTimeout time.Duration
+	// Goroutines serves every connection with a goroutine of its own. By
+	// default, on Linux, plain (non-TLS) connections are served from one
+	// event loop on epoll (see loop_linux.go), with fewer wake-ups per
+	// request; commands run on the loop's thread, those that wait for the
+	// log's durability too, so set Goroutines where that wait is long
+	// (fsync always, cluster mode): one connection's wait would hold up
+	// the others. A reserve that must wait, a body larger than a
+	// connection's buffer and a reply the socket will not take now are
+	// served by a goroutine either way. With TLS or an IdleTimeout, and
+	// off Linux, every connection has its goroutine.
+	Goroutines bool
 }
 
 // DefaultHandshakeTimeout is Config.HandshakeTimeout's default.
@@ -100,13 +116,17 @@ type Server struct {
 	// refused counts the connections refused by MaxConnections.
 	refused atomic.Uint64
 
-	conns sync.WaitGroup // one per connection goroutine
+	conns sync.WaitGroup // one per connection, served by a goroutine or the loop
 
-	// mu protects listeners, active and closed.
+	// mu protects listeners, active, closed, killed, loop, noLoop and each
+	// Conn's looped.
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	active    map[*Conn]struct{}
 	closed    bool
+	killed    bool  // closeAll was called: connections close, none is handed off
+	loop      *loop // started by the first connection it serves
+	noLoop    bool  // the loop could not start
 }
 
 // New returns a Server for cfg, or the error of cfg.Validate.
@@ -212,11 +232,59 @@ func (s *Server) track(nc net.Conn) bool {
 	c := newConn(s, nc)
 	s.active[c] = struct{}{}
 	s.conns.Add(1)
-	go func() {
-		defer s.conns.Done()
-		c.serve()
-	}()
+	if s.looping() {
+		// Set before take: the loop may serve c, and clear it, at once.
+		c.loopable = true
+		if s.loop.take(c) {
+			return true
+		}
+		c.loopable = false
+	}
+	go c.serve()
 	return true
+}
+
+// looping reports whether plain connections go to the event loop,
+// starting it if needed. s.mu is held.
+func (s *Server) looping() bool {
+	if s.cfg.Goroutines || s.cfg.TLS != nil || s.cfg.IdleTimeout > 0 || s.noLoop {
+		return false
+	}
+	if s.loop == nil {
+		l, err := startLoop(s)
+		if err != nil {
+			s.noLoop = true
+			s.log.Warn("connections are served by goroutines", "err", err)
+			return false
+		}
+		s.loop = l
+	}
+	return true
+}
+
+// relooped hands c, which the loop took when it came and a goroutine
+// serves now, back to the event loop once the goroutine has answered
+// everything it was sent; it reports false if c stays with the goroutine
+// (the server is stopping, or a system call failed).
+func (s *Server) relooped(c *Conn) bool {
+	if c.w.Flush() != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closed && !c.stopping.Load() && s.loop.take(c)
+}
+
+// endLoop ends the event loop, once every connection is gone.
+func (s *Server) endLoop() {
+	s.mu.Lock()
+	l := s.loop
+	s.loop = nil
+	s.noLoop = true
+	s.mu.Unlock()
+	if l != nil {
+		l.end()
+	}
 }
 
 // untrack forgets c, which is closing: it no longer counts against
@@ -247,6 +315,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.active {
 		c.stop()
 	}
+	if s.loop != nil {
+		s.loop.stopAll()
+	}
 	s.mu.Unlock()
 	s.cancel()
 
@@ -257,10 +328,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.endLoop()
 		return nil
 	case <-ctx.Done():
 		s.closeAll()
 		<-done
+		s.endLoop()
 		return ctx.Err()
 	}
 }
@@ -277,14 +350,22 @@ func (s *Server) Close() error {
 	s.cancel()
 	s.closeAll()
 	s.conns.Wait()
+	s.endLoop()
 	return nil
 }
 
+// closeAll closes every connection: the loop closes those it serves.
 func (s *Server) closeAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.killed = true
 	for c := range s.active {
-		c.nc.Close()
+		if !c.looped {
+			c.nc.Close()
+		}
+	}
+	if s.loop != nil {
+		s.loop.killAll()
 	}
 }
 
@@ -304,6 +385,21 @@ func (s *Server) Broker() *broker.Broker { return s.b }
 
 // Count returns how many times the command op was run (the cmd-* stats).
 func (s *Server) Count(op beanstalk.Op) uint64 { return s.counts[op].Load() }
+
+// Looped returns how many connections the event loop serves now: those
+// not handed to a goroutine (see Config.Goroutines). Zero without the
+// loop.
+func (s *Server) Looped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.active {
+		if c.looped {
+			n++
+		}
+	}
+	return n
+}
 
 // Refused returns how many connections were refused because
 // MaxConnections were open (the total-connections-refused stats key).

@@ -1,8 +1,11 @@
 /*
  * gen.c: the leanest put load generator — CONNS connections at pipeline 1
  * driven from one epoll loop in one thread, 64-byte bodies, for SECONDS.
- * It prints "<ops> ops/s". bench/ceiling runs it next to `reprieve bench`
- * to show how much of a measured ratio is the generator's own cost.
+ * It prints "<ops> ops/s p50 <µs> p99 <µs>": the throughput, and the
+ * median and 99th percentile of the time from a put's write to the read
+ * of its reply (to the microsecond, up to 100 ms; slower ones count as
+ * 100 ms). bench/ceiling runs it next to `reprieve bench` to show how much
+ * of a measured ratio is the generator's own cost.
  *
  * Usage: gen PORT CONNS SECONDS
  */
@@ -24,6 +27,20 @@ static double now(void) {
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
+#define MAXUS 100000
+static long hist[MAXUS + 1];
+
+/* percentile returns the smallest latency in µs at or below which the
+ * fraction q of the ops counted in hist fall. */
+static long percentile(long ops, double q) {
+	long want = (long)(q * ops), seen = 0;
+	for (long us = 0; us <= MAXUS; us++) {
+		seen += hist[us];
+		if (seen > want) return us;
+	}
+	return MAXUS;
+}
+
 int main(int argc, char **argv) {
 	if (argc != 4) {
 		fprintf(stderr, "usage: gen PORT CONNS SECONDS\n");
@@ -36,6 +53,7 @@ int main(int argc, char **argv) {
 	body[64] = 0;
 	int putlen = sprintf(put, "put 0 0 60 64\r\n%s\r\n", body);
 	int ep = epoll_create1(0);
+	double *sent = calloc(65536, sizeof *sent); /* by fd: when its put was written */
 	for (int i = 0; i < conns; i++) {
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -51,6 +69,7 @@ int main(int argc, char **argv) {
 		}
 		struct epoll_event e = {.events = EPOLLIN, .data.fd = fd};
 		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+		sent[fd] = now();
 		if (write(fd, put, putlen) != putlen) {
 			perror("gen: write");
 			return 1;
@@ -73,12 +92,16 @@ int main(int argc, char **argv) {
 				return 1;
 			}
 			ops++;
+			double t = now();
+			long us = (long)((t - sent[fd]) * 1e6);
+			hist[us > MAXUS ? MAXUS : us]++;
+			sent[fd] = t;
 			if (write(fd, put, putlen) != putlen) {
 				perror("gen: write");
 				return 1;
 			}
 		}
 	}
-	printf("%.0f ops/s\n", ops / (now() - start));
+	printf("%.0f ops/s p50 %ld p99 %ld\n", ops / (now() - start), percentile(ops, 0.50), percentile(ops, 0.99));
 	return 0;
 }
