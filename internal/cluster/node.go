@@ -307,8 +307,8 @@ func (n *Node) presenceKey() string { return "node." + n.cfg.Node }
 // previous process expires within a lease; one that is still renewed
 // after a lease and a half belongs to a running node with the same name.
 func (n *Node) register(deadline time.Time) error {
-	val := []byte(n.instance + " " + time.Now().UTC().Format(time.RFC3339))
-	giveUp := time.Now().Add(n.cfg.Lease * 3 / 2)
+	val := []byte(n.instance + " " + n.clk.Now().UTC().Format(time.RFC3339))
+	giveUp := n.clk.Now().Add(n.cfg.Lease * 3 / 2)
 	for {
 		ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
 		_, err := n.kv.Create(ctx, n.presenceKey(), val)
@@ -323,7 +323,7 @@ func (n *Node) register(deadline time.Time) error {
 		case err == nil:
 			return nil
 		case errors.Is(err, jetstream.ErrKeyExists):
-			if time.Now().After(giveUp) {
+			if n.clk.Now().After(giveUp) {
 				since := ""
 				if _, at, ok := strings.Cut(string(seen), " "); ok {
 					since = " (since " + at + ")"
@@ -333,22 +333,40 @@ func (n *Node) register(deadline time.Time) error {
 		case time.Now().After(deadline):
 			return fmt.Errorf("%w: register node %s: %w", ErrUnavailable, n.cfg.Node, err)
 		}
-		time.Sleep(n.cfg.Lease / 8)
+		if !n.sleep(n.ctx, n.cfg.Lease/8) {
+			return fmt.Errorf("%w: register node %s", ErrClosed, n.cfg.Node)
+		}
 	}
 }
 
-// keepPresence rewrites the presence key every quarter lease until Close.
+// sleep waits d on the node's clock and reports true, or false as soon as
+// ctx ends.
+func (n *Node) sleep(ctx context.Context, d time.Duration) bool {
+	ch, stop := n.after(d)
+	defer stop()
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// keepPresence rewrites the presence key every quarter lease of the
+// node's clock until Close, the next write due a quarter lease after the
+// previous one was sent.
 func (n *Node) keepPresence() {
 	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.Lease / 4)
-	defer t.Stop()
-	val := []byte(n.instance + " " + time.Now().UTC().Format(time.RFC3339))
+	val := []byte(n.instance + " " + n.clk.Now().UTC().Format(time.RFC3339))
+	next, stop := n.after(n.cfg.Lease / 4)
 	for {
 		select {
 		case <-n.ctx.Done():
+			stop()
 			return
-		case <-t.C:
+		case <-next:
 		}
+		next, stop = n.after(n.cfg.Lease / 4)
 		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Lease/2)
 		if _, err := n.kv.Put(ctx, n.presenceKey(), val); err != nil && n.ctx.Err() == nil {
 			n.log.Warn("cluster: cannot renew this node's presence", "err", err)
