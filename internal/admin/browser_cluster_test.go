@@ -18,7 +18,8 @@ import (
 // cluster's leader (three servers in this process, each embedding its
 // NATS server) once the stream is current on all three, and checks that
 // the cluster panel shows exactly what the same node's stats answer:
-// cluster, node, role, leader, term, replicas current, replicas and lag.
+// cluster, node, role, leader, term, replicas current, replicas and lag;
+// then a follower's dashboard, which shows the follower's own view.
 func TestBrowserClusterPanelLive(t *testing.T) {
 	findBrowser(t) // skips (or, under CI, fails) without Chromium before the cluster starts
 	srvs := startCluster(t)
@@ -50,6 +51,20 @@ func TestBrowserClusterPanelLive(t *testing.T) {
 		t.Errorf("cells marked warn with every replica current and no lag: %q", got)
 	}
 	p.checkNetwork("/api/v1/stats")
+
+	// A follower's own dashboard shows the node as a follower of the same
+	// leader and term (its clients are proxied and see the leader's stats).
+	for i, f := range srvs {
+		if f == leader {
+			continue
+		}
+		fp := openPage(t, &env{url: f.AdminURL()})
+		fp.waitRows("the cluster panel of follower n"+string(rune('1'+i)), "#cluster", [][]string{{
+			st["cluster-name"], "n" + string(rune('1'+i)), "follower", st["cluster-leader"], st["cluster-term"],
+			"3", "3", "0",
+		}})
+		break
+	}
 }
 
 // startCluster starts three servers that form a cluster named "live" on
