@@ -289,3 +289,17 @@ func publishTerm(t *testing.T, cfg Config, tm term) {
 		t.Fatal(err)
 	}
 }
+
+// TestRegisterTakesItsOwnKey: a presence key holding this process's own
+// value (a Create of ours that timed out here but was stored) is taken as
+// the node's at once, not as another node's with the same name.
+func TestRegisterTakesItsOwnKey(t *testing.T) {
+	cfg, _ := fakeLeaseConfig(t)
+	n := openAll(t, []Config{cfg})[0]
+	// The key is there, with the value register writes on this clock.
+	done := make(chan error, 1)
+	go func() { done <- n.register(time.Now().Add(time.Minute)) }()
+	if err := poll.Receive(t, "register returns", done); err != nil {
+		t.Fatalf("register with the node's own key in place: %v", err)
+	}
+}

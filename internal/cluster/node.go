@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -306,6 +307,8 @@ func (n *Node) presenceKey() string { return "node." + n.cfg.Node }
 // register creates the node's presence key. A key left by this node's
 // previous process expires within a lease; one that is still renewed
 // after a lease and a half belongs to a running node with the same name.
+// A key holding this process's own value was stored by a Create of ours
+// that timed out (a loaded machine, a JetStream election): it is ours.
 func (n *Node) register(deadline time.Time) error {
 	val := []byte(n.instance + " " + n.clk.Now().UTC().Format(time.RFC3339))
 	giveUp := n.clk.Now().Add(n.cfg.Lease * 3 / 2)
@@ -321,6 +324,11 @@ func (n *Node) register(deadline time.Time) error {
 		cancel()
 		switch {
 		case err == nil:
+			return nil
+		case errors.Is(err, jetstream.ErrKeyExists) && bytes.Equal(seen, val):
+			// An earlier Create of ours timed out here but was stored:
+			// the key is this process's (val names it), not another
+			// node's.
 			return nil
 		case errors.Is(err, jetstream.ErrKeyExists):
 			if n.clk.Now().After(giveUp) {
