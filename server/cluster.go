@@ -162,7 +162,7 @@ func (s *Server) openNode(bc *broker.Config, sc *jobport.Config) error {
 		if l := s.leader.Load(); l != nil {
 			return keyValues(l.Stats().StatsKeys())
 		}
-		return nil
+		return keyValues(s.node.FollowerStats().StatsKeys())
 	}
 	return nil
 }

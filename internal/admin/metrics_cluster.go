@@ -34,6 +34,12 @@ func (h *Handler) writeClusterMetrics(e *promtext.Writer) {
 	for _, x := range h.extraStats() {
 		kv[x.Key] = x.Value
 	}
+	switch kv["cluster-role"] {
+	case "leader":
+		e.One("reprieve_cluster_leading", "gauge", "1 if this node leads its cluster, 0 if it follows.", 1)
+	case "follower":
+		e.One("reprieve_cluster_leading", "gauge", "1 if this node leads its cluster, 0 if it follows.", 0)
+	}
 	for _, g := range clusterMetrics {
 		if v, err := strconv.ParseFloat(kv[g.key], 64); err == nil {
 			e.One(g.name, g.typ, g.help, v)

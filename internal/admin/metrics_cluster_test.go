@@ -8,10 +8,18 @@ import (
 	"github.com/reprieve/reprieve/internal/cluster"
 )
 
-// TestClusterMetrics checks that a cluster leader's stats keys become the
-// reprieve_cluster_* gauges of /metrics.
+// TestClusterMetrics checks that a cluster node's stats keys become the
+// reprieve_cluster_* gauges of /metrics, reprieve_cluster_leading 1 on a
+// leader and 0 on a follower.
 func TestClusterMetrics(t *testing.T) {
-	st := cluster.Stats{Name: "jobs", Node: "n1", Leader: "n1", Term: 4, Replicas: 3, ReplicasCurrent: 2, Lag: 17,
+	for _, role := range []string{"leader", "follower"} {
+		t.Run(role, func(t *testing.T) { testClusterMetrics(t, role) })
+	}
+}
+
+func testClusterMetrics(t *testing.T, role string) {
+	leading := map[string]float64{"leader": 1, "follower": 0}[role]
+	st := cluster.Stats{Role: role, Name: "jobs", Node: "n1", Leader: "n1", Term: 4, Replicas: 3, ReplicasCurrent: 2, Lag: 17,
 		StreamBytes: 4096, StreamMessages: 12, Published: 900, Acknowledged: 880, Batches: 120, BatchMessages: 899,
 		Sends: 125, Resent: 14, Resolutions: 2, Window: 3, WindowOccupancy: 260}
 	e := start(t, options{config: func(c *admin.Config) {
@@ -28,6 +36,7 @@ func TestClusterMetrics(t *testing.T) {
 		t.Fatalf("GET /metrics: %d", r.status)
 	}
 	parseExposition(t, r.body).want(t, map[string]float64{
+		"reprieve_cluster_leading":                leading,
 		"reprieve_cluster_term":                   4,
 		"reprieve_cluster_replicas":               3,
 		"reprieve_cluster_replicas_current":       2,

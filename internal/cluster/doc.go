@@ -218,16 +218,17 @@
 //     expecting L (on refusal it reads L again: the old leader's last
 //     in-flight publishes are landing); the term message's sequence T
 //     fences the old leader out;
-//  2. asks JetStream to move the stream's Raft leadership to its own NATS
+//  2. reads the stream up to T: every message stored before T, hence every
+//     change the old leader acknowledged, is applied;
+//  3. asks JetStream to move the stream's Raft leadership to its own NATS
 //     server, if that server holds a replica and does not lead it, and
 //     waits at most half a lease for the move (placement.go): its
 //     publishes then enter Raft where they are made instead of crossing a
-//     route to the stream leader, about 15 % less CPU per change on one
-//     machine. Nothing depends on it: with nothing of the leader's in
-//     flight, the move changes no data, and a refused or slow one is
-//     ignored (JetStream leadership that moves later is not followed);
-//  3. reads the stream up to T: every message stored before T, hence every
-//     change the old leader acknowledged, is applied;
+//     route to the stream leader and back (6–9 % less CPU per put on one
+//     machine, docs/performance.md). Nothing depends on it: with nothing
+//     of the leader's in flight, the move changes no data, and a refused
+//     or slow one is ignored (leadership that JetStream moves later is
+//     not followed);
 //  4. restores the engine from what it read (reserved jobs come back
 //     ready, as after a restart; delays, TTR deadlines, failure histories
 //     and the id sequence are in the messages), then serves. Its next

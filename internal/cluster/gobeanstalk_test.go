@@ -19,7 +19,7 @@ import (
 // What a follower answers); a new connection to the same port reaches
 // the new leader, which has every acknowledged change.
 func TestGoBeanstalkThroughFollower(t *testing.T) {
-	nodes := startThree(t, 65535)
+	nodes := startThree(t, 65535, loadedLease)
 	leader, follower := nodes[0], nodes[1]
 	c, err := beanstalk.DialTimeout("tcp", follower.addr, poll.Limit)
 	if err != nil {

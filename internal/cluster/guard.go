@@ -7,14 +7,21 @@ import (
 )
 
 // ErrLeaseLost is returned by a guarded connection's Write once the
-// leader's lease has run out or it stepped down: nothing more reaches the
-// client.
+// leader stepped down, or its lease stayed out of date for a whole lease:
+// nothing more reaches the client.
 var ErrLeaseLost = errors.New("cluster: not leading: reply withheld")
 
 // Guard wraps ln so that every connection it accepts writes to its
 // client only while l is Valid, and is closed when l steps down. A leader
 // frozen past its lease (a long pause, SIGSTOP) thus cannot hand a
 // client a job another leader may have handed out or deleted since.
+//
+// A write that finds the lease out of date waits for the next renewal
+// rather than closing the connection: a JetStream election in a healthy
+// cluster can hold renewals back for seconds, and the leader that renews
+// at the revision it last wrote has led throughout, so its reply may go
+// out. The write fails with ErrLeaseLost, and the connection is closed,
+// once the leader steps down or after a lease without a renewal.
 func (l *Leader) Guard(ln net.Listener) net.Listener {
 	g := &guard{Listener: ln, l: l, conns: map[*guardedConn]struct{}{}}
 	if !l.n.add() {
@@ -77,7 +84,7 @@ type guardedConn struct {
 }
 
 func (c *guardedConn) Write(p []byte) (int, error) {
-	if !c.g.l.Valid() {
+	if !c.g.l.await() {
 		c.Conn.Close()
 		return 0, ErrLeaseLost
 	}

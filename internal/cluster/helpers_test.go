@@ -74,7 +74,7 @@ func testConfigs(t testing.TB, n int) []Config {
 }
 
 func testLogger() *slog.Logger {
-	level := slog.LevelWarn + 4
+	level := slog.LevelWarn
 	if os.Getenv("CLUSTER_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}

@@ -35,6 +35,13 @@ type Leader struct {
 	validUntil atomic.Int64  // lease valid until, in nanoseconds since start
 	start      time.Time     // the origin of validUntil, on the node's clock
 
+	// wmu protects woken, closed and replaced at each renewal that
+	// extends validUntil, for writes waiting out a suspended lease (await).
+	wmu   sync.Mutex
+	woken chan struct{}
+	// waiting counts the writes waiting in await, their timers armed.
+	waiting atomic.Int32
+
 	down atomic.Bool
 	once sync.Once
 	done chan struct{}
@@ -81,6 +88,48 @@ func (l *Leader) Valid() bool {
 func (l *Leader) renewed(sent time.Time, rev uint64) {
 	l.rev.Store(rev)
 	l.validUntil.Store(int64(sent.Sub(l.start) + validFor(l.n.cfg.Lease)))
+	l.wmu.Lock()
+	if l.woken != nil {
+		close(l.woken)
+		l.woken = nil
+	}
+	l.wmu.Unlock()
+}
+
+// await reports whether the leader may answer a client now, waiting while
+// its lease is only suspended: its renewals have been late (a JetStream
+// election, a loaded machine) but it has not stepped down. It returns true
+// as soon as a renewal makes the lease valid again — a renewal is
+// compare-and-set on the revision the leader last wrote, so no other node
+// can have led in between — and false once the leader steps down or a
+// whole lease has passed on the node's clock without a renewal (JetStream
+// is out of reach: the lease has expired in the bucket by then).
+func (l *Leader) await() bool {
+	if l.Valid() {
+		return true
+	}
+	giveUp, stop := l.n.after(l.n.cfg.Lease)
+	defer stop()
+	l.waiting.Add(1)
+	defer l.waiting.Add(-1)
+	for {
+		l.wmu.Lock()
+		if l.woken == nil {
+			l.woken = make(chan struct{})
+		}
+		woken := l.woken
+		l.wmu.Unlock()
+		if l.Valid() {
+			return true
+		}
+		select {
+		case <-woken:
+		case <-l.done:
+			return false
+		case <-giveUp:
+			return false
+		}
+	}
 }
 
 // The lease's timing (doc.go, The lease). The bucket keeps the key for the
@@ -151,6 +200,7 @@ func (n *Node) Lead(ctx context.Context) (*Leader, error) {
 		cancel()
 		if err == nil {
 			l.renewed(sent, rev)
+			n.log.Info("cluster: lease taken; fencing the previous leader out", "attempt", attempt)
 			err = n.takeOver(ctx, l)
 			if err == nil {
 				stop()
@@ -182,6 +232,33 @@ func (n *Node) Lead(ctx context.Context) (*Leader, error) {
 	}
 }
 
+// fenceRetry is the pause, on the node's clock, before the term message
+// is sent again after a refusal: the replica reads what was stored since.
+const fenceRetry = 20 * time.Millisecond
+
+// catchUpWait is how long, on the node's clock, a new leader waits for
+// its replica's reader to reach the fence before reading the rest itself
+// (replica.catchUp): a reader that tails the stream gets there in
+// milliseconds.
+const catchUpWait = 250 * time.Millisecond
+
+// readUpTo returns once the replica has applied stream sequence seq.
+func (n *Node) readUpTo(ctx context.Context, seq uint64) error {
+	wctx, cancel := context.WithCancel(ctx)
+	t := n.clk.AfterFunc(catchUpWait, cancel)
+	err := n.replica.waitFor(wctx, seq)
+	t.Stop()
+	cancel()
+	if err == nil || ctx.Err() != nil || wctx.Err() == nil {
+		return err
+	}
+	n.log.Info("cluster: the replica's reader lags at takeover; reading the rest of the stream directly", "fence", seq)
+	if err := n.replica.catchUp(ctx, seq); !errors.Is(err, errStale) {
+		return err
+	}
+	return n.replica.waitFor(ctx, seq)
+}
+
 // takeOver runs steps 1–4 of doc.go's "Becoming leader" for l, whose
 // lease is held; the lease keeper renews it meanwhile.
 func (n *Node) takeOver(ctx context.Context, l *Leader) error {
@@ -198,6 +275,7 @@ func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 
 	// 1. Fence: the term message, expecting the stream's last sequence
 	// and the last term message read.
+	began := n.clk.Now()
 	for {
 		if l.down.Load() {
 			return fmt.Errorf("%w: the lease was lost while fencing", ErrDeposed)
@@ -223,17 +301,20 @@ func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 			return ctx.Err()
 		}
 		n.log.Debug("cluster: fence refused; reading on", "err", err)
-		time.Sleep(20 * time.Millisecond)
+		if !n.sleep(ctx, fenceRetry) {
+			return ctx.Err()
+		}
 	}
 
-	// 2. With the fence stored and nothing else in flight, move the
-	// stream's Raft leadership to this node's NATS server.
-	n.leadStream(ctx, n.cfg.Lease/2)
-
-	// 3. Read the stream up to the fence.
-	if err := n.replica.waitFor(ctx, l.seq); err != nil {
+	fenced := n.clk.Now()
+	// 2. Read the stream up to the fence: the replica's reader, or, when
+	// it has not within catchUpWait, the messages it missed directly.
+	if err := n.readUpTo(ctx, l.seq); err != nil {
 		return err
 	}
+	// 3. With the fence stored and read and nothing else in flight, move
+	// the stream's Raft leadership to this node's NATS server.
+	n.leadStream(ctx, n.cfg.Lease/2)
 	// 4. Take the replica's jobs and activate the journal.
 	l.jobs, l.next = n.replica.takeOver()
 	l.term.Next = l.next
@@ -244,7 +325,8 @@ func (n *Node) takeOver(ctx context.Context, l *Leader) error {
 	if n.add() {
 		go n.journal.markIDs(l)
 	}
-	n.log.Info("cluster: leading", "term", l.term.Term, "jobs", len(l.jobs), "next_id", l.next, "fence", l.seq)
+	n.log.Info("cluster: leading", "term", l.term.Term, "jobs", len(l.jobs), "next_id", l.next, "fence", l.seq,
+		"fencing", fenced.Sub(began), "reading", n.clk.Now().Sub(fenced))
 	return nil
 }
 

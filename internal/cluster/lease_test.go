@@ -191,8 +191,9 @@ func TestExpiredLeaseDeposes(t *testing.T) {
 // TestIsolatedLeaderWithholdsReplies: a leader cut off from the majority
 // (its two peers' NATS servers stopped, so no renewal can be stored)
 // answers clients until seven eighths of a lease after its last renewal
-// was sent, and from then on writes nothing to them: a reply is refused
-// with ErrLeaseLost and the connection closed.
+// was sent, and from then on writes nothing to them: a reply waits for a
+// renewal, and when none is stored within a lease it is refused with
+// ErrLeaseLost and the connection closed.
 func TestIsolatedLeaderWithholdsReplies(t *testing.T) {
 	cfgs := testConfigs(t, 3)
 	fake := clock.NewFake(time.Unix(1_700_000_000, 0))
@@ -233,7 +234,16 @@ func TestIsolatedLeaderWithholdsReplies(t *testing.T) {
 	if l.Valid() {
 		t.Fatalf("valid at seven eighths of the lease with no renewal stored (rev %d)", l.rev.Load())
 	}
-	_, err = served.Write([]byte("INSERTED 1\r\n"))
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := served.Write([]byte("INSERTED 1\r\n"))
+		wrote <- err
+	}()
+	waitWrites(t, l, 1)
+	fake.Advance(cfgs[0].Lease - time.Nanosecond)
+	notYet(t, wrote, "the write returned before a lease without renewal")
+	fake.Advance(time.Nanosecond)
+	err = poll.Receive(t, "the write refused", wrote)
 	if !errors.Is(err, ErrLeaseLost) || err.Error() != "cluster: not leading: reply withheld" {
 		t.Fatalf("write after the lease ran out: %v; want %v", err, ErrLeaseLost)
 	}

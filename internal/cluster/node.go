@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -306,9 +307,11 @@ func (n *Node) presenceKey() string { return "node." + n.cfg.Node }
 // register creates the node's presence key. A key left by this node's
 // previous process expires within a lease; one that is still renewed
 // after a lease and a half belongs to a running node with the same name.
+// A key holding this process's own value was stored by a Create of ours
+// that timed out (a loaded machine, a JetStream election): it is ours.
 func (n *Node) register(deadline time.Time) error {
-	val := []byte(n.instance + " " + time.Now().UTC().Format(time.RFC3339))
-	giveUp := time.Now().Add(n.cfg.Lease * 3 / 2)
+	val := []byte(n.instance + " " + n.clk.Now().UTC().Format(time.RFC3339))
+	giveUp := n.clk.Now().Add(n.cfg.Lease * 3 / 2)
 	for {
 		ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
 		_, err := n.kv.Create(ctx, n.presenceKey(), val)
@@ -322,8 +325,13 @@ func (n *Node) register(deadline time.Time) error {
 		switch {
 		case err == nil:
 			return nil
+		case errors.Is(err, jetstream.ErrKeyExists) && bytes.Equal(seen, val):
+			// An earlier Create of ours timed out here but was stored:
+			// the key is this process's (val names it), not another
+			// node's.
+			return nil
 		case errors.Is(err, jetstream.ErrKeyExists):
-			if time.Now().After(giveUp) {
+			if n.clk.Now().After(giveUp) {
 				since := ""
 				if _, at, ok := strings.Cut(string(seen), " "); ok {
 					since = " (since " + at + ")"
@@ -333,22 +341,40 @@ func (n *Node) register(deadline time.Time) error {
 		case time.Now().After(deadline):
 			return fmt.Errorf("%w: register node %s: %w", ErrUnavailable, n.cfg.Node, err)
 		}
-		time.Sleep(n.cfg.Lease / 8)
+		if !n.sleep(n.ctx, n.cfg.Lease/8) {
+			return fmt.Errorf("%w: register node %s", ErrClosed, n.cfg.Node)
+		}
 	}
 }
 
-// keepPresence rewrites the presence key every quarter lease until Close.
+// sleep waits d on the node's clock and reports true, or false as soon as
+// ctx ends.
+func (n *Node) sleep(ctx context.Context, d time.Duration) bool {
+	ch, stop := n.after(d)
+	defer stop()
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// keepPresence rewrites the presence key every quarter lease of the
+// node's clock until Close, the next write due a quarter lease after the
+// previous one was sent.
 func (n *Node) keepPresence() {
 	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.Lease / 4)
-	defer t.Stop()
-	val := []byte(n.instance + " " + time.Now().UTC().Format(time.RFC3339))
+	val := []byte(n.instance + " " + n.clk.Now().UTC().Format(time.RFC3339))
+	next, stop := n.after(n.cfg.Lease / 4)
 	for {
 		select {
 		case <-n.ctx.Done():
+			stop()
 			return
-		case <-t.C:
+		case <-next:
 		}
+		next, stop = n.after(n.cfg.Lease / 4)
 		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Lease/2)
 		if _, err := n.kv.Put(ctx, n.presenceKey(), val); err != nil && n.ctx.Err() == nil {
 			n.log.Warn("cluster: cannot renew this node's presence", "err", err)

@@ -29,13 +29,27 @@ type nodeServer struct {
 	done chan struct{} // closed when the node's run ends
 }
 
-// serveNode runs n on a fresh loopback listener until the test ends.
-func serveNode(t testing.TB, n *Node, maxJobSize int) *nodeServer {
+// listenAll listens on a loopback port for each of cfgs and makes it the
+// configuration's Advertise, so that no other socket can take the port
+// while the nodes open (seconds, as JetStream starts).
+func listenAll(t testing.TB, cfgs []Config) []net.Listener {
 	t.Helper()
-	ln, err := net.Listen("tcp", n.cfg.Advertise)
-	if err != nil {
-		t.Fatal(err)
+	var lns []net.Listener
+	for i := range cfgs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		cfgs[i].Advertise = ln.Addr().String()
+		lns = append(lns, ln)
 	}
+	return lns
+}
+
+// serveNode runs n on ln, from listenAll, until the test ends.
+func serveNode(t testing.TB, n *Node, ln net.Listener, maxJobSize int) *nodeServer {
+	t.Helper()
 	ns := &nodeServer{n: n, addr: ln.Addr().String(), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {

@@ -13,7 +13,7 @@ import (
 // server holds a replica and does not lead already, and waits until it
 // does or until wait has passed. Every publish then enters Raft where it
 // is made, rather than crossing a route to another node's server and its
-// PubAck crossing back (doc.go, Becoming leader, step 2). It changes no
+// PubAck crossing back (doc.go, Becoming leader, step 3). It changes no
 // data and nothing depends on it: a refused or slow move is logged and
 // the leader serves all the same. Call it with nothing of the leader's in
 // flight.

@@ -123,24 +123,30 @@ func (p *Proxy) accept() {
 	}
 }
 
-// leader waits for a leader other than this node, up to two leases.
+// leader waits for a leader other than this node, up to two leases of
+// the node's clock: it looks again at each term the replica reads.
 func (p *Proxy) leader() (term, bool) {
-	deadline := time.Now().Add(2 * p.n.cfg.Lease)
+	giveUp, stop := p.n.after(2 * p.n.cfg.Lease)
+	defer stop()
 	for {
+		changed := p.n.replica.termChanged()
 		t, _ := p.n.replica.leader()
 		if t.Term > 0 && t.Node != p.n.cfg.Node {
 			return t, true
 		}
-		if time.Now().After(deadline) {
-			return term{}, false
-		}
 		select {
 		case <-p.done:
 			return term{}, false
-		case <-time.After(20 * time.Millisecond):
+		case <-giveUp:
+			return term{}, false
+		case <-changed:
 		}
 	}
 }
+
+// redialPause is the pause, on the node's clock, before a proxied
+// connection dials the leader again: a new leader may not listen yet.
+const redialPause = 50 * time.Millisecond
 
 // serve pipes one client connection to the leader.
 func (p *Proxy) serve(c net.Conn) {
@@ -173,10 +179,12 @@ func (p *Proxy) serve(c net.Conn) {
 			break
 		}
 		// The new leader may not listen yet, or it died: look again.
+		retry, stop := p.n.after(redialPause)
 		select {
 		case <-p.done:
+			stop()
 			return
-		case <-time.After(50 * time.Millisecond):
+		case <-retry:
 		}
 	}
 	defer up.Close()
@@ -215,16 +223,16 @@ func (p *Proxy) forget(c net.Conn) {
 	p.mu.Unlock()
 }
 
-// watch closes the connections proxied to a leader whose term has ended.
+// watch closes the connections proxied to a leader whose term has ended,
+// as soon as the replica reads the next term.
 func (p *Proxy) watch() {
 	defer p.wg.Done()
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
 	for {
+		changed := p.n.replica.termChanged()
 		select {
 		case <-p.done:
 			return
-		case <-t.C:
+		case <-changed:
 		}
 		cur, _ := p.n.replica.leader()
 		p.mu.Lock()

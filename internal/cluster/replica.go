@@ -43,13 +43,14 @@ type replica struct {
 	resyncs  int
 	err      error         // a message that cannot be applied; the reader stopped
 	advanced chan struct{} // closed and replaced whenever applied or term changes
+	termed   chan struct{} // closed and replaced whenever term changes
 	stopped  chan struct{} // closed when run returns
 	stop     context.CancelFunc
 	ctx      context.Context
 }
 
 func newReplica(n *Node) *replica {
-	r := &replica{n: n, advanced: make(chan struct{}), stopped: make(chan struct{})}
+	r := &replica{n: n, advanced: make(chan struct{}), termed: make(chan struct{}), stopped: make(chan struct{})}
 	r.ctx, r.stop = context.WithCancel(n.ctx)
 	r.reset()
 	return r
@@ -59,11 +60,10 @@ func newReplica(n *Node) *replica {
 func (r *replica) reset() {
 	r.jobs = make(map[job.ID]*job.Job)
 	r.ticks = make(map[string]time.Time)
-	r.term = term{}
-	r.termSeq = 0
+	r.setTerm(term{}, 0)
 	r.maxID = 0
 	r.applied = 0
-	r.caughtUp = time.Now()
+	r.caughtUp = r.n.clk.Now()
 }
 
 // run reads the stream from its start until the node leads or closes,
@@ -86,9 +86,13 @@ func (r *replica) run() {
 			return
 		}
 		r.n.log.Debug("cluster: re-reading the stream", "why", err)
-		time.Sleep(100 * time.Millisecond)
+		r.n.sleep(r.ctx, rereadPause)
 	}
 }
+
+// rereadPause is the pause, on the node's clock, before the replica reads
+// the stream again after its consumer failed or it fell behind.
+const rereadPause = 100 * time.Millisecond
 
 // errStale: the replica must be read again from the start.
 var errStale = errors.New("cluster: replica fell behind a tombstone's lifetime")
@@ -130,7 +134,7 @@ func (r *replica) read() error {
 		if err != nil {
 			return err
 		}
-		now := time.Now()
+		now := r.n.clk.Now()
 		r.mu.Lock()
 		if now.Sub(r.caughtUp) > half {
 			r.resyncs++
@@ -149,12 +153,12 @@ func (r *replica) read() error {
 	}
 }
 
-// check marks the replica caught up whenever the consumer has nothing
-// pending and every message it delivered was applied; it stops msgs when
-// the replica stops.
+// check marks the replica caught up, every quarter lease of the node's
+// clock, whenever the consumer has nothing pending and every message it
+// delivered was applied; it stops msgs when the replica stops.
 func (r *replica) check(cons jetstream.Consumer, msgs jetstream.MessagesContext, done <-chan struct{}) {
-	t := time.NewTicker(r.n.cfg.Lease / 4)
-	defer t.Stop()
+	next, stop := r.n.after(r.n.cfg.Lease / 4)
+	defer func() { stop() }()
 	for {
 		select {
 		case <-done:
@@ -162,9 +166,10 @@ func (r *replica) check(cons jetstream.Consumer, msgs jetstream.MessagesContext,
 		case <-r.ctx.Done():
 			msgs.Stop()
 			return
-		case <-t.C:
+		case <-next:
 		}
-		at := time.Now()
+		next, stop = r.n.after(r.n.cfg.Lease / 4)
+		at := r.n.clk.Now()
 		ctx, cancel := context.WithTimeout(r.ctx, r.n.cfg.Lease/2)
 		info, err := cons.Info(ctx)
 		cancel()
@@ -210,7 +215,7 @@ func (r *replica) apply(subject, op string, data []byte, seq uint64) error {
 		if err != nil {
 			return err
 		}
-		r.term, r.termSeq = t, seq
+		r.setTerm(t, seq)
 		if t.Next > 0 {
 			r.maxID = max(r.maxID, t.Next-1)
 		}
@@ -263,6 +268,70 @@ func (r *replica) waitFor(ctx context.Context, seq uint64) error {
 			return fmt.Errorf("%w: read the stream up to sequence %d (at %d): %w", ErrUnavailable, seq, applied, ctx.Err())
 		}
 	}
+}
+
+// setTerm records the latest term read and wakes the waiters of
+// termChanged; the caller holds mu (or owns r alone).
+func (r *replica) setTerm(t term, seq uint64) {
+	r.term, r.termSeq = t, seq
+	close(r.termed)
+	r.termed = make(chan struct{})
+}
+
+// termChanged returns a channel closed when the replica next records a
+// term (a term message read, or none when it reads the stream again).
+func (r *replica) termChanged() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.termed
+}
+
+// catchUp stops the reader and applies, read one by one by sequence, the
+// messages it has not applied up to stream sequence upTo. A new leader
+// calls it when the reader lags at takeover: its ordered consumer learns
+// of a stream leader change only after two missed heartbeats (10s with
+// the client's default) and then backs off while JetStream elects; the
+// messages themselves can be read as soon as the fence was stored. A
+// message no longer in the stream was superseded on its subject (the
+// stream keeps one per subject) or was a tombstone that expired, which
+// the replica must not miss: a replica that has not been caught up for
+// half a tombstone lifetime waits for its reader instead (errStale).
+func (r *replica) catchUp(ctx context.Context, upTo uint64) error {
+	r.mu.Lock()
+	stale := r.n.clk.Now().Sub(r.caughtUp) > r.n.cfg.TombstoneTTL/2
+	r.mu.Unlock()
+	if stale {
+		return errStale
+	}
+	r.stop()
+	<-r.stopped
+	st, err := r.n.js.Stream(ctx, r.n.names.stream)
+	if err != nil {
+		return fmt.Errorf("%w: read the stream up to sequence %d: %w", ErrUnavailable, upTo, err)
+	}
+	r.mu.Lock()
+	from, rerr := r.applied+1, r.err
+	r.mu.Unlock()
+	if rerr != nil {
+		return rerr
+	}
+	for seq := from; seq <= upTo; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%w: read stream sequence %d: %w", ErrUnavailable, seq, err)
+		}
+		r.mu.Lock()
+		err = r.apply(m.Subject, m.Header.Get(opHeader), m.Data, seq)
+		r.notify()
+		r.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("stream sequence %d, subject %s: %w", seq, m.Subject, err)
+		}
+	}
+	return nil
 }
 
 // failed returns the error that stopped the reader, if any.

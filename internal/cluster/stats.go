@@ -6,9 +6,11 @@ import (
 	"time"
 )
 
-// Stats is what a leader reports of its cluster (docs/cluster.md, What
-// you see).
+// Stats is what a node reports of its cluster (docs/cluster.md, What
+// you see): a leader (Leader.Stats) or a follower (Node.FollowerStats).
 type Stats struct {
+	// Role is "leader" or "follower".
+	Role               string
 	Name, Node, Leader string
 	// LeaderAddr is the address the leader serves clients at (its
 	// Advertise); clients that follow the leader connect there.
@@ -40,7 +42,7 @@ type Stats struct {
 func (l *Leader) Stats() Stats {
 	n := l.n
 	st := Stats{
-		Name: n.cfg.Name, Node: n.cfg.Node, Leader: l.term.Node, LeaderAddr: l.term.Addr, Term: l.term.Term,
+		Role: "leader", Name: n.cfg.Name, Node: n.cfg.Node, Leader: l.term.Node, LeaderAddr: l.term.Addr, Term: l.term.Term,
 		Replicas:        n.cfg.Replicas,
 		Published:       n.journal.published.Load(),
 		Acknowledged:    n.journal.acked.Load(),
@@ -52,17 +54,37 @@ func (l *Leader) Stats() Stats {
 		Window:          n.journal.window.Load(),
 		WindowOccupancy: n.journal.occupancy.Load(),
 	}
+	n.streamStats(&st)
+	return st
+}
+
+// FollowerStats is what a node that does not lead reports: the leader
+// and term of the latest term message its replica read (empty and 0
+// before the first) and the stream's state, as Leader.Stats reads it;
+// the publisher's counters are zero. Clients of a follower are proxied
+// to the leader and see the leader's stats; the node's own admin API,
+// dashboard and /metrics show these.
+func (n *Node) FollowerStats() Stats {
+	t, _ := n.replica.leader()
+	st := Stats{Role: "follower", Name: n.cfg.Name, Node: n.cfg.Node, Leader: t.Node, LeaderAddr: t.Addr, Term: t.Term, Replicas: n.cfg.Replicas}
+	n.streamStats(&st)
+	return st
+}
+
+// streamStats fills in the stream's size and its replicas' state,
+// waiting at most a second for them.
+func (n *Node) streamStats(st *Stats) {
 	ctx, cancel := context.WithTimeout(n.ctx, time.Second)
 	defer cancel()
 	s, err := n.js.Stream(ctx, n.names.stream)
 	if err != nil {
-		return st
+		return
 	}
 	info := s.CachedInfo()
 	st.StreamBytes, st.StreamMessages = info.State.Bytes, info.State.Msgs
 	if info.Cluster == nil {
 		st.ReplicasCurrent = 1
-		return st
+		return
 	}
 	if info.Cluster.Leader != "" {
 		st.ReplicasCurrent = 1
@@ -73,7 +95,6 @@ func (l *Leader) Stats() Stats {
 		}
 		st.Lag = max(st.Lag, p.Lag)
 	}
-	return st
 }
 
 // StatsKeys returns the stats keys of s, in the order the stats reply
@@ -81,7 +102,7 @@ func (l *Leader) Stats() Stats {
 func (s Stats) StatsKeys() [][2]string {
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	return [][2]string{
-		{"cluster-role", "leader"},
+		{"cluster-role", s.Role},
 		{"cluster-name", s.Name},
 		{"cluster-node", s.Node},
 		{"cluster-leader", s.Leader},

@@ -138,18 +138,24 @@ func (l *caseList) jobCases() {
 		}
 		c.Expect("release 1 10 0\r\n", "NOT_FOUND\r\n")
 	})
+	// ReleaseDelayed checks a job released for a minute while it is
+	// delayed, and one released for a second once its delay has passed
+	// (cases_time.go says why two).
 	l.add("ReleaseDelayed", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
 		c.Put(0, 0, 60, "A")
+		c.Put(0, 0, 60, "B")
 		c.Expect("reserve\r\n", "RESERVED 1 1\r\nA\r\n")
-		c.Expect("release 1 0 1\r\n", "RELEASED\r\n")
+		c.Expect("release 1 0 60\r\n", "RELEASED\r\n")
 		_, v := c.Stats("stats-job 1")
-		if v["state"] != "delayed" || v["delay"] != "1" {
+		if v["state"] != "delayed" || v["delay"] != "60" {
 			t.Fatalf("stats-job after delayed release: %v", v)
 		}
 		c.Expect("peek-delayed\r\n", "FOUND 1 1\r\nA\r\n")
+		c.Expect("reserve\r\n", "RESERVED 2 1\r\nB\r\n")
 		c.Expect("reserve-with-timeout 0\r\n", "TIMED_OUT\r\n")
-		c.Expect("reserve-with-timeout 5\r\n", "RESERVED 1 1\r\nA\r\n")
+		c.Expect("release 2 0 1\r\n", "RELEASED\r\n")
+		c.Expect("reserve-with-timeout 5\r\n", "RESERVED 2 1\r\nB\r\n")
 	})
 	l.add("ReleaseByOtherConnection", func(t *testing.T, s *Target) {
 		a, b := Dial(t, s.Addr), Dial(t, s.Addr)

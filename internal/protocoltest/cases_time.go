@@ -6,17 +6,20 @@ import (
 
 // Cases that take real time: delays, TTRs, DEADLINE_SOON, timeouts, and
 // blocked reservers. Durations are 1-2 s; the replies are asserted, not
-// how long they took.
+// how long they took. What must be seen before a delay ends is checked
+// on a job delayed for a minute, so that a slow reply (a cluster's put
+// waits for its replicas) cannot outlast the delay.
 func (l *caseList) timeCases() {
 	l.add("Delay", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)
-		c.Put(0, 1, 60, "later")
+		c.Put(0, 60, 60, "much later")
 		_, v := c.Stats("stats-job 1")
-		if v["state"] != "delayed" || v["delay"] != "1" {
+		if v["state"] != "delayed" || v["delay"] != "60" {
 			t.Fatalf("stats-job of a delayed job: %v", v)
 		}
 		c.Expect("reserve-with-timeout 0\r\n", "TIMED_OUT\r\n")
-		c.Expect("reserve-with-timeout 5\r\n", "RESERVED 1 5\r\nlater\r\n")
+		c.Put(0, 1, 60, "later")
+		c.Expect("reserve-with-timeout 5\r\n", "RESERVED 2 5\r\nlater\r\n")
 	})
 	l.add("ReserveWithTimeout", func(t *testing.T, s *Target) {
 		c := Dial(t, s.Addr)

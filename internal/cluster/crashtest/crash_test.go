@@ -18,6 +18,45 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return s[min(len(s)-1, int(float64(len(s))*p))]
 }
 
+// firstAnswer probes every live node's job port at once (a follower
+// proxies to the leader), as clients that reconnect to any node would,
+// until one answers a put, and returns how long after since that was.
+func (c *cluster) firstAnswer(h *crashcheck.History, since time.Time) time.Duration {
+	c.t.Helper()
+	var (
+		once  sync.Once
+		first time.Duration
+		wg    sync.WaitGroup
+	)
+	done := make(chan struct{})
+	for _, n := range c.nodes {
+		if n.proc == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Since(since) < time.Minute {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if h.Probe(c.t, n.addr) {
+					once.Do(func() { first = time.Since(since); close(done) })
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	if first == 0 {
+		c.t.Fatal("no node answers a put a minute after the kill")
+	}
+	return first
+}
+
 func TestClusterCrash(t *testing.T) {
 	optIn(t)
 	kills := 2
@@ -55,14 +94,8 @@ func TestClusterCrash(t *testing.T) {
 		c.kill(leader)
 		wg.Wait()
 		old := leader
+		failovers = append(failovers, c.firstAnswer(h, killed))
 		leader, term = c.leader(term, 60*time.Second)
-		for !h.Probe(t, leader.addr) {
-			if time.Since(killed) > time.Minute {
-				t.Fatalf("round %d: %s leads but takes no put a minute after the kill", round, leader.name)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		failovers = append(failovers, time.Since(killed))
 		ch, un := h.Check(t, leader.addr, round)
 		checked, unsure = checked+ch, unsure+un
 		c.start(old) // back as a follower, before the next kill
@@ -77,10 +110,11 @@ func TestClusterCrash(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		t.Logf("round %d: %s killed, %s leads in term %d after %v", round, old.name, leader.name, term, failovers[len(failovers)-1].Round(time.Millisecond))
+		t.Logf("round %d: %s killed at %s, a put answered after %v, %s leads in term %d", round, old.name, killed.UTC().Format("15:04:05.000"),
+			failovers[len(failovers)-1].Round(time.Millisecond), leader.name, term)
 	}
 	t.Logf("kills %d; %s; checks of acknowledged state %d, lost 0, deletes undone 0, ids reused 0; changes in flight at a kill %d",
 		kills, h.Summary(), checked, unsure)
-	t.Logf("failover (SIGKILL of the leader to the first put answered by the next, lease %s): median %v, p99 %v, max %v",
+	t.Logf("failover (SIGKILL of the leader to the first put answered through any node, lease %s): median %v, p99 %v, max %v",
 		lease, percentile(failovers, 0.5).Round(time.Millisecond), percentile(failovers, 0.99).Round(time.Millisecond), slices.Max(failovers).Round(time.Millisecond))
 }

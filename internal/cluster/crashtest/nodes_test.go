@@ -10,6 +10,7 @@ package crashtest
 import (
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -72,6 +73,9 @@ func newCluster(t *testing.T, bin string) *cluster {
 		}
 	}
 	t.Cleanup(func() {
+		if dir := os.Getenv("REPRIEVE_CLUSTER_LOGS"); dir != "" {
+			keepLogs(t, dir, c.nodes)
+		}
 		if t.Failed() {
 			for _, n := range c.nodes {
 				for _, p := range n.logs {
@@ -83,10 +87,35 @@ func newCluster(t *testing.T, bin string) *cluster {
 	return c
 }
 
+// keepLogs copies every node's logs, at debug level with
+// REPRIEVE_CLUSTER_LOGS set, into that directory, for a timeline of the
+// kills (docs/cluster.md, Failover time).
+func keepLogs(t *testing.T, dir string, nodes []*node) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Errorf("REPRIEVE_CLUSTER_LOGS: %v", err)
+		return
+	}
+	for _, n := range nodes {
+		for i, p := range n.logs {
+			b, err := os.ReadFile(p.Log)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.log", n.name, i+1)), b, 0o644)
+			}
+			if err != nil {
+				t.Errorf("REPRIEVE_CLUSTER_LOGS: %v", err)
+			}
+		}
+	}
+}
+
 // start starts n; it returns at once (JetStream waits for its peers).
 func (c *cluster) start(n *node) {
 	c.t.Helper()
-	n.proc = crashcheck.Start(c.t, c.bin, n.name, "serve", "--listen", n.addr, "--data", n.dir, "--log-level", "info",
+	level := "info"
+	if os.Getenv("REPRIEVE_CLUSTER_LOGS") != "" {
+		level = "debug" // JetStream's elections, for the timeline
+	}
+	n.proc = crashcheck.Start(c.t, c.bin, n.name, "serve", "--listen", n.addr, "--data", n.dir, "--log-level", level,
 		"--cluster-name", c.name, "--cluster-node", n.name, "--cluster-listen", n.route,
 		"--cluster-peers", strings.Join(n.peers, ","), "--cluster-lease", lease, "--cluster-start-timeout", "60s")
 	n.logs = append(n.logs, n.proc)
