@@ -55,7 +55,7 @@ func TestBrowserDeadLetterOrigin(t *testing.T) {
 // stats keys, as server does in cluster mode, and checks the cluster
 // panel shows them, with a replica behind and the lag marked.
 func TestBrowserClusterPanel(t *testing.T) {
-	st := cluster.Stats{Name: "jobs", Node: "n2", Leader: "n2", Term: 4, Replicas: 3, ReplicasCurrent: 2, Lag: 17}
+	st := cluster.Stats{Role: "leader", Name: "jobs", Node: "n2", Leader: "n2", Term: 4, Replicas: 3, ReplicasCurrent: 2, Lag: 17}
 	e := start(t, options{config: func(c *admin.Config) {
 		base := c.Stats
 		c.Stats = func() []stats.Entry {
