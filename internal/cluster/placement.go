@@ -17,7 +17,9 @@ import (
 // route to another node's server and its PubAck crossing back (doc.go,
 // Becoming leader, step 3). It changes no data and nothing depends on
 // it: a move that does not happen in time is logged and the leader
-// serves all the same. Call it with nothing of the leader's in flight.
+// serves all the same. Call it with nothing of the leader's in flight:
+// once the move is made it waits, within wait, until the new stream
+// leader has stored everything the stream held before it.
 func (n *Node) leadStream(ctx context.Context, wait time.Duration) {
 	me := n.nc.ConnectedServerName()
 	if me == "" {
@@ -28,16 +30,28 @@ func (n *Node) leadStream(ctx context.Context, wait time.Duration) {
 	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": me}})
 	var asked time.Time // when a request was last granted
 	var last error
+	var stored uint64 // the stream's last sequence when first read
+	read := false
 	for {
-		leader, peers, err := n.streamLeader(ctx)
+		leader, peers, seq, err := n.streamState(ctx)
+		if err == nil && !read {
+			stored, read = seq, true
+		}
 		switch {
 		case err != nil:
 			last = err
 		case peers == nil:
 			return // a standalone server: nothing to move
-		case leader == me:
+		case leader == me && seq >= stored:
+			// The new leader has applied everything stored before the
+			// move, so no publish of ours meets it still applying the
+			// old leader's entries (nats-server v2.15.2 reads its
+			// per-subject expectation map unlocked there: a data race
+			// the race detector reports).
 			n.log.Debug("cluster: stream leadership moved here")
 			return
+		case leader == me:
+			// Moved; still applying.
 		case !slices.Contains(peers, me):
 			if len(peers) >= n.cfg.Replicas {
 				return // another server's replica: not ours to lead
@@ -81,13 +95,21 @@ func (n *Node) askStepdown(ctx context.Context, req []byte) error {
 // and the servers that hold its replicas (the leader among them); no
 // servers for a stream on a standalone (unclustered) server.
 func (n *Node) streamLeader(ctx context.Context) (string, []string, error) {
+	leader, peers, _, err := n.streamState(ctx)
+	return leader, peers, err
+}
+
+// streamState is streamLeader with the last sequence the stream's leader
+// has stored (and so applied).
+func (n *Node) streamState(ctx context.Context) (string, []string, uint64, error) {
 	s, err := n.js.Stream(ctx, n.names.stream)
 	if err != nil {
-		return "", nil, err
+		return "", nil, 0, err
 	}
-	c := s.CachedInfo().Cluster
+	info := s.CachedInfo()
+	c := info.Cluster
 	if c == nil {
-		return "", nil, nil
+		return "", nil, info.State.LastSeq, nil
 	}
 	peers := []string{}
 	if c.Leader != "" {
@@ -100,5 +122,5 @@ func (n *Node) streamLeader(ctx context.Context) (string, []string, error) {
 			peers = append(peers, r.Name)
 		}
 	}
-	return c.Leader, peers, nil
+	return c.Leader, peers, info.State.LastSeq, nil
 }
