@@ -338,7 +338,10 @@ func shutdown(srv *server.Server, served <-chan error, sigs <-chan os.Signal, ti
 			}
 		}
 	}
-	if serr := <-served; serr != nil {
+	// A signal that comes before the Serve goroutine has begun makes this
+	// Shutdown the first call: Serve then returns ErrServed, and nothing
+	// was served. That is the stop asked for, not a failure.
+	if serr := <-served; serr != nil && !errors.Is(serr, server.ErrServed) {
 		return serr
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
