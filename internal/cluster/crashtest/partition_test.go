@@ -100,10 +100,13 @@ func TestFrozenLeaderStepsDown(t *testing.T) {
 	if logs, _ := os.ReadFile(last.Log); !strings.Contains(string(logs), "stepping down") {
 		t.Errorf("the thawed leader's log does not say it steps down:\n%s", last.Tail(20))
 	}
-	// The thawed node's exit can cost JetStream another election, in which
-	// the new leader's lease may run out and suspend it (its connections
-	// close): the state is checked on whichever node leads once the
-	// cluster is whole again, through a connection that stays up.
+	// The thawed node is started again, as its supervisor would: its exit
+	// can cost JetStream another election, in which the new leader's lease
+	// may run out (it then steps down and exits too, and without the
+	// restart one node of three would be left, no majority). The state is
+	// checked on whichever node leads once the cluster is whole again,
+	// through a connection that stays up.
+	c.start(old)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		lead, _ := c.leader(term-1, time.Until(deadline))
