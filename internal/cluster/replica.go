@@ -41,6 +41,9 @@ type replica struct {
 	// tombstone that expired unread (doc.go, Followers).
 	caughtUp time.Time
 	resyncs  int
+	tail1    string // the latest tail consumer's name
+	tailAt   string // the NATS server holding it ("" standalone)
+	tails    int    // tail consumers used so far
 	err      error         // a message that cannot be applied; the reader stopped
 	advanced chan struct{} // closed and replaced whenever applied or term changes
 	termed   chan struct{} // closed and replaced whenever term changes
@@ -97,19 +100,124 @@ const rereadPause = 100 * time.Millisecond
 // errStale: the replica must be read again from the start.
 var errStale = errors.New("cluster: replica fell behind a tombstone's lifetime")
 
-// read runs one ordered consumer from the stream's start. It returns
-// errStale when the replica must start over, another error when the
-// consumer failed.
+// errGap: the tail's consumer skipped a delivery; a new one resumes.
+var errGap = errors.New("cluster: the tail's consumer skipped a delivery")
+
+// read tails the stream from its start, through one consumer after
+// another (tail), each resuming after the last message applied, as an
+// ordered consumer resumes. It returns errStale when the replica must
+// start over, ErrCorrupt for a message it cannot apply, and when r stops.
 func (r *replica) read() error {
 	r.mu.Lock()
 	r.reset()
 	r.notify()
 	r.mu.Unlock()
-	cons, err := r.n.js.OrderedConsumer(r.ctx, r.n.names.stream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return err
+	for {
+		cons, err := r.tail()
+		if err == nil {
+			err = r.consume(cons)
+			r.drop(cons)
+		}
+		if r.ctx.Err() != nil || errors.Is(err, ErrCorrupt) || errors.Is(err, errStale) {
+			return err
+		}
+		r.n.log.Debug("cluster: resuming the stream's tail", "why", err)
+		if !errors.Is(err, errGap) {
+			r.n.sleep(r.ctx, rereadPause)
+		}
+		r.mu.Lock()
+		stale := r.n.clk.Now().Sub(r.caughtUp) > r.n.cfg.TombstoneTTL/2
+		if stale {
+			r.resyncs++
+		}
+		r.mu.Unlock()
+		if stale {
+			return errStale
+		}
 	}
-	msgs, err := cons.Messages()
+}
+
+// tailTries is how many consumers tail creates, at most, to get one on
+// the node's own NATS server.
+const tailTries = 16
+
+// tail creates the consumer that delivers the stream from the message
+// after the last one applied: ephemeral, in memory, one replica, no
+// acknowledgements (as an ordered consumer's). JetStream places a
+// one-replica consumer of a replicated stream on a replica it picks at
+// random, so most deliveries would cross a route between NATS servers;
+// tail deletes a consumer placed elsewhere and asks again, up to
+// tailTries times, so that the node reads its own server's copy (doc.go,
+// Followers). A NATS that keeps placing it elsewhere (an external one
+// whose stream has no replica on the server the node is connected to)
+// gets the last consumer created.
+func (r *replica) tail() (jetstream.Consumer, error) {
+	r.mu.Lock()
+	from := r.applied + 1
+	r.mu.Unlock()
+	cfg := jetstream.ConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: 5 * time.Minute,
+		Replicas:          1,
+		MemoryStorage:     true,
+	}
+	me := r.n.nc.ConnectedServerName()
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(r.ctx, r.n.cfg.Lease)
+		cons, err := r.n.js.CreateConsumer(ctx, r.n.names.stream, cfg)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		at := tailServer(cons)
+		if at == "" || at == me || me == "" || try == tailTries {
+			r.mu.Lock()
+			r.tail1, r.tailAt, r.tails = cons.CachedInfo().Name, at, r.tails+1
+			r.mu.Unlock()
+			return cons, nil
+		}
+		r.drop(cons)
+	}
+}
+
+// tailServer returns the NATS server that holds cons: its one replica's
+// Raft leader; "" on a standalone server.
+func tailServer(cons jetstream.Consumer) string {
+	if c := cons.CachedInfo().Cluster; c != nil {
+		return c.Leader
+	}
+	return ""
+}
+
+// drop deletes cons, if it can; JetStream removes one left behind after
+// its inactivity threshold. Once r has stopped (the node takes over or
+// closes) it deletes in the background, counted in the node's wait
+// group, so a takeover does not wait for it; the caller runs in run.
+func (r *replica) drop(cons jetstream.Consumer) {
+	del := func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.n.cfg.Lease)
+		defer cancel()
+		_ = r.n.js.DeleteConsumer(ctx, r.n.names.stream, cons.CachedInfo().Name)
+	}
+	if r.ctx.Err() == nil {
+		del()
+		return
+	}
+	r.n.wg.Add(1)
+	go func() {
+		defer r.n.wg.Done()
+		del()
+	}()
+}
+
+// consume applies what cons delivers until it fails: errGap when a
+// delivery was skipped (each must follow the one before it), an error
+// from the consumer (gone, or two heartbeats missed), errStale, or a
+// message that cannot be applied.
+func (r *replica) consume(cons jetstream.Consumer) error {
+	msgs, err := cons.Messages(jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
 		return err
 	}
@@ -125,6 +233,7 @@ func (r *replica) read() error {
 	}()
 	defer func() { close(done); wg.Wait() }()
 	half := r.n.cfg.TombstoneTTL / 2
+	var delivered uint64
 	for {
 		m, err := msgs.Next()
 		if err != nil {
@@ -134,12 +243,20 @@ func (r *replica) read() error {
 		if err != nil {
 			return err
 		}
+		if meta.Sequence.Consumer != delivered+1 {
+			return fmt.Errorf("%w: delivery %d after %d", errGap, meta.Sequence.Consumer, delivered)
+		}
+		delivered++
 		now := r.n.clk.Now()
 		r.mu.Lock()
 		if now.Sub(r.caughtUp) > half {
 			r.resyncs++
 			r.mu.Unlock()
 			return errStale
+		}
+		if meta.Sequence.Stream <= r.applied {
+			r.mu.Unlock()
+			return fmt.Errorf("%w: stream sequence %d after %d", errGap, meta.Sequence.Stream, r.applied)
 		}
 		err = r.apply(m.Subject(), m.Headers().Get(opHeader), m.Data(), meta.Sequence.Stream)
 		if err == nil && meta.NumPending == 0 {
