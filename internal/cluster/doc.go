@@ -236,11 +236,18 @@
 //
 // # Followers
 //
-// A follower reads the stream from its start with an ordered consumer and
-// keeps every job in memory (id → job), applying job messages and
-// tombstones in stream order, the latest term and the highest id mark. It
-// counts itself caught up at the time it received a message with nothing
-// pending after it. Any message it reads more than five minutes (half the
+// A follower reads the stream from its start and keeps every job in
+// memory (id → job), applying job messages and tombstones in stream
+// order, the latest term and the highest id mark. It reads through a
+// consumer as an ordered consumer does (ephemeral, in memory, one
+// replica, no acknowledgements; a skipped delivery, a lost consumer or
+// two missed heartbeats and it resumes with a new one after the last
+// message it applied), placed on its own NATS server: JetStream puts a
+// one-replica consumer on a replica it picks at random, so the follower
+// deletes one placed elsewhere and asks again, up to 16 times (on an
+// external NATS whose replicas are elsewhere it keeps the last one), and
+// its deliveries do not cross a route. It counts itself caught up at the
+// time it received a message with nothing pending after it. Any message it reads more than five minutes (half the
 // tombstone TTL) after it was last caught up could follow a tombstone that
 // expired unread, so the follower drops its state and reads the stream
 // again from the start (it then sees the expired job's subject empty).

@@ -41,9 +41,9 @@ type replica struct {
 	// tombstone that expired unread (doc.go, Followers).
 	caughtUp time.Time
 	resyncs  int
-	tail1    string // the latest tail consumer's name
-	tailAt   string // the NATS server holding it ("" standalone)
-	tails    int    // tail consumers used so far
+	tail1    string        // the latest tail consumer's name
+	tailAt   string        // the NATS server holding it ("" standalone)
+	tails    int           // tail consumers used so far
 	err      error         // a message that cannot be applied; the reader stopped
 	advanced chan struct{} // closed and replaced whenever applied or term changes
 	termed   chan struct{} // closed and replaced whenever term changes
@@ -405,7 +405,7 @@ func (r *replica) termChanged() <-chan struct{} {
 
 // catchUp stops the reader and applies, read one by one by sequence, the
 // messages it has not applied up to stream sequence upTo. A new leader
-// calls it when the reader lags at takeover: its ordered consumer learns
+// calls it when the reader lags at takeover: its consumer can learn
 // of a stream leader change only after two missed heartbeats (10s with
 // the client's default) and then backs off while JetStream elects; the
 // messages themselves can be read as soon as the fence was stored. A
