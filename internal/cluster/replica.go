@@ -174,7 +174,7 @@ func (r *replica) tail() (jetstream.Consumer, error) {
 		at := tailServer(cons)
 		if at == "" || at == me || me == "" || try == tailTries {
 			r.mu.Lock()
-			r.tail1, r.tailAt, r.tails = cons.CachedInfo().Name, at, r.tails+1
+			r.tail1, r.tails = cons.CachedInfo().Name, r.tails+1
 			r.mu.Unlock()
 			return cons, nil
 		}
