@@ -42,7 +42,6 @@ type replica struct {
 	caughtUp time.Time
 	resyncs  int
 	tail1    string        // the latest tail consumer's name
-	tailAt   string        // the NATS server holding it ("" standalone)
 	tails    int           // tail consumers used so far
 	err      error         // a message that cannot be applied; the reader stopped
 	advanced chan struct{} // closed and replaced whenever applied or term changes
