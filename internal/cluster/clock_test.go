@@ -155,7 +155,16 @@ func TestProxyRedialsOnItsClock(t *testing.T) {
 	publishTerm(t, cfg, term{Term: 1, Node: "n9", Addr: leaderAddr})
 	poll.Until(t, "the follower reads the term", func() bool { t, _ := n.replica.leader(); return t.Term == 1 })
 	p, c := proxied(t, n)
-	waitTimers(t, fake, 3) // presence, replica checker, the pause before the redial
+	// The connection is recorded once the proxy's wait for a leader (a
+	// timer of its own) has ended and before it dials; after that the
+	// three timers are presence, the replica's checker and the pause
+	// before the redial.
+	poll.Until(t, "the first dial made and the redial's pause armed", func() bool {
+		p.mu.Lock()
+		k := len(p.conns)
+		p.mu.Unlock()
+		return k == 1 && fake.Pending() == 3
+	})
 	p.mu.Lock()
 	ups := len(p.ups)
 	p.mu.Unlock()
