@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+
+	"github.com/reprieve/reprieve/internal/sock"
 )
 
 // loop is the event loop that serves plain connections on Linux (unless
@@ -83,16 +85,8 @@ func (l *loop) take(c *Conn) bool {
 	if !ok {
 		return false
 	}
-	rc, err := tc.SyscallConn()
+	fd, err := sock.Dup(tc)
 	if err != nil {
-		return false
-	}
-	fd := -1
-	if rc.Control(func(d uintptr) {
-		if r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, d, syscall.F_DUPFD_CLOEXEC, 0); errno == 0 {
-			fd = int(r)
-		}
-	}) != nil || fd < 0 {
 		return false
 	}
 	l.mu.Lock()
@@ -340,20 +334,16 @@ func (c *Conn) closeSocket() {
 // loopRead reads what the socket has without waiting: errWouldBlock if
 // nothing, io.EOF if the client has closed.
 func (c *Conn) loopRead(p []byte) (int, error) {
-	for {
-		n, err := syscall.Read(c.fd, p)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return 0, errWouldBlock
-		case err != nil:
-			return 0, &net.OpError{Op: "read", Net: "tcp", Addr: c.nc.RemoteAddr(), Err: err}
-		case n == 0:
-			return 0, io.EOF
-		}
-		return n, nil
+	n, err := sock.Read(c.fd, p)
+	switch {
+	case err == syscall.EAGAIN:
+		return 0, errWouldBlock
+	case err != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: c.nc.RemoteAddr(), Err: err}
+	case n == 0:
+		return 0, io.EOF
 	}
+	return n, nil
 }
 
 // loopWrite writes p without waiting; what the socket does not take now
@@ -365,10 +355,8 @@ func (c *Conn) loopWrite(p []byte) (int, error) {
 	}
 	done := 0
 	for done < len(p) {
-		n, err := syscall.Write(c.fd, p[done:])
+		n, err := sock.Write(c.fd, p[done:])
 		switch {
-		case err == syscall.EINTR:
-			continue
 		case err == syscall.EAGAIN:
 			c.unsent = append([]byte(nil), p[done:]...)
 			return len(p), nil
