@@ -62,7 +62,10 @@ func runLoop(ctx context.Context, ws []*worker, sh *shared) error {
 	var deadline time.Time // set once ctx is done
 	evs := make([]syscall.EpollEvent, 128)
 	for active > 0 {
-		n, err := syscall.EpollWait(ep, evs, 100)
+		n, err := sock.EpollPoll(ep, evs)
+		if n == 0 && err == nil {
+			n, err = syscall.EpollWait(ep, evs, 100)
+		}
 		if err != nil && !errors.Is(err, syscall.EINTR) {
 			return fmt.Errorf("bench: event loop: %w", err)
 		}

@@ -48,8 +48,24 @@ func raw(trap uintptr, fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	return retry(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+}
+
+// EpollPoll returns the events ready on the epoll instance ep now, up to
+// len(evs), without waiting (epoll_wait with a timeout of 0), by a raw
+// system call. EINTR is retried.
+func EpollPoll(ep int, evs []syscall.EpollEvent) (int, error) {
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	return retry(syscall.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)))
+}
+
+// retry makes the raw system call trap(a1, a2, a3, 0, 0, 0) until it is
+// not interrupted.
+func retry(trap, a1, a2, a3 uintptr) (int, error) {
 	for {
-		n, _, errno := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		n, _, errno := syscall.RawSyscall6(trap, a1, a2, a3, 0, 0, 0)
 		switch errno {
 		case 0:
 			return int(n), nil

@@ -127,3 +127,37 @@ func benchWriteRead(b *testing.B, read, write func(int, []byte) (int, error)) {
 		}
 	}
 }
+
+func TestEpollPollDoesNotWait(t *testing.T) {
+	fd, peer := pair(t)
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(ep)
+	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}); err != nil {
+		t.Fatal(err)
+	}
+	evs := make([]syscall.EpollEvent, 4)
+	if n, err := sock.EpollPoll(ep, evs); n != 0 || err != nil {
+		t.Fatalf("poll of an idle socket: %d, %v; want 0, nil", n, err)
+	}
+	if n, err := sock.EpollPoll(ep, nil); n != 0 || err != nil {
+		t.Fatalf("poll into no room: %d, %v", n, err)
+	}
+	if _, err := peer.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	// The byte is on its way through loopback: wait for it as the loop
+	// would, then poll.
+	if n, err := syscall.EpollWait(ep, evs, -1); n != 1 || err != nil {
+		t.Fatalf("wait: %d, %v", n, err)
+	}
+	n, err := sock.EpollPoll(ep, evs)
+	if n != 1 || err != nil || evs[0].Fd != int32(fd) || evs[0].Events&syscall.EPOLLIN == 0 {
+		t.Fatalf("poll of a readable socket: %d, %v, %+v", n, err, evs[:n])
+	}
+	if _, err := sock.EpollPoll(-1, evs); !errors.Is(err, syscall.EBADF) {
+		t.Fatalf("poll of fd -1: %v, want EBADF", err)
+	}
+}
