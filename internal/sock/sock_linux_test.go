@@ -36,6 +36,19 @@ func pair(t testing.TB) (int, net.Conn) {
 	return fd, peer
 }
 
+// bothEnds returns duplicate descriptors of both ends of a loopback TCP
+// connection.
+func bothEnds(t testing.TB) (int, int) {
+	t.Helper()
+	fd, peer := pair(t)
+	pfd, err := sock.Dup(peer.(*net.TCPConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(pfd) })
+	return fd, pfd
+}
+
 func TestReadWriteOnADuplicate(t *testing.T) {
 	fd, peer := pair(t)
 	buf := make([]byte, 16)
@@ -105,12 +118,7 @@ func BenchmarkWriteRead(b *testing.B) {
 }
 
 func benchWriteRead(b *testing.B, read, write func(int, []byte) (int, error)) {
-	fd, peer := pair(b)
-	pfd, err := sock.Dup(peer.(*net.TCPConn))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer syscall.Close(pfd)
+	fd, pfd := bothEnds(b)
 	msg, buf := make([]byte, 64), make([]byte, 64)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -159,5 +167,33 @@ func TestEpollPollDoesNotWait(t *testing.T) {
 	}
 	if _, err := sock.EpollPoll(-1, evs); !errors.Is(err, syscall.EBADF) {
 		t.Fatalf("poll of fd -1: %v, want EBADF", err)
+	}
+}
+
+// TestReadWriteDoNotAllocate: a loop's read and write of a request cost
+// no allocation (the count is a contract of the loops' hot path).
+func TestReadWriteDoNotAllocate(t *testing.T) {
+	fd, pfd := bothEnds(t)
+	msg, buf := make([]byte, 64), make([]byte, 64)
+	evs := make([]syscall.EpollEvent, 4)
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(ep)
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := sock.Write(fd, msg); err != nil {
+			t.Fatal(err)
+		}
+		for got := 0; got < len(msg); {
+			n, err := sock.Read(pfd, buf)
+			if err == nil {
+				got += n
+			}
+		}
+		_, _ = sock.EpollPoll(ep, evs)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per write, read and poll, want 0", allocs)
 	}
 }
