@@ -55,14 +55,15 @@ type Config struct {
 	// answered OUT_OF_MEMORY and closed. 0: no limit.
 	MaxConnections int
 	// IdleTimeout closes a connection that sends nothing for this long (a
-	// blocked reserve is not idle). 0: never.
+	// blocked reserve is not idle); on the event loop up to a quarter of
+	// it later. 0: never.
 	IdleTimeout time.Duration
 	// GoroutinePerConnection serves every connection from a goroutine of
 	// its own. By default, on Linux, plain connections are served from one
 	// event loop on epoll (docs/performance.md, "An event-loop core"), and
 	// a connection gets a goroutine only while it must wait (a reserve
 	// with no job, a large body, a full socket). The loop is off anyway
-	// with TLS, IdleTimeout, FsyncAlways, cluster mode and off Linux.
+	// with TLS, FsyncAlways, cluster mode and off Linux.
 	GoroutinePerConnection bool
 
 	// Admin configures the admin HTTP API, /metrics and the dashboard

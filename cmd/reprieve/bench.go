@@ -44,6 +44,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Bury, "bury", 0, "put and bury this many jobs in the first tube before the run (left buried)")
 	pri := fs.Uint("pri", uint(cfg.Priority), "priority of every job")
 	config.DurationVar(fs, &cfg.TTR, "ttr", cfg.TTR, "time to run of every job (whole seconds)")
+	fs.BoolVar(&cfg.EventLoop, "event-loop", false, "put (without --rate) and reserve-delete: drive every connection from one epoll loop on one thread instead of a goroutine each (Linux, plain TCP): less of the machine's CPU goes to the generator")
 	fs.BoolVar(&cfg.Keep, "keep", false, "leave the run's jobs on the server (default: delete the ready and delayed ones, untimed)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	progress := fs.Bool("progress", false, "print a progress line on stderr every second even when stderr is not a terminal")

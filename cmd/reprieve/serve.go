@@ -92,7 +92,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.admin.register(fs, "the admin HTTP API, /metrics and the dashboard (docs/admin.md)", "delete and kick jobs")
 	fs.IntVar(&f.maxConnections, "max-connections", 0, "serve at most this `many` connections at once; one more is answered OUT_OF_MEMORY and closed (0: no limit)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 0, "close a connection that sends nothing for this `duration` (a blocked reserve is not idle; 0: never)")
-	fs.BoolVar(&f.eventLoop, "event-loop", true, "serve plain connections from one event loop on epoll (Linux), a goroutine only for a connection that must wait; false: a goroutine per connection (off anyway with TLS, --idle-timeout, --fsync always and in cluster mode)")
+	fs.BoolVar(&f.eventLoop, "event-loop", true, "serve plain connections from one event loop on epoll (Linux), a goroutine only for a connection that must wait; false: a goroutine per connection (off anyway with TLS, --fsync always and in cluster mode)")
 	fs.StringVar(&f.policy, "config", "", "tube policies: a YAML `file` of per-tube retry, give-up, retention, ready-expiry, concurrency, rate and unique, and periodic jobs (schedules) (docs/policies.md); reloaded on SIGHUP. Without it every tube behaves like beanstalkd")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve the job port over TLS with this PEM certificate `file` (the chain, leaf first; needs --tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key `file` of --tls-cert")

@@ -89,6 +89,13 @@ type Config struct {
 	// (one buried job among heavy churn is the seed-003 log workload).
 	// They are left buried afterwards.
 	Bury int
+	// EventLoop drives every connection from one event loop on a locked OS
+	// thread (epoll; Linux, plain TCP, Put without Rate and ReserveDelete,
+	// bodies up to 60 KiB) instead of a goroutine per connection: the
+	// generator then takes less CPU per request, leaving more of a small
+	// machine to the server measured (docs/performance.md, "Two
+	// generators that agree").
+	EventLoop bool
 	// Priority and TTR are those of every job put.
 	Priority uint32
 	TTR      time.Duration
@@ -125,6 +132,10 @@ func DefaultConfig() Config {
 // maxJobSize is beanstalkd's default limit (-z), the most we try to put.
 const maxJobSize = 65535
 
+// maxLoopBody is the largest body the event loop handles: a reply and its
+// body must fit in a connection's buffer.
+const maxLoopBody = connBufSize - 4096
+
 // Validate reports the first invalid field, wrapped around ErrConfig.
 func (c Config) Validate() error {
 	bad := func(format string, a ...any) error {
@@ -159,6 +170,12 @@ func (c Config) Validate() error {
 		return bad("release delay %v must be whole seconds", c.Delay)
 	case c.TTR < time.Second || c.TTR%time.Second != 0:
 		return bad("TTR %v must be whole seconds, at least 1s", c.TTR)
+	case c.EventLoop && !loopSupported:
+		return bad("the event loop needs Linux")
+	case c.EventLoop && (c.TLS != nil || c.Rate > 0 || (c.Workload != Put && c.Workload != ReserveDelete)):
+		return bad("the event loop runs put (without a rate) and reserve-delete over plain TCP only")
+	case c.EventLoop && c.Size > maxLoopBody:
+		return bad("job size %d too large for the event loop (at most %d)", c.Size, maxLoopBody)
 	case c.Progress != nil && c.ProgressEvery <= 0:
 		return bad("progress interval %v must be positive", c.ProgressEvery)
 	}

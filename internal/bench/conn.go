@@ -29,6 +29,9 @@ type conn struct {
 	r       *bufio.Reader
 	w       *bufio.Writer
 	scratch []byte // reused to format commands with numeric arguments
+	// fd is the descriptor the event loop reads and writes (Config.EventLoop;
+	// nc is then closed), -1 otherwise.
+	fd int
 }
 
 const connBufSize = 64 << 10
@@ -61,10 +64,14 @@ func dial(ctx context.Context, addr string, tlsConfig *tls.Config) (*conn, error
 		r:       bufio.NewReaderSize(nc, connBufSize),
 		w:       bufio.NewWriterSize(nc, connBufSize),
 		scratch: make([]byte, 0, 128),
+		fd:      -1,
 	}, nil
 }
 
-func (c *conn) close() error { return c.nc.Close() }
+func (c *conn) close() error {
+	c.closeFD()
+	return c.nc.Close()
+}
 
 // readLine returns the next reply line without its CRLF. The slice is valid
 // until the next read.

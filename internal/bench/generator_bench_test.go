@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"runtime"
-	"strconv"
 	"sync"
 	"testing"
 )
@@ -84,11 +84,17 @@ func serveFake(c net.Conn) {
 // trivial fake server in the same process): the generator must not be the
 // bottleneck of a comparison.
 func BenchmarkGeneratorPut(b *testing.B) {
-	for _, pipeline := range []int{1, 64} {
-		b.Run("pipeline="+strconv.Itoa(pipeline), func(b *testing.B) {
+	for _, bc := range []struct {
+		pipeline int
+		loop     bool
+	}{{1, false}, {64, false}, {1, true}, {64, true}} {
+		if bc.loop && !loopSupported {
+			continue
+		}
+		b.Run(fmt.Sprintf("pipeline=%d/event-loop=%v", bc.pipeline, bc.loop), func(b *testing.B) {
 			addr := startFakeServer(b)
 			cfg := DefaultConfig()
-			cfg.Addr, cfg.Conns, cfg.Pipeline, cfg.Keep = addr, 1, pipeline, true
+			cfg.Addr, cfg.Conns, cfg.Pipeline, cfg.Keep, cfg.EventLoop = addr, 1, bc.pipeline, true, bc.loop
 			cfg.Duration, cfg.Count = 0, int64(b.N)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -104,10 +110,19 @@ func BenchmarkGeneratorPut(b *testing.B) {
 // runs that differ by 20,000 puts: setting up a run allocates, a request
 // must not.
 func TestGeneratorDoesNotAllocatePerRequest(t *testing.T) {
+	for _, loop := range []bool{false, true} {
+		if loop && !loopSupported {
+			continue
+		}
+		t.Run(fmt.Sprintf("event-loop=%v", loop), func(t *testing.T) { testGeneratorAllocations(t, loop) })
+	}
+}
+
+func testGeneratorAllocations(t *testing.T, loop bool) {
 	addr := startFakeServer(t)
 	mallocs := func(count int64) uint64 {
 		cfg := DefaultConfig()
-		cfg.Addr, cfg.Conns, cfg.Pipeline, cfg.Keep = addr, 2, 16, true
+		cfg.Addr, cfg.Conns, cfg.Pipeline, cfg.Keep, cfg.EventLoop = addr, 2, 16, true, loop
 		cfg.Duration, cfg.Count = 0, count
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)

@@ -127,7 +127,12 @@ func measure(ctx context.Context, cfg Config) (*Result, error) {
 			reportProgress(cfg, ws, sh, done)
 		}()
 	}
-	runErr := runWorkers(ctx, ws, sh)
+	var runErr error
+	if cfg.EventLoop {
+		runErr = runLoop(ctx, ws, sh)
+	} else {
+		runErr = runWorkers(ctx, ws, sh)
+	}
 	close(done)
 	wg.Wait()
 

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -274,6 +275,11 @@ func TestValidate(t *testing.T) {
 		{"neither duration nor count", func(c *Config) { c.Duration = 0 }},
 		{"fractional delay", func(c *Config) { c.Delay = 1500 * time.Millisecond }},
 		{"short ttr", func(c *Config) { c.TTR = 0 }},
+		{"event loop with a rate", func(c *Config) { c.EventLoop, c.Rate = true, 100 }},
+		{"event loop with release-churn", func(c *Config) { c.EventLoop, c.Workload = true, ReleaseChurn }},
+		{"event loop with put-reserve-delete", func(c *Config) { c.EventLoop, c.Workload = true, PutReserveDelete }},
+		{"event loop with TLS", func(c *Config) { c.EventLoop, c.TLS = true, &tls.Config{MinVersion: tls.VersionTLS12} }},
+		{"event loop with a body the buffer cannot hold", func(c *Config) { c.EventLoop, c.Size = true, maxLoopBody+1 }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultConfig()

@@ -54,6 +54,7 @@ type Conn struct {
 	// holds replies a raw write could not send; the goroutine sends them
 	// first.
 	fd       int
+	seen     time.Time // while looped: when bytes last came (IdleTimeout)
 	looped   bool
 	loopable bool
 	parked   bool

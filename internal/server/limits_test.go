@@ -16,6 +16,7 @@ import (
 
 	"github.com/reprieve/reprieve/internal/admin/admintest"
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/poll"
 	"github.com/reprieve/reprieve/internal/server"
 )
 
@@ -184,14 +185,29 @@ func TestMaxConnectionsOverTLS(t *testing.T) {
 	}
 }
 
+// TestIdleTimeout runs on both cores: the event loop (Linux's default),
+// which looks for idle connections four times per timeout, and a
+// goroutine per connection, whose reads have a deadline.
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
+	for _, goroutines := range []bool{false, true} {
+		t.Run(fmt.Sprintf("goroutines=%v", goroutines), func(t *testing.T) {
+			t.Parallel()
+			testIdleTimeout(t, goroutines)
+		})
+	}
+}
+
+func testIdleTimeout(t *testing.T, goroutines bool) {
 	logs := &syncBuffer{}
 	const idle = 300 * time.Millisecond
-	_, addr, _ := start(t, server.Config{IdleTimeout: idle, Logger: debugLogger(logs)})
+	srv, addr, _ := start(t, server.Config{IdleTimeout: idle, Logger: debugLogger(logs), Goroutines: goroutines})
 
 	// A connection that sends nothing is closed.
 	quiet, _ := dial(t, addr)
+	if !goroutines {
+		poll.Until(t, "the event loop serves the connection", func() bool { return srv.Looped() == 1 })
+	}
 	if got := expectClosed(t, quiet); got != "" {
 		t.Fatalf("an idle connection got %q", got)
 	}

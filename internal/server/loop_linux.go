@@ -9,6 +9,9 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/sock"
 )
 
 // loop is the event loop that serves plain connections on Linux (unless
@@ -36,6 +39,11 @@ type loop struct {
 	ended  chan struct{} // closed when run returns
 	ending chan struct{} // closed by end
 
+	// idle is Config.IdleTimeout (0: none); the loop alone reads the
+	// connections' seen times and sweeps them every idle/sweepsPerIdle.
+	idle      time.Duration
+	lastSweep time.Time
+
 	// mu protects conns and the requests below.
 	mu    sync.Mutex
 	conns map[int32]*Conn // by fd: the connections the loop serves
@@ -52,7 +60,8 @@ func startLoop(s *Server) (*loop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: event loop: %w", err)
 	}
-	l := &loop{s: s, ep: ep, ended: make(chan struct{}), ending: make(chan struct{}), conns: map[int32]*Conn{}}
+	l := &loop{s: s, ep: ep, ended: make(chan struct{}), ending: make(chan struct{}), conns: map[int32]*Conn{},
+		idle: s.cfg.IdleTimeout}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		syscall.Close(ep)
 		return nil, fmt.Errorf("server: event loop: %w", err)
@@ -83,16 +92,8 @@ func (l *loop) take(c *Conn) bool {
 	if !ok {
 		return false
 	}
-	rc, err := tc.SyscallConn()
+	fd, err := sock.Dup(tc)
 	if err != nil {
-		return false
-	}
-	fd := -1
-	if rc.Control(func(d uintptr) {
-		if r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, d, syscall.F_DUPFD_CLOEXEC, 0); errno == 0 {
-			fd = int(r)
-		}
-	}) != nil || fd < 0 {
 		return false
 	}
 	l.mu.Lock()
@@ -102,6 +103,7 @@ func (l *loop) take(c *Conn) bool {
 		return false
 	}
 	c.fd, c.looped = fd, true
+	c.seen = time.Now()
 	l.conns[int32(fd)] = c
 	l.mu.Unlock()
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(fd)}
@@ -175,7 +177,13 @@ func (l *loop) run() {
 	defer runtime.UnlockOSThread()
 	evs := make([]syscall.EpollEvent, 128)
 	for {
-		n, err := syscall.EpollWait(l.ep, evs, -1)
+		// First look without waiting, by a raw system call: under load
+		// the next events have often come while the last were served, and
+		// a wait that may block costs the runtime's bookkeeping for it.
+		n, err := sock.EpollPoll(l.ep, evs)
+		if n == 0 && err == nil {
+			n, err = syscall.EpollWait(l.ep, evs, l.waitMillis())
+		}
 		if errors.Is(err, syscall.EINTR) {
 			continue
 		} else if err != nil {
@@ -189,7 +197,11 @@ func (l *loop) run() {
 			l.waitQuit()
 			return
 		}
-		for _, ev := range evs[:n] {
+		var now time.Time
+		if l.idle > 0 {
+			now = time.Now()
+		}
+		for _, ev := range evs[:max(n, 0)] {
 			if int(ev.Fd) == l.wake[0] {
 				if l.control() {
 					return
@@ -200,9 +212,46 @@ func (l *loop) run() {
 			c := l.conns[ev.Fd]
 			l.mu.Unlock()
 			if c != nil {
+				c.seen = now
 				l.serve(c)
 			}
 		}
+		if l.idle > 0 && now.Sub(l.lastSweep) >= l.idle/sweepsPerIdle {
+			l.sweep(now)
+		}
+	}
+}
+
+// sweepsPerIdle is how many times per IdleTimeout the loop looks for idle
+// connections: one is closed between IdleTimeout and 1.25 × IdleTimeout
+// after its last bytes came.
+const sweepsPerIdle = 4
+
+// waitMillis is how long epoll_wait may wait: for ever, or until the next
+// sweep for idle connections.
+func (l *loop) waitMillis() int {
+	if l.idle <= 0 {
+		return -1
+	}
+	return int(max(l.idle/sweepsPerIdle, time.Millisecond) / time.Millisecond)
+}
+
+// sweep closes the connections that have sent nothing for IdleTimeout,
+// as a goroutine's read deadline does (conn.go).
+func (l *loop) sweep(now time.Time) {
+	l.lastSweep = now
+	l.mu.Lock()
+	var idle []*Conn
+	for _, c := range l.conns {
+		if now.Sub(c.seen) >= l.idle {
+			idle = append(idle, c)
+		}
+	}
+	l.mu.Unlock()
+	for _, c := range idle {
+		c.srv.log.Debug("connection closed: idle for the idle timeout", "remote", c.nc.RemoteAddr().String(),
+			"idle_timeout", l.idle)
+		l.close(c)
 	}
 }
 
@@ -340,20 +389,16 @@ func (c *Conn) closeSocket() {
 // loopRead reads what the socket has without waiting: errWouldBlock if
 // nothing, io.EOF if the client has closed.
 func (c *Conn) loopRead(p []byte) (int, error) {
-	for {
-		n, err := syscall.Read(c.fd, p)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return 0, errWouldBlock
-		case err != nil:
-			return 0, &net.OpError{Op: "read", Net: "tcp", Addr: c.nc.RemoteAddr(), Err: err}
-		case n == 0:
-			return 0, io.EOF
-		}
-		return n, nil
+	n, err := sock.Read(c.fd, p)
+	switch {
+	case err == syscall.EAGAIN:
+		return 0, errWouldBlock
+	case err != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: c.nc.RemoteAddr(), Err: err}
+	case n == 0:
+		return 0, io.EOF
 	}
+	return n, nil
 }
 
 // loopWrite writes p without waiting; what the socket does not take now
@@ -365,10 +410,8 @@ func (c *Conn) loopWrite(p []byte) (int, error) {
 	}
 	done := 0
 	for done < len(p) {
-		n, err := syscall.Write(c.fd, p[done:])
+		n, err := sock.Write(c.fd, p[done:])
 		switch {
-		case err == syscall.EINTR:
-			continue
 		case err == syscall.EAGAIN:
 			c.unsent = append([]byte(nil), p[done:]...)
 			return len(p), nil

@@ -3,9 +3,8 @@
 // On Linux plain connections are served by one event loop on epoll
 // (loop_linux.go) and handed to a goroutine of their own only while one
 // must wait (a reserve with no job, a large body, a full socket); TLS
-// connections, those of a server with an idle timeout or
-// Config.Goroutines, and every connection elsewhere, have a goroutine
-// each (conn.go). It owns the listener and the connections, not the
+// connections, those of a server with Config.Goroutines, and every
+// connection elsewhere, have a goroutine each (conn.go). It owns the listener and the connections, not the
 // broker: the caller closes the broker after Shutdown.
 package server
 
@@ -77,8 +76,10 @@ type Config struct {
 	// (fsync always, cluster mode): one connection's wait would hold up
 	// the others. A reserve that must wait, a body larger than a
 	// connection's buffer and a reply the socket will not take now are
-	// served by a goroutine either way. With TLS or an IdleTimeout, and
-	// off Linux, every connection has its goroutine.
+	// served by a goroutine either way. With TLS, and off Linux, every
+	// connection has its goroutine. On the loop, an IdleTimeout closes a
+	// connection up to a quarter of it late (the loop looks for idle
+	// connections four times per IdleTimeout).
 	Goroutines bool
 }
 
@@ -247,7 +248,7 @@ func (s *Server) track(nc net.Conn) bool {
 // looping reports whether plain connections go to the event loop,
 // starting it if needed. s.mu is held.
 func (s *Server) looping() bool {
-	if s.cfg.Goroutines || s.cfg.TLS != nil || s.cfg.IdleTimeout > 0 || s.noLoop {
+	if s.cfg.Goroutines || s.cfg.TLS != nil || s.noLoop {
 		return false
 	}
 	if s.loop == nil {
