@@ -20,8 +20,10 @@ type rec struct {
 	owner *Session // the session that reserved it, while Reserved
 	idx   int      // position in the heap of its state
 	seq   uint64   // burial order, while Buried
-	// reservedAt is when it was last reserved (for Observer.Finished).
-	reservedAt time.Time
+	// reservedAt is when it was last reserved (for Observer.Finished), in
+	// nanoseconds since the broker started: 8 bytes where a time.Time takes
+	// 24, which keeps rec at 192 bytes (recbody.go).
+	reservedAt int64
 }
 
 // Broker is the job engine: tubes, their heaps, reservations, timers. It is
@@ -319,7 +321,7 @@ func (b *Broker) reserve(s *Session, r *rec, now time.Time) {
 	r.Deadline = now.Add(r.TTR)
 	r.Reserves++
 	r.owner = s
-	r.reservedAt = now
+	r.reservedAt = int64(now.Sub(b.started))
 	b.place(r, now)
 	if r.tube.obs != nil {
 		r.tube.obs.Reserved(now.Sub(r.Created))
@@ -332,4 +334,9 @@ func (b *Broker) drop(r *rec) {
 	b.jobs.remove(r.ID)
 	r.State = 0
 	b.maybeDrop(r.tube)
+}
+
+// ranFor returns how long r has been reserved at end.
+func (b *Broker) ranFor(r *rec, end time.Time) time.Duration {
+	return end.Sub(b.started) - time.Duration(r.reservedAt)
 }

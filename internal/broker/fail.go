@@ -97,7 +97,7 @@ func (s *Session) failJob(id job.ID, errText string, final bool) (FailResult, er
 	if held {
 		owner = s
 	}
-	ran := now.Sub(r.reservedAt)
+	ran := b.ranFor(r, now)
 	b.unplace(r)
 	s.commits = s.commits[:0]
 	res, err := b.fail(&s.commits, r, old, owner, errText, now, final)

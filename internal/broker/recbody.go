@@ -1,51 +1,54 @@
 package broker
 
+import "unsafe"
+
 // A put costs two allocations when its body and its record are allocated
 // apart: the body when the command is read, the record when the job is
 // made. BodyBuffer lets the reader of a put ask the session for the body's
 // buffer before the job exists, and hands out one that lives in the same
 // allocation as the record the next Put will use.
 
-// The record types with room for a body of up to N bytes after the
-// record. The sizes put record and body (rec is 184 bytes) at the top of
-// one of the runtime's size classes (208, 224, 256, 320, 448, 640 bytes),
-// so that little of an allocation is left unused.
+// The record types with room for a body after the record. Each is sized
+// to one of the runtime's size classes (208, 224, 256, 320, 448, 640
+// bytes), so that nothing of an allocation is left unused; with rec at 192
+// bytes a 64-byte body and its record take 256 bytes. A rec that grows
+// past 208 bytes stops the build here: shrink it, or redo the classes.
 type (
-	recBody24 struct {
+	recBody208 struct {
 		rec
-		body [24]byte
+		body [208 - unsafe.Sizeof(rec{})]byte
 	}
-	recBody40 struct {
+	recBody224 struct {
 		rec
-		body [40]byte
+		body [224 - unsafe.Sizeof(rec{})]byte
 	}
-	recBody72 struct {
+	recBody256 struct {
 		rec
-		body [72]byte
+		body [256 - unsafe.Sizeof(rec{})]byte
 	}
-	recBody136 struct {
+	recBody320 struct {
 		rec
-		body [136]byte
+		body [320 - unsafe.Sizeof(rec{})]byte
 	}
-	recBody264 struct {
+	recBody448 struct {
 		rec
-		body [264]byte
+		body [448 - unsafe.Sizeof(rec{})]byte
 	}
-	recBody456 struct {
+	recBody640 struct {
 		rec
-		body [456]byte
+		body [640 - unsafe.Sizeof(rec{})]byte
 	}
 )
 
 // maxJointBody is the largest body allocated with its record.
-const maxJointBody = 456
+const maxJointBody = 640 - int(unsafe.Sizeof(rec{}))
 
-func (x *recBody24) parts() (*rec, []byte)  { return &x.rec, x.body[:] }
-func (x *recBody40) parts() (*rec, []byte)  { return &x.rec, x.body[:] }
-func (x *recBody72) parts() (*rec, []byte)  { return &x.rec, x.body[:] }
-func (x *recBody136) parts() (*rec, []byte) { return &x.rec, x.body[:] }
-func (x *recBody264) parts() (*rec, []byte) { return &x.rec, x.body[:] }
-func (x *recBody456) parts() (*rec, []byte) { return &x.rec, x.body[:] }
+func (x *recBody208) parts() (*rec, []byte) { return &x.rec, x.body[:] }
+func (x *recBody224) parts() (*rec, []byte) { return &x.rec, x.body[:] }
+func (x *recBody256) parts() (*rec, []byte) { return &x.rec, x.body[:] }
+func (x *recBody320) parts() (*rec, []byte) { return &x.rec, x.body[:] }
+func (x *recBody448) parts() (*rec, []byte) { return &x.rec, x.body[:] }
+func (x *recBody640) parts() (*rec, []byte) { return &x.rec, x.body[:] }
 
 // joint allocates a T and returns its record and a body of size bytes in
 // it (size must fit).
@@ -60,25 +63,26 @@ func joint[T any, P interface {
 // newRecBody returns a record and a body buffer of exactly size bytes in
 // one allocation, or nil, nil for a body larger than maxJointBody.
 func newRecBody(size int) (*rec, []byte) {
+	const r = int(unsafe.Sizeof(rec{}))
 	switch {
-	case size <= 24:
-		return joint[recBody24](size)
-	case size <= 40:
-		return joint[recBody40](size)
-	case size <= 72:
-		return joint[recBody72](size)
-	case size <= 136:
-		return joint[recBody136](size)
-	case size <= 264:
-		return joint[recBody264](size)
+	case size <= 208-r:
+		return joint[recBody208](size)
+	case size <= 224-r:
+		return joint[recBody224](size)
+	case size <= 256-r:
+		return joint[recBody256](size)
+	case size <= 320-r:
+		return joint[recBody320](size)
+	case size <= 448-r:
+		return joint[recBody448](size)
 	case size <= maxJointBody:
-		return joint[recBody456](size)
+		return joint[recBody640](size)
 	}
 	return nil, nil
 }
 
 // BodyBuffer returns a buffer of exactly size bytes for the body of the
-// session's next Put. A body of up to 456 bytes shares one allocation
+// session's next Put. A body of up to maxJointBody (448) bytes shares one allocation
 // with the record of the job that Put makes of it (one allocation per put
 // instead of two); a larger one is a plain slice. Any buffer can be given
 // to Put; this one saves the allocation only if it is given to the next

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/reprieve/reprieve/internal/job"
 )
@@ -39,7 +40,7 @@ func TestPutWithBodyBufferAllocatesOnce(t *testing.T) {
 func TestBodyBufferSizes(t *testing.T) {
 	b, _ := newTest(t, nil)
 	s := open(t, b)
-	for _, size := range []int{0, 1, 24, 25, 40, 64, 72, 73, 136, 264, 300, maxJointBody, maxJointBody + 1, 4096} {
+	for _, size := range []int{0, 1, 16, 17, 32, 64, 65, 128, 256, 300, maxJointBody, maxJointBody + 1, 4096} {
 		body := s.BodyBuffer(size)
 		if len(body) != size || cap(body) != size {
 			t.Fatalf("BodyBuffer(%d): len %d cap %d", size, len(body), cap(body))
@@ -72,5 +73,32 @@ func TestBodyBufferSizes(t *testing.T) {
 		if err != nil || string(p.Body) != want {
 			t.Fatalf("job %d: %v body %q, want %q", id, err, p.Body, want)
 		}
+	}
+}
+
+// Each joint type fills its size class exactly, and a 64-byte body (the
+// size the benchmarks and bench/compare put) takes 256 bytes with its
+// record. A field added to rec or job.Job moves every class: this test
+// says by how much.
+func TestRecordAndBodyFillSizeClasses(t *testing.T) {
+	if got := unsafe.Sizeof(rec{}); got != 192 {
+		t.Errorf("rec is %d bytes, want 192 (a 64-byte body would no longer share a 256-byte allocation)", got)
+	}
+	for _, c := range []struct {
+		got, class uintptr
+	}{
+		{unsafe.Sizeof(recBody208{}), 208},
+		{unsafe.Sizeof(recBody224{}), 224},
+		{unsafe.Sizeof(recBody256{}), 256},
+		{unsafe.Sizeof(recBody320{}), 320},
+		{unsafe.Sizeof(recBody448{}), 448},
+		{unsafe.Sizeof(recBody640{}), 640},
+	} {
+		if c.got != c.class {
+			t.Errorf("record with body: %d bytes, want its class %d", c.got, c.class)
+		}
+	}
+	if r, body := newRecBody(64); r == nil || cap(body) != 64 {
+		t.Fatalf("newRecBody(64): %v, cap %d", r, cap(body))
 	}
 }

@@ -359,7 +359,7 @@ func (s *Session) Delete(id job.ID) error {
 		return ErrOutOfMemory
 	}
 	if r.State == job.Reserved && r.tube.obs != nil {
-		r.tube.obs.Finished("deleted", end.Sub(r.reservedAt))
+		r.tube.obs.Finished("deleted", b.ranFor(r, end))
 	}
 	b.unplace(r)
 	r.tube.cmdDelete++
