@@ -11,8 +11,11 @@ import "unsafe"
 // The record types with room for a body after the record. Each is sized
 // to one of the runtime's size classes (208, 224, 256, 320, 448, 640
 // bytes), so that nothing of an allocation is left unused; with rec at 192
-// bytes a 64-byte body and its record take 256 bytes. A rec that grows
-// past 208 bytes stops the build here: shrink it, or redo the classes.
+// bytes a 64-byte body and its record take 256 bytes. An object over 512
+// bytes that holds pointers carries the runtime's 8-byte malloc header in
+// its allocation, so the largest type is 8 bytes short of its class. A
+// rec that grows past 208 bytes stops the build here: shrink it, or redo
+// the classes.
 type (
 	recBody208 struct {
 		rec
@@ -36,12 +39,16 @@ type (
 	}
 	recBody640 struct {
 		rec
-		body [640 - unsafe.Sizeof(rec{})]byte
+		body [640 - mallocHeader - unsafe.Sizeof(rec{})]byte
 	}
 )
 
+// mallocHeader is what the runtime adds to an allocation of more than 512
+// bytes that holds pointers.
+const mallocHeader = 8
+
 // maxJointBody is the largest body allocated with its record.
-const maxJointBody = 640 - int(unsafe.Sizeof(rec{}))
+const maxJointBody = 640 - mallocHeader - int(unsafe.Sizeof(rec{}))
 
 func (x *recBody208) parts() (*rec, []byte) { return &x.rec, x.body[:] }
 func (x *recBody224) parts() (*rec, []byte) { return &x.rec, x.body[:] }
@@ -82,9 +89,9 @@ func newRecBody(size int) (*rec, []byte) {
 }
 
 // BodyBuffer returns a buffer of exactly size bytes for the body of the
-// session's next Put. A body of up to maxJointBody (448) bytes shares one allocation
-// with the record of the job that Put makes of it (one allocation per put
-// instead of two); a larger one is a plain slice. Any buffer can be given
+// session's next Put. A body of up to maxJointBody (440) bytes shares one
+// allocation with the record of the job that Put makes of it (one
+// allocation per put instead of two); a larger one is a plain slice. Any buffer can be given
 // to Put; this one saves the allocation only if it is given to the next
 // Put unchanged in length. Like Put, it must be called by the goroutine
 // using the session.
