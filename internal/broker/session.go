@@ -45,6 +45,9 @@ type Session struct {
 	// spare is the record allocated with the last BodyBuffer, for the next
 	// Put; only the goroutine using the session touches it.
 	spare *rec
+	// putting is the job of a put StartPut began and FinishPut has not
+	// ended; only the goroutine using the session touches it.
+	putting *rec
 }
 
 func (s *Session) tickTime() int64 { return s.tick }
@@ -80,8 +83,14 @@ func (b *Broker) Open() *Session {
 // Close ends the session: a blocked Reserve returns ErrClosed, its reserved
 // jobs return to ready (as when a beanstalkd client hangs up), and the tubes
 // it used or watched may disappear. It is idempotent and may be called from
-// any goroutine.
+// any goroutine, except while a put StartPut began waits: the goroutine
+// using the session then calls it, and it finishes that put first.
 func (s *Session) Close() {
+	if s.putting != nil {
+		// The job is logged; its client goes without the id, as one
+		// that hangs up before reading INSERTED.
+		_, _ = s.FinishPut()
+	}
 	b := s.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -212,6 +221,20 @@ func (s *Session) Watched() []string {
 // could not be logged and nothing was kept. ErrDraining in drain mode,
 // ErrClosed after Close.
 func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID, error) {
+	id, wait, err := s.StartPut(pri, delay, ttr, body)
+	if !wait {
+		return id, err
+	}
+	return s.FinishPut()
+}
+
+// StartPut is Put up to the wait for the log, so that one caller can
+// start the puts of several sessions and then wait once for the write
+// that makes them all durable. If wait is false the put is answered: id
+// and err are Put's. If wait is true the job is being logged and is not
+// visible yet; the session holds it until FinishPut, which must be called
+// before any other call on the session.
+func (s *Session) StartPut(pri uint32, delay, ttr time.Duration, body []byte) (id job.ID, wait bool, err error) {
 	b := s.b
 	r := s.takeRec(body)
 	if ttr < time.Second {
@@ -223,12 +246,12 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 	b.mu.Lock()
 	if b.closed || s.closed {
 		b.mu.Unlock()
-		return 0, ErrClosed
+		return 0, false, ErrClosed
 	}
 	if b.draining {
 		b.nextID++ // beanstalkd gives the refused job an id all the same
 		b.mu.Unlock()
-		return 0, ErrDraining
+		return 0, false, ErrDraining
 	}
 	if !s.producer {
 		s.producer = true
@@ -241,19 +264,19 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 			w := b.awaitPut(t, d)
 			b.mu.Unlock()
 			if w == nil {
-				return d.ID, nil
+				return d.ID, false, nil
 			}
 			// The job this put duplicates is still being logged: its id
 			// is the answer only once it is durable. If the log refused
 			// it, this put is a put like any other.
 			<-w.done
 			if w.ok {
-				return d.ID, nil
+				return d.ID, false, nil
 			}
 			b.mu.Lock()
 			t.limits.duplicates--
 			b.mu.Unlock()
-			return s.Put(pri, delay, ttr, body)
+			return s.StartPut(pri, delay, ttr, body)
 		}
 	}
 	b.nextID++
@@ -272,19 +295,34 @@ func (s *Session) Put(pri uint32, delay, ttr time.Duration, body []byte) (job.ID
 	if b.journal == nil {
 		b.insert(r, now)
 		b.mu.Unlock()
-		return r.ID, nil
+		return r.ID, false, nil
 	}
 	cs := s.commits[:0]
 	if err := b.record(&cs, opPut, r); err != nil {
 		b.mu.Unlock()
-		return 0, ErrOutOfMemory
+		return 0, false, ErrOutOfMemory
 	}
 	// A put of the same key while this one is being logged is answered
 	// with this id (it is indexed now; see unique.go).
 	b.index(r)
 	t.pending++ // keeps the tube alive until the job is in it
 	b.mu.Unlock()
+	s.commits = cs
+	s.putting = r
+	return 0, true, nil
+}
 
+// FinishPut waits until the job of the put StartPut began is durable and
+// returns Put's answer: its id, or ErrOutOfMemory if the log refused it
+// (nothing is kept then). It returns ErrClosed if no put is waiting.
+func (s *Session) FinishPut() (job.ID, error) {
+	b, r := s.b, s.putting
+	if r == nil {
+		return 0, ErrClosed
+	}
+	s.putting = nil
+	t := r.tube
+	cs := s.commits
 	err := waitCommits(cs)
 	s.commits = cs[:0]
 

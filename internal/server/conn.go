@@ -52,13 +52,19 @@ type Conn struct {
 	// that must wait (awaitJob) while looped: the loop hands the
 	// connection to a goroutine, which runs the command again. unsent
 	// holds replies a raw write could not send; the goroutine sends them
-	// first.
+	// first. putWait is set by a put run on the loop whose job is being
+	// logged (Session.StartPut): the loop answers it, and runs the
+	// connection's next commands, once the write for every connection's
+	// put of its pass is done; readErr is what the loop's read of the
+	// socket returned in that pass, kept for then.
 	fd       int
 	seen     time.Time // while looped: when bytes last came (IdleTimeout)
 	looped   bool
 	loopable bool
 	parked   bool
 	unsent   []byte
+	putWait  bool
+	readErr  error
 
 	// reserving is set by the connection's goroutine while a reserve
 	// blocks (before the hang-up watch starts, cleared after it ends): the
@@ -303,6 +309,15 @@ func (c *Conn) run() bool {
 		_ = c.w.Flush()
 		return false
 	}
+	if c.putWait {
+		return true // answered by finishPut
+	}
+	return c.settle()
+}
+
+// settle ends a command: it reports false, having sent the replies, if
+// Shutdown asked the connection to close and nothing more was sent.
+func (c *Conn) settle() bool {
 	if c.stopping.Load() && c.br.Buffered() == 0 {
 		_ = c.w.Flush()
 		return false

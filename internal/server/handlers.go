@@ -57,9 +57,36 @@ func (c *Conn) done(err error, reply string) bool {
 	return true
 }
 
+// handlePut runs a put. On the event loop it does not wait for the log:
+// the loop waits once for all the puts of its pass and then answers each
+// (finishPut).
 func handlePut(c *Conn, cmd *beanstalk.Command) bool {
-	id, err := c.sess.Put(cmd.Pri, seconds(cmd.Delay), seconds(cmd.TTR), cmd.Body)
+	pri, delay, ttr, body := cmd.Pri, seconds(cmd.Delay), seconds(cmd.TTR), cmd.Body
 	cmd.Body = nil // the engine owns it now
+	if !c.looped {
+		return c.inserted(c.sess.Put(pri, delay, ttr, body))
+	}
+	id, wait, err := c.sess.StartPut(pri, delay, ttr, body)
+	if wait {
+		c.putWait = true
+		return true
+	}
+	return c.inserted(id, err)
+}
+
+// finishPut answers the put that set c.putWait once its job is durable
+// (or refused). It reports false if the connection must close.
+func (c *Conn) finishPut() bool {
+	c.putWait = false
+	if !c.inserted(c.sess.FinishPut()) {
+		_ = c.w.Flush()
+		return false
+	}
+	return c.settle()
+}
+
+// inserted answers a put.
+func (c *Conn) inserted(id job.ID, err error) bool {
 	if err != nil {
 		return c.ReplyError(err)
 	}

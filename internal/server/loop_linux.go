@@ -28,7 +28,10 @@ import (
 // goroutine hands it back once it has answered everything it was sent.
 // Commands that wait for the log's durability run on the loop, so
 // Config.Goroutines is set where that wait is long (fsync always, cluster
-// mode).
+// mode). A put does not wait where it runs: the loop appends the puts of
+// every connection it serves in a pass, then waits once, so that one
+// write to the log serves them all, and only then answers them and runs
+// what each connection sent after its put (finishPuts).
 //
 // Only the loop reads, writes and closes a connection while it serves
 // it: Shutdown and Close ask it to (stop, kill).
@@ -52,6 +55,13 @@ type loop struct {
 	quit  bool            // end the loop (it serves no connection)
 	// failed is set if epoll_wait failed: goroutines serve everything.
 	failed bool
+
+	// putting holds the connections of this pass whose put waits for the
+	// log (Conn.putWait), and next those of the round finishPuts runs;
+	// only the loop uses them.
+	putting, next []*Conn
+
+	beforePass func() // Server.beforePass
 }
 
 // startLoop creates the epoll instance and starts the loop's goroutine.
@@ -61,7 +71,7 @@ func startLoop(s *Server) (*loop, error) {
 		return nil, fmt.Errorf("server: event loop: %w", err)
 	}
 	l := &loop{s: s, ep: ep, ended: make(chan struct{}), ending: make(chan struct{}), conns: map[int32]*Conn{},
-		idle: s.cfg.IdleTimeout}
+		idle: s.cfg.IdleTimeout, beforePass: s.beforePass}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		syscall.Close(ep)
 		return nil, fmt.Errorf("server: event loop: %w", err)
@@ -177,6 +187,9 @@ func (l *loop) run() {
 	defer runtime.UnlockOSThread()
 	evs := make([]syscall.EpollEvent, 128)
 	for {
+		if l.beforePass != nil {
+			l.beforePass()
+		}
 		// First look without waiting, by a raw system call: under load
 		// the next events have often come while the last were served, and
 		// a wait that may block costs the runtime's bookkeeping for it.
@@ -201,11 +214,10 @@ func (l *loop) run() {
 		if l.idle > 0 {
 			now = time.Now()
 		}
+		rung := false
 		for _, ev := range evs[:max(n, 0)] {
 			if int(ev.Fd) == l.wake[0] {
-				if l.control() {
-					return
-				}
+				rung = true
 				continue
 			}
 			l.mu.Lock()
@@ -215,6 +227,10 @@ func (l *loop) run() {
 				c.seen = now
 				l.serve(c)
 			}
+		}
+		l.finishPuts()
+		if rung && l.control() {
+			return
 		}
 		if l.idle > 0 && now.Sub(l.lastSweep) >= l.idle/sweepsPerIdle {
 			l.sweep(now)
@@ -313,6 +329,34 @@ func (l *loop) serve(c *Conn) {
 			rerr = err
 		}
 	}
+	l.runReady(c, rerr)
+}
+
+// finishPuts waits for the log once for the puts of the pass, which the
+// first FinishPut writes together, answers each and runs what each
+// connection sent after its put (which may be a put again: then another
+// round).
+func (l *loop) finishPuts() {
+	for len(l.putting) > 0 {
+		round := l.putting
+		l.putting = l.next[:0]
+		for i, c := range round {
+			round[i] = nil
+			if !c.finishPut() {
+				l.close(c)
+				continue
+			}
+			l.runReady(c, c.readErr)
+		}
+		l.next = round[:0]
+	}
+}
+
+// runReady runs every command c has received whole, then sends the
+// replies; rerr is the error the read of its socket returned, acted on
+// after them. A put that waits for the log stops it (finishPuts).
+func (l *loop) runReady(c *Conn, rerr error) {
+	c.readErr = nil
 	for {
 		ok, need := c.r.Ready()
 		if !ok {
@@ -324,6 +368,11 @@ func (l *loop) serve(c *Conn) {
 		}
 		if !c.step() {
 			l.close(c)
+			return
+		}
+		if c.putWait {
+			c.readErr = rerr
+			l.putting = append(l.putting, c)
 			return
 		}
 		if c.parked || c.unsent != nil {

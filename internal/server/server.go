@@ -128,6 +128,9 @@ type Server struct {
 	killed    bool  // closeAll was called: connections close, none is handed off
 	loop      *loop // started by the first connection it serves
 	noLoop    bool  // the loop could not start
+	// beforePass, set by tests before the first connection, runs on the
+	// loop before each look for events.
+	beforePass func()
 }
 
 // New returns a Server for cfg, or the error of cfg.Validate.

@@ -1,0 +1,172 @@
+//go:build linux
+
+package server
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/poll"
+	"github.com/reprieve/reprieve/internal/wal"
+)
+
+// loggedServer serves a broker over a log in a temporary directory (the
+// default durability, fsync interval); hold, if set, is the loop's
+// beforePass.
+func loggedServer(t *testing.T, hold func()) (*Server, *wal.Log, string) {
+	t.Helper()
+	lg, _, err := wal.Open(wal.Options{Dir: t.TempDir(), Fsync: wal.FsyncInterval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := broker.New(broker.Config{Journal: lg})
+	srv, err := New(Config{Broker: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.beforePass = hold
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(ln); close(done) }()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+		b.Close()
+		_ = lg.Close()
+	})
+	return srv, lg, ln.Addr().String()
+}
+
+type client struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialClient(t *testing.T, addr string) client {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return client{c, bufio.NewReader(c)}
+}
+
+func (c client) do(t *testing.T, cmds string, replies int) []string {
+	t.Helper()
+	if _, err := io.WriteString(c.c, cmds); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for range replies {
+		l, err := c.r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		got = append(got, strings.TrimSuffix(l, "\r\n"))
+	}
+	return got
+}
+
+// The puts that the loop finds in one pass are written to the log with
+// one write: each waits for the log only once all were appended, and
+// none is answered before that write.
+func TestLoopWritesThePutsOfAPassTogether(t *testing.T) {
+	var held atomic.Bool
+	gate := make(chan struct{})
+	srv, lg, addr := loggedServer(t, func() {
+		if held.Load() {
+			<-gate
+		}
+	})
+	const n = 8
+	conns := make([]client, n+1)
+	for i := range conns {
+		conns[i] = dialClient(t, addr)
+		conns[i].do(t, "list-tube-used\r\n", 1)
+	}
+	if got := srv.Looped(); got != n+1 {
+		t.Fatalf("the loop serves %d connections, want %d", got, n+1)
+	}
+	// Once it has answered this, the loop stops before its next look.
+	held.Store(true)
+	conns[n].do(t, "use other\r\n", 1)
+	before := lg.Stats().Batches
+	for _, c := range conns[:n] {
+		if _, err := io.WriteString(c.c, "put 0 0 60 2\r\nhi\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := make([]syscall.EpollEvent, 2*n)
+	poll.Until(t, "every put waits in its socket", func() bool {
+		k, _ := syscall.EpollWait(srv.loop.ep, evs, 0)
+		return k == n
+	})
+	held.Store(false)
+	close(gate)
+	var ids []int
+	for _, c := range conns[:n] {
+		got := c.do(t, "", 1)[0]
+		id, ok := strings.CutPrefix(got, "INSERTED ")
+		if !ok {
+			t.Fatalf("put answered %q", got)
+		}
+		k, err := strconv.Atoi(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, k)
+	}
+	sort.Ints(ids)
+	for i, id := range ids {
+		if id != i+1 {
+			t.Fatalf("ids %v, want 1 to %d", ids, n)
+		}
+	}
+	if got := lg.Stats().Batches - before; got != 1 {
+		t.Errorf("%d puts found in one pass took %d write batches, want 1", n, got)
+	}
+	st := srv.Broker().Stats()
+	if st.CurrentJobsReady != n {
+		t.Errorf("%d jobs ready, want %d", st.CurrentJobsReady, n)
+	}
+}
+
+// What a connection sends after a put runs once the put is answered:
+// it sees the job, and its replies come in order.
+func TestLoopRunsWhatFollowsAPutAfterIt(t *testing.T) {
+	srv, _, addr := loggedServer(t, nil)
+	c := dialClient(t, addr)
+	got := c.do(t, "put 0 0 60 2\r\nhi\r\npeek 1\r\nput 0 0 60 3\r\nbye\r\ndelete 1\r\nstats-tube default\r\n", 6)
+	want := []string{"INSERTED 1", "FOUND 1 2", "hi", "INSERTED 2", "DELETED"}
+	if strings.Join(got[:5], "|") != strings.Join(want, "|") {
+		t.Fatalf("replies %q, want %q then the stats", got, want)
+	}
+	if got := srv.Looped(); got != 1 {
+		t.Fatalf("the loop serves %d connections, want 1", got)
+	}
+	// A put followed by quit is answered before the connection closes.
+	q := dialClient(t, addr)
+	if got := q.do(t, "put 0 0 60 1\r\nx\r\nquit\r\n", 1); got[0] != "INSERTED 3" {
+		t.Fatalf("put before quit answered %q", got)
+	}
+	if _, err := q.r.ReadByte(); err != io.EOF {
+		t.Fatalf("after quit: %v, want EOF", err)
+	}
+	if st := srv.Broker().Stats(); st.CurrentJobsReady != 2 {
+		t.Errorf("%d jobs ready, want 2", st.CurrentJobsReady)
+	}
+}
