@@ -216,3 +216,18 @@ func (c *Fake) Pending() int {
 	defer c.mu.Unlock()
 	return len(c.timers)
 }
+
+// PendingAt reports how many waiting timers fall due exactly at t: a test
+// that knows the deadline of the wait it expects is then not misled by
+// other timers armed and stopped meanwhile.
+func (c *Fake) PendingAt(t time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, x := range c.timers {
+		if x.at.Equal(t) {
+			n++
+		}
+	}
+	return n
+}
