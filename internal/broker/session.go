@@ -46,8 +46,22 @@ type Session struct {
 	// Put; only the goroutine using the session touches it.
 	spare *rec
 	// putting is the job of a put StartPut began and FinishPut has not
-	// ended; only the goroutine using the session touches it.
+	// ended, dup a put StartPut found to duplicate a job still being
+	// logged; only the goroutine using the session touches them.
 	putting *rec
+	dup     *dupPut
+}
+
+// dupPut is a put of a unique key whose first job is still being logged:
+// it is answered with that job's id (id) once w says it is durable.
+type dupPut struct {
+	w  *settling
+	id job.ID
+	t  *tube
+	// the put itself, made a job of its own if the log refuses the first
+	pri        uint32
+	delay, ttr time.Duration
+	body       []byte
 }
 
 func (s *Session) tickTime() int64 { return s.tick }
@@ -91,6 +105,7 @@ func (s *Session) Close() {
 		// that hangs up before reading INSERTED.
 		_, _ = s.FinishPut()
 	}
+	s.dup = nil // a duplicate made no job of its own
 	b := s.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -267,16 +282,11 @@ func (s *Session) StartPut(pri uint32, delay, ttr time.Duration, body []byte) (i
 				return d.ID, false, nil
 			}
 			// The job this put duplicates is still being logged: its id
-			// is the answer only once it is durable. If the log refused
-			// it, this put is a put like any other.
-			<-w.done
-			if w.ok {
-				return d.ID, false, nil
-			}
-			b.mu.Lock()
-			t.limits.duplicates--
-			b.mu.Unlock()
-			return s.StartPut(pri, delay, ttr, body)
+			// is the answer only once it is durable. FinishPut waits for
+			// it, not StartPut: the put may be one whose FinishPut the
+			// same caller has still to run.
+			s.dup = &dupPut{w: w, id: d.ID, t: t, pri: pri, delay: delay, ttr: ttr, body: body}
+			return 0, true, nil
 		}
 	}
 	b.nextID++
@@ -314,9 +324,41 @@ func (s *Session) StartPut(pri uint32, delay, ttr time.Duration, body []byte) (i
 
 // FinishPut waits until the job of the put StartPut began is durable and
 // returns Put's answer: its id, or ErrOutOfMemory if the log refused it
-// (nothing is kept then). It returns ErrClosed if no put is waiting.
+// (nothing is kept then). For a put of a unique key whose first job was
+// still being logged it waits for that job: its id, or, if the log
+// refused it, this put's own answer (ErrOutOfMemory if yet another put
+// of the key is being logged then). It returns ErrClosed if no put is
+// waiting.
 func (s *Session) FinishPut() (job.ID, error) {
 	b, r := s.b, s.putting
+	if d := s.dup; d != nil {
+		s.dup = nil
+		<-d.w.done
+		if d.w.ok {
+			return d.id, nil
+		}
+		// The log refused the job this put duplicates: this put is a
+		// put like any other.
+		b.mu.Lock()
+		d.t.limits.duplicates--
+		b.mu.Unlock()
+		id, wait, err := s.StartPut(d.pri, d.delay, d.ttr, d.body)
+		if !wait {
+			return id, err
+		}
+		if again := s.dup; again != nil {
+			// Yet another put of the key is being logged, perhaps
+			// one whose FinishPut this caller runs after this one:
+			// waiting here could wait for ever. Refused, as the log
+			// refused the first.
+			s.dup = nil
+			b.mu.Lock()
+			again.t.limits.duplicates--
+			b.mu.Unlock()
+			return 0, ErrOutOfMemory
+		}
+		return s.FinishPut()
+	}
 	if r == nil {
 		return 0, ErrClosed
 	}

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/reprieve/reprieve/internal/job"
+	"github.com/reprieve/reprieve/internal/policy"
 )
 
 // StartPut logs a job and leaves it invisible; FinishPut waits for the
@@ -79,4 +82,76 @@ func TestStartPutInMemoryAnswersAtOnce(t *testing.T) {
 	if _, err := b.PeekReady("default"); err != nil {
 		t.Fatalf("the job is not ready: %v", err)
 	}
+}
+
+// A put of a unique key whose first job another session's StartPut is
+// still logging: its StartPut does not wait (the caller may have that
+// session's FinishPut still to run), its FinishPut does.
+func TestStartPutOfADuplicateWaitsInFinishPut(t *testing.T) {
+	m := newMemJournal()
+	b, _ := newTest(t, m)
+	b.setLookup(policyFor(&policy.Policy{Unique: &policy.Unique{Window: time.Hour}}, "u"))
+	ss := make([]*Session, 3)
+	for i := range ss {
+		ss[i] = open(t, b)
+		ss[i].Use("u")
+	}
+	start := func(s *Session) {
+		t.Helper()
+		if id, wait, err := s.StartPut(0, 0, time.Minute, []byte("same")); id != 0 || !wait || err != nil {
+			t.Fatalf("StartPut = %d, %v, %v; want 0, true, nil", id, wait, err)
+		}
+	}
+	del := func(s *Session, id job.ID) {
+		t.Helper()
+		if err := s.Delete(id); err != nil {
+			t.Fatalf("delete %d: %v", id, err)
+		}
+	}
+	finish := func(s *Session, want job.ID, wantErr error) {
+		t.Helper()
+		if id, err := s.FinishPut(); id != want || !errors.Is(err, wantErr) {
+			t.Fatalf("FinishPut = %d, %v; want %d, %v", id, err, want, wantErr)
+		}
+	}
+
+	// Logged: the duplicate gets the first job's id.
+	start(ss[0])
+	start(ss[1])
+	finish(ss[0], 1, nil)
+	finish(ss[1], 1, nil)
+	if got := m.take(); !slices.Equal(got, []string{"put 1 ready"}) {
+		t.Fatalf("journal calls %q", got)
+	}
+	del(ss[0], 1)
+	m.take()
+
+	// Refused: the duplicate is a put of its own.
+	m.commitE = errDiskFull
+	start(ss[0])
+	start(ss[1])
+	m.commitE = nil
+	finish(ss[0], 0, ErrOutOfMemory)
+	finish(ss[1], 3, nil)
+	del(ss[1], 3)
+	m.take()
+
+	// Refused, and by then a third session logs the key again: the
+	// duplicate's own put would wait for it, which its caller may finish
+	// only afterwards (a deadlock on one goroutine, as here): refused.
+	m.commitE = errDiskFull
+	start(ss[0])
+	start(ss[1])
+	m.commitE = nil
+	finish(ss[0], 0, ErrOutOfMemory)
+	start(ss[2])
+	finish(ss[1], 0, ErrOutOfMemory)
+	finish(ss[2], 5, nil)
+	if ts := tubeStats(t, b, "u"); ts.TotalJobs != 3 || ts.CurrentJobsReady != 1 || ts.Duplicates != 1 {
+		t.Fatalf("total jobs %d, ready %d, duplicates %d; want 3, 1, 1", ts.TotalJobs, ts.CurrentJobsReady, ts.Duplicates)
+	}
+	if n := waitingOnPending(b); n != 0 {
+		t.Fatalf("%d waits left behind", n)
+	}
+	checkInvariants(t, b)
 }

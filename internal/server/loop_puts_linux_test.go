@@ -15,20 +15,21 @@ import (
 	"time"
 
 	"github.com/reprieve/reprieve/internal/broker"
+	"github.com/reprieve/reprieve/internal/policy"
 	"github.com/reprieve/reprieve/internal/poll"
 	"github.com/reprieve/reprieve/internal/wal"
 )
 
 // loggedServer serves a broker over a log in a temporary directory (the
-// default durability, fsync interval); hold, if set, is the loop's
-// beforePass.
-func loggedServer(t *testing.T, hold func()) (*Server, *wal.Log, string) {
+// default durability, fsync interval), with the tube policies pols if
+// not nil; hold, if set, is the loop's beforePass.
+func loggedServer(t *testing.T, hold func(), pols *policy.Set) (*Server, *wal.Log, string) {
 	t.Helper()
 	lg, _, err := wal.Open(wal.Options{Dir: t.TempDir(), Fsync: wal.FsyncInterval})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := broker.New(broker.Config{Journal: lg})
+	b := broker.New(broker.Config{Journal: lg, Policies: pols})
 	srv, err := New(Config{Broker: b})
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +48,63 @@ func loggedServer(t *testing.T, hold func()) (*Server, *wal.Log, string) {
 		_ = lg.Close()
 	})
 	return srv, lg, ln.Addr().String()
+}
+
+// loopGate stops a server's event loop between two passes, so that a test
+// can fill several sockets before the loop looks at them.
+type loopGate struct {
+	held    atomic.Bool
+	reached chan struct{}
+	open    chan struct{}
+}
+
+func newLoopGate() *loopGate {
+	return &loopGate{reached: make(chan struct{}, 1), open: make(chan struct{})}
+}
+
+// hook is the loop's beforePass.
+func (g *loopGate) hook() {
+	if g.held.Load() {
+		g.reached <- struct{}{}
+		<-g.open
+	}
+}
+
+// hold returns once srv's loop waits at the gate: it rings the loop's
+// doorbell (a request of nothing), so that a loop waiting for events
+// comes round.
+func (g *loopGate) hold(t *testing.T, srv *Server) {
+	t.Helper()
+	g.held.Store(true)
+	loopOf(srv).request(func() {})
+	poll.Receive(t, "the loop at the gate", g.reached)
+}
+
+// release lets the loop go on once n connections have bytes it has not
+// read (the doorbell, maybe still rung, is not counted).
+func (g *loopGate) release(t *testing.T, srv *Server, n int) {
+	t.Helper()
+	l := loopOf(srv)
+	evs := make([]syscall.EpollEvent, n+2)
+	poll.Until(t, "the sockets filled", func() bool {
+		k, _ := syscall.EpollWait(l.ep, evs, 0)
+		ready := 0
+		for _, ev := range evs[:max(k, 0)] {
+			if int(ev.Fd) != l.wake[0] {
+				ready++
+			}
+		}
+		return ready == n
+	})
+	g.held.Store(false)
+	close(g.open)
+}
+
+// loopOf returns srv's event loop, started by its first connection.
+func loopOf(srv *Server) *loop {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.loop
 }
 
 type client struct {
@@ -85,40 +143,27 @@ func (c client) do(t *testing.T, cmds string, replies int) []string {
 // one write: each waits for the log only once all were appended, and
 // none is answered before that write.
 func TestLoopWritesThePutsOfAPassTogether(t *testing.T) {
-	var held atomic.Bool
-	gate := make(chan struct{})
-	srv, lg, addr := loggedServer(t, func() {
-		if held.Load() {
-			<-gate
-		}
-	})
+	g := newLoopGate()
+	srv, lg, addr := loggedServer(t, g.hook, nil)
 	const n = 8
-	conns := make([]client, n+1)
+	conns := make([]client, n)
 	for i := range conns {
 		conns[i] = dialClient(t, addr)
 		conns[i].do(t, "list-tube-used\r\n", 1)
 	}
-	if got := srv.Looped(); got != n+1 {
-		t.Fatalf("the loop serves %d connections, want %d", got, n+1)
+	if got := srv.Looped(); got != n {
+		t.Fatalf("the loop serves %d connections, want %d", got, n)
 	}
-	// Once it has answered this, the loop stops before its next look.
-	held.Store(true)
-	conns[n].do(t, "use other\r\n", 1)
+	g.hold(t, srv)
 	before := lg.Stats().Batches
-	for _, c := range conns[:n] {
+	for _, c := range conns {
 		if _, err := io.WriteString(c.c, "put 0 0 60 2\r\nhi\r\n"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	evs := make([]syscall.EpollEvent, 2*n)
-	poll.Until(t, "every put waits in its socket", func() bool {
-		k, _ := syscall.EpollWait(srv.loop.ep, evs, 0)
-		return k == n
-	})
-	held.Store(false)
-	close(gate)
+	g.release(t, srv, n)
 	var ids []int
-	for _, c := range conns[:n] {
+	for _, c := range conns {
 		got := c.do(t, "", 1)[0]
 		id, ok := strings.CutPrefix(got, "INSERTED ")
 		if !ok {
@@ -148,7 +193,7 @@ func TestLoopWritesThePutsOfAPassTogether(t *testing.T) {
 // What a connection sends after a put runs once the put is answered:
 // it sees the job, and its replies come in order.
 func TestLoopRunsWhatFollowsAPutAfterIt(t *testing.T) {
-	srv, _, addr := loggedServer(t, nil)
+	srv, _, addr := loggedServer(t, nil, nil)
 	c := dialClient(t, addr)
 	got := c.do(t, "put 0 0 60 2\r\nhi\r\npeek 1\r\nput 0 0 60 3\r\nbye\r\ndelete 1\r\nstats-tube default\r\n", 6)
 	want := []string{"INSERTED 1", "FOUND 1 2", "hi", "INSERTED 2", "DELETED"}
@@ -168,5 +213,37 @@ func TestLoopRunsWhatFollowsAPutAfterIt(t *testing.T) {
 	}
 	if st := srv.Broker().Stats(); st.CurrentJobsReady != 2 {
 		t.Errorf("%d jobs ready, want 2", st.CurrentJobsReady)
+	}
+}
+
+// Two puts of one unique key in one pass: the second waits for the
+// first, which the same pass logs, and is answered with its id (a wait
+// for it where the put runs would stop the loop for ever).
+func TestLoopAnswersADuplicateOfAPutOfTheSamePass(t *testing.T) {
+	g := newLoopGate()
+	pols := policy.NewSet(map[string]*policy.Policy{"u": {Unique: &policy.Unique{Window: time.Hour}}}, nil)
+	srv, _, addr := loggedServer(t, g.hook, pols)
+	a, b := dialClient(t, addr), dialClient(t, addr)
+	for _, c := range []client{a, b} {
+		c.do(t, "use u\r\n", 1)
+	}
+	g.hold(t, srv)
+	for _, c := range []client{a, b} {
+		if _, err := io.WriteString(c.c, "put 0 0 60 4\r\nsame\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.release(t, srv, 2)
+	for i, c := range []client{a, b} {
+		if got := c.do(t, "", 1)[0]; got != "INSERTED 1" {
+			t.Fatalf("put %d answered %q, want INSERTED 1", i+1, got)
+		}
+	}
+	ts, err := srv.Broker().StatsTube("u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts.CurrentJobsReady != 1 || ts.TotalJobs != 1 || ts.Duplicates != 1 {
+		t.Errorf("tube u: %d ready, %d in all, %d duplicates; want 1, 1, 1", ts.CurrentJobsReady, ts.TotalJobs, ts.Duplicates)
 	}
 }
