@@ -126,12 +126,18 @@ func TestStartPutOfADuplicateWaitsInFinishPut(t *testing.T) {
 	del(ss[0], 1)
 	m.take()
 
+	// The first put refused by the log, its duplicate started meanwhile.
+	refusedFirst := func() {
+		t.Helper()
+		m.commitE = errDiskFull
+		start(ss[0])
+		start(ss[1])
+		m.commitE = nil
+		finish(ss[0], 0, ErrOutOfMemory)
+	}
+
 	// Refused: the duplicate is a put of its own.
-	m.commitE = errDiskFull
-	start(ss[0])
-	start(ss[1])
-	m.commitE = nil
-	finish(ss[0], 0, ErrOutOfMemory)
+	refusedFirst()
 	finish(ss[1], 3, nil)
 	del(ss[1], 3)
 	m.take()
@@ -139,11 +145,7 @@ func TestStartPutOfADuplicateWaitsInFinishPut(t *testing.T) {
 	// Refused, and by then a third session logs the key again: the
 	// duplicate's own put would wait for it, which its caller may finish
 	// only afterwards (a deadlock on one goroutine, as here): refused.
-	m.commitE = errDiskFull
-	start(ss[0])
-	start(ss[1])
-	m.commitE = nil
-	finish(ss[0], 0, ErrOutOfMemory)
+	refusedFirst()
 	start(ss[2])
 	finish(ss[1], 0, ErrOutOfMemory)
 	finish(ss[2], 5, nil)
